@@ -1,0 +1,1 @@
+"""Local models: embedder, reranker, small local LLM — all loaded from pinned packages."""

