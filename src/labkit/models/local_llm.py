@@ -71,6 +71,8 @@ class LocalLLM:
         params.model.path = str(gguf_path())
         params.n_ctx = n_ctx
         params.cpuparams.n_threads = threads or min(4, os.cpu_count() or 2)
+        params.verbosity = -1  # llama.cpp logs would interleave with the learner's chat output
+        params.no_host = True  # no HTTP listener of llama.cpp's own: we serve it ourselves
         self._server: Any = xllamacpp.Server(params)
         self._lock = threading.Lock()
 
