@@ -1,0 +1,1 @@
+"""Performance and quality benchmarks (not timed tests). Run them with `make bench`."""

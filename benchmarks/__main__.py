@@ -1,0 +1,36 @@
+"""Run every benchmark module (``benchmarks/*_bench.py`` exposing ``run() -> dict``).
+
+Each module writes its own human-readable table to ``benchmarks/results/<name>.md``; this runner
+only sequences them (they are CPU-bound, and the machine has two cores, so never in parallel) and
+prints where the tables went. ``python -m benchmarks fakellm grader`` runs a subset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str]) -> int:
+    """Run the selected (default: all) benchmarks in name order."""
+    names = sorted(p.stem.removesuffix("_bench") for p in HERE.glob("*_bench.py"))
+    chosen = argv or names
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}")
+        return 2
+    for name in chosen:
+        started = time.perf_counter()
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"benchmarks.{name}_bench")
+        module.run()
+        print(f"   done in {time.perf_counter() - started:.1f} s -> benchmarks/results/{name}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
