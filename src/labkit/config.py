@@ -79,7 +79,7 @@ def settings() -> Settings:
     sdk = os.environ.get("LABKIT_SDK", sdk_default).strip().lower()
     if sdk not in ("openai", "anthropic"):
         raise ConfigError(f"LABKIT_SDK={sdk!r} is not known; use openai or anthropic")
-    if prov == "openai" and sdk == "anthropic" or prov == "anthropic" and sdk == "openai":
+    if (prov, sdk) in (("openai", "anthropic"), ("anthropic", "openai")):
         raise ConfigError(f"LABKIT_PROVIDER={prov} cannot be used with LABKIT_SDK={sdk}")
     base_url: str | None
     if prov == "fake":

@@ -16,7 +16,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,6 +107,34 @@ class EmbeddingCache:
             self._conn.commit()
 
 
+def cached_embed(
+    cache: EmbeddingCache | None,
+    model_id: str,
+    texts: Sequence[str],
+    compute: Callable[[list[str]], np.ndarray],
+    dimension: int,
+) -> np.ndarray:
+    """Embed ``texts`` with ``compute``, computing only what ``cache`` does not already hold.
+
+    Each distinct text is computed once (duplicates share a row), in a stable order so the
+    same inputs always produce the same batches.
+    """
+    items = [str(t) for t in texts]
+    if not items:
+        return np.zeros((0, dimension), dtype=np.float32)
+    if cache is None:
+        return np.asarray(compute(items), dtype=np.float32)
+    keys = [EmbeddingCache.key(t) for t in items]
+    found = cache.get_many(model_id, keys)
+    missing = sorted({k: t for k, t in zip(keys, items, strict=True) if k not in found}.items())
+    if missing:
+        fresh = compute([t for _, t in missing])
+        new = {k: np.asarray(fresh[i], dtype=np.float32) for i, (k, _) in enumerate(missing)}
+        cache.put_many(model_id, new)
+        found.update(new)
+    return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
 class Embedder:
     """The packaged MiniLM as a batched, normalised, cached embedder.
 
@@ -151,24 +179,61 @@ class Embedder:
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embed ``texts`` → (n, 384) float32, L2-normalised; cached vectors are reused."""
-        items = [str(t) for t in texts]
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._cache is None:
-            return self._encode(items, show_progress)
-        keys = [EmbeddingCache.key(t) for t in items]
-        cached = self._cache.get_many(self.model_id, keys)
-        missing = sorted({k: t for k, t in zip(keys, items, strict=True) if k not in cached}.items())
-        if missing:
-            fresh = self._encode([t for _, t in missing], show_progress)
-            new = {k: fresh[i] for i, (k, _) in enumerate(missing)}
-            self._cache.put_many(self.model_id, new)
-            cached.update(new)
-        return np.stack([cached[k] for k in keys]).astype(np.float32)
+        return cached_embed(
+            self._cache, self.model_id, texts, lambda todo: self._encode(todo, show_progress),
+            self.dimension,
+        )
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → (384,) float32."""
         return self.embed([text])[0]
+
+
+class ProviderEmbedder:
+    """The same interface over a provider's ``/v1/embeddings`` endpoint (OpenAI, compatible, fake).
+
+    Lets a lab swap the local model for ``text-embedding-3-small`` (or Ollama's) by configuration:
+    vectors are normalised and cached exactly like the local ones, keyed by the provider's model id.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        model: str | None = None,
+        *,
+        batch_size: int = 128,
+        use_cache: bool = True,
+    ) -> None:
+        from labkit import config
+
+        self._client = client if client is not None else config.openai_client()
+        self.model_id = model or config.embedding_model()
+        self.batch_size = batch_size
+        self.dimension = 0  # learned from the first response
+        self._cache: EmbeddingCache | None = None
+        if use_cache and os.environ.get("LABKIT_EMBED_CACHE", "1") != "0":
+            try:
+                self._cache = EmbeddingCache(cache_dir() / "embeddings.sqlite3")
+            except (OSError, sqlite3.Error):
+                self._cache = None
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            response = self._client.embeddings.create(model=self.model_id, input=batch)
+            ordered = sorted(response.data, key=lambda item: item.index)
+            rows.extend(item.embedding for item in ordered)
+        vectors = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` through the provider → (n, d) float32, L2-normalised, cached."""
+        out = cached_embed(self._cache, self.model_id, texts, self._request, self.dimension)
+        if len(out):
+            self.dimension = int(out.shape[1])
+        return out
 
 
 @lru_cache(maxsize=1)
