@@ -1,0 +1,204 @@
+"""chat-03, task 4: token usage summed over every reply, priced from a table, reported.
+
+The fake provider is scripted to report seeded token counts, and the price table is made up per
+run, so every expected number here is computed from what the fake returned.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import labkit
+from labkit.fakellm import reply
+from labkit.grading import lab_test
+
+DATASET = (
+    Path(labkit.__file__).resolve().parents[2] / "datasets" / "support-emails" / "emails.jsonl"
+)
+CHAT = "/v1/chat/completions"
+
+
+def _rows(seed: int, k: int) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line]
+    return random.Random(seed).sample(rows, k)
+
+
+def _prices(seed: int) -> tuple[str, dict[str, dict[str, float]]]:
+    rng = random.Random(seed * 7 + 3)
+    model = f"grader-model-{seed % 1000}"
+    table = {
+        model: {
+            "input": round(rng.uniform(0.05, 5.0), 3),
+            "output": round(rng.uniform(0.2, 20.0), 3),
+        },
+        "other-model": {"input": 100.0, "output": 100.0},
+    }
+    return model, table
+
+
+def _expected_cost(table: dict[str, dict[str, float]], model: str, inp: int, out: int) -> float:
+    return inp * table[model]["input"] / 1_000_000 + out * table[model]["output"] / 1_000_000
+
+
+def _tokens(usage: Any) -> tuple[Any, Any]:
+    return usage.input_tokens, usage.output_tokens
+
+
+def _assert_int_tokens(label: str, usage: Any, expected: tuple[int, int]) -> None:
+    got = _tokens(usage)
+    assert all(type(v) is int for v in got) and got == expected, (
+        f"{label}: expected (input_tokens, output_tokens) = {expected}; got {got!r}"
+    )
+
+
+def _extract(learner: Any, text: str, **kwargs: Any) -> Any:
+    ext = learner.import_module("extract")
+    policy = learner.import_module("retry").RetryPolicy(
+        base_delay=0.001, max_delay=0.004, timeout=5.0
+    )
+    return ext.extract_ticket(text, policy=policy, sleep=lambda _s: None, **kwargs)
+
+
+@lab_test(
+    points=2,
+    number="4.1",
+    hint="Prices are dollars per 1,000,000 tokens, separately for input and output; a model that "
+    "is not in the table is a KeyError, not $0.",
+)
+def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
+    costs = learner.import_module("costs")
+    model, table = _prices(lab_seed)
+    rng = random.Random(lab_seed)
+    for _ in range(5):
+        inp, out = rng.randint(0, 50_000), rng.randint(0, 5_000)
+        got = costs.cost_usd(model, costs.Usage(inp, out), table)
+        expected = _expected_cost(table, model, inp, out)
+        assert type(got) is float and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-15), (
+            f"{inp} input + {out} output tokens at {table[model]} per 1M: expected ${expected:.8f}, "
+            f"got {got!r}"
+        )
+    with pytest.raises(KeyError):
+        costs.cost_usd("no-such-model", costs.Usage(10, 10), table)
+
+
+@lab_test(
+    points=2,
+    number="4.2",
+    hint="Add usage_of(completion) for EVERY reply, the rejected ones too, and keep the sum on "
+    "Extraction.usage / ExtractionError.usage.",
+)
+def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    from openai.types.chat import ChatCompletion
+
+    ext = learner.import_module("extract")
+    costs = learner.import_module("costs")
+    rng = random.Random(lab_seed + 11)
+    (row,) = _rows(lab_seed + 11, 1)
+    gold = json.dumps(row["gold"])
+    invalid = json.dumps({**row["gold"], "requested_action": "escalate"})
+
+    # one rejected reply, then a valid one: both are billed
+    usages = [(rng.randint(300, 900), rng.randint(20, 90)) for _ in range(2)]
+    fake_llm.script(
+        reply.text(invalid).with_usage(*usages[0]), reply.text(gold).with_usage(*usages[1])
+    )
+    result = _extract(learner, row["text"])
+    assert result.replies == 2, (
+        f"expected a re-ask (2 replies); Extraction.replies={result.replies!r}"
+    )
+    expected = (usages[0][0] + usages[1][0], usages[0][1] + usages[1][1])
+    _assert_int_tokens("Extraction.usage after one re-ask", result.usage, expected)
+
+    # a failure is billed too
+    fails = [(rng.randint(300, 900), rng.randint(20, 90)) for _ in range(2)]
+    fake_llm.script(*(reply.text(invalid).with_usage(*u) for u in fails))
+    with pytest.raises(ext.ExtractionError) as info:
+        _extract(learner, row["text"], max_reasks=1)
+    expected = (sum(u[0] for u in fails), sum(u[1] for u in fails))
+    _assert_int_tokens(
+        "ExtractionError.usage after two invalid replies", info.value.usage, expected
+    )
+
+    # a reply without usage counts as zero tokens
+    bare = ChatCompletion.model_validate(
+        {
+            "id": "chatcmpl-grader",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "fake-gpt",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "{}"},
+                }
+            ],
+        }
+    )
+    _assert_int_tokens("usage_of(a completion without usage)", costs.usage_of(bare), (0, 0))
+
+
+@lab_test(
+    points=2,
+    number="4.3",
+    hint="One RecordCost per record id, in the order given, each priced with cost_usd; the totals "
+    "are the sums of the lines.",
+)
+def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    costs = learner.import_module("costs")
+    model, table = _prices(lab_seed + 5)
+    rng = random.Random(lab_seed + 5)
+    rows = _rows(lab_seed + 5, 3)
+    reasked = rng.randrange(len(rows))
+
+    scripted: dict[str, list[tuple[int, int]]] = {}
+    usages: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        gold = json.dumps(row["gold"])
+        replies = []
+        scripted[row["id"]] = []
+        if i == reasked:
+            u = (rng.randint(200, 2000), rng.randint(10, 300))
+            replies.append(reply.text(gold[:40]).with_usage(*u))
+            scripted[row["id"]].append(u)
+        u = (rng.randint(200, 2000), rng.randint(10, 300))
+        replies.append(reply.text(gold).with_usage(*u))
+        scripted[row["id"]].append(u)
+        fake_llm.script(*replies)
+        usages[row["id"]] = _extract(learner, row["text"], model=model).usage
+
+    sent_models = {b.get("model") for b in fake_llm.journal.bodies(CHAT)}
+    assert sent_models == {model}, (
+        f"extract_ticket(model=...) should send that model; sent {sent_models}"
+    )
+
+    report = costs.build_report(usages, model, table)
+    ids = [r.record_id for r in report.records]
+    assert ids == [row["id"] for row in rows], (
+        f"expected one line per record, in order {[r['id'] for r in rows]}; got {ids}"
+    )
+    for line in report.records:
+        inp = sum(u[0] for u in scripted[line.record_id])
+        out = sum(u[1] for u in scripted[line.record_id])
+        _assert_int_tokens(f"report line {line.record_id}", line, (inp, out))
+        expected = _expected_cost(table, model, inp, out)
+        assert type(line.cost_usd) is float and math.isclose(
+            line.cost_usd, expected, rel_tol=1e-9
+        ), f"report line {line.record_id}: expected ${expected:.8f}; got {line.cost_usd!r}"
+    all_in = sum(u[0] for us in scripted.values() for u in us)
+    all_out = sum(u[1] for us in scripted.values() for u in us)
+    total = _expected_cost(table, model, all_in, all_out)
+    got = (report.total_input_tokens, report.total_output_tokens)
+    assert all(type(v) is int for v in got) and got == (all_in, all_out), (
+        f"report totals: expected tokens {(all_in, all_out)}; got {got!r}"
+    )
+    assert type(report.total_cost_usd) is float and math.isclose(
+        report.total_cost_usd, total, rel_tol=1e-9
+    ), f"report total: expected ${total:.8f}; got {report.total_cost_usd!r}"
+    assert report.model == model, f"report.model should be {model!r}; got {report.model!r}"
