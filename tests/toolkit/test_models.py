@@ -75,3 +75,26 @@ def test_local_llm_generates_text() -> None:
     info: dict[str, object] = {}
     pieces = list(llm.stream([{"role": "user", "content": "Name a colour."}], max_tokens=8, finish=info))
     assert len(pieces) >= 2 and info.get("finish_reason") in ("stop", "length")
+
+
+def test_local_provider_streams_a_real_reply_through_both_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LABKIT_PROVIDER=local: the real SmolLM2 behind the fake provider's app, no key, no server to start."""
+    from labkit import config
+
+    monkeypatch.setenv("LABKIT_PROVIDER", "local")
+    client = config.openai_client()
+    pieces: list[str] = []
+    with client.chat.completions.stream(
+        model=config.chat_model(),
+        messages=[{"role": "user", "content": "Name three colours."}],
+        max_tokens=16,
+    ) as stream:
+        for event in stream:
+            if event.type == "content.delta":
+                pieces.append(event.delta)
+    assert len(pieces) >= 3 and "".join(pieces).strip()
+    message = config.anthropic_client().messages.create(
+        model=config.chat_model(), max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert message.content[0].type == "text" and message.content[0].text.strip()
+    assert message.stop_reason in ("end_turn", "max_tokens")
