@@ -223,8 +223,7 @@ class LocalModelBehaviour:
                 )
             )
         done = self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
-        finish = "length" if done.finish_reason == "length" else "stop"
-        return Reply(text=done.text, finish_reason=finish)
+        return Reply(text=done.text, finish_reason="length" if done.finish_reason == "length" else "stop")
 
 
 def behaviours() -> list[Any]:
