@@ -1,0 +1,176 @@
+"""Every lab, proven: the starter fails, the reference passes, grading is deterministic, and
+breaking any one function of the reference makes some test fail.
+
+Labs are discovered from ``graders/*/lab.toml``, so a new lab is covered the moment it exists.
+Grading goes through the real grader (sandboxed child processes), exactly as ``make grade`` does.
+
+The mutants: every function or method that the STARTER leaves as a ``NotImplementedError`` stub
+is what the learner writes, so each one, in turn, is replaced in a copy of the reference by
+``raise NotImplementedError`` — and the grade of that copy must drop below full marks.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from labkit.grading.manifest import LabManifest, discover_labs, repo_root
+from labkit.grading.runner import GradeResult, grade
+
+ROOT = repo_root(Path(__file__).resolve().parent)
+LABS = discover_labs(ROOT)
+LAB_IDS = [lab.id for lab in LABS]
+
+
+def _lab(lab_id: str) -> LabManifest:
+    return next(lab for lab in LABS if lab.id == lab_id)
+
+
+@cache
+def _graded(lab_id: str, folder: str) -> GradeResult:
+    """Grade ``labs/<id>`` or ``solutions/<id>`` once per session (several tests read it)."""
+    return grade(_lab(lab_id), ROOT / folder / lab_id)
+
+
+def _failures(result: GradeResult) -> str:
+    return "\n".join(
+        f"  {t.meta.number} {t.meta.id}: {t.kind}: {t.reason[:400]}"
+        for t in result.tests
+        if not t.passed
+    )
+
+
+def test_every_lab_has_its_three_parts() -> None:
+    assert LAB_IDS, "no labs found under graders/"
+    for lab_id in LAB_IDS:
+        for part in ("labs", "solutions", "graders"):
+            assert (ROOT / part / lab_id).is_dir(), f"{part}/{lab_id} is missing"
+        assert (ROOT / "labs" / lab_id / "README.md").is_file(), f"labs/{lab_id}/README.md is missing"
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_reference_scores_full_marks(lab_id: str) -> None:
+    result = _graded(lab_id, "solutions")
+    assert result.tests, f"{lab_id}: the grader produced no tests"
+    assert result.score == result.max_score, (
+        f"{lab_id}: reference scored {result.score}/{result.max_score}:\n{_failures(result)}"
+    )
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_starter_scores_at_most_ten_percent(lab_id: str) -> None:
+    result = _graded(lab_id, "labs")
+    assert result.max_score > 0
+    assert result.score <= 0.10 * result.max_score, (
+        f"{lab_id}: the starter scored {result.score}/{result.max_score}; passing tests: "
+        + ", ".join(t.meta.id for t in result.tests if t.score > 0)
+    )
+    assert len(result.tests) >= 10, f"{lab_id}: only {len(result.tests)} tests (want 10-20)"
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_grading_is_deterministic(lab_id: str) -> None:
+    first = _graded(lab_id, "solutions")
+    again = grade(_lab(lab_id), ROOT / "solutions" / lab_id)
+    assert [(t.meta.id, t.kind, t.score) for t in again.tests] == [
+        (t.meta.id, t.kind, t.score) for t in first.tests
+    ]
+
+
+# --------------------------------------------------------------------------- mutants
+
+
+def _stubbed_functions(starter_file: Path) -> set[str]:
+    """Qualified names (``f`` or ``Class.method``) whose starter body raises NotImplementedError."""
+    tree = ast.parse(starter_file.read_text(encoding="utf-8"))
+    names: set[str] = set()
+
+    def raises_not_implemented(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(target, ast.Name) and target.id == "NotImplementedError":
+                    return True
+        return False
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and raises_not_implemented(node):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and raises_not_implemented(item):
+                    names.add(f"{node.name}.{item.name}")
+    return names
+
+
+class _Breaker(ast.NodeTransformer):
+    """Replace the body of one qualified function with ``raise NotImplementedError``."""
+
+    def __init__(self, qualname: str) -> None:
+        self.qualname = qualname
+        self.stack: list[str] = []
+        self.hit = False
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        self.stack.append(node.name)
+        self.generic_visit(node)
+        self.stack.pop()
+        return node
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        if ".".join([*self.stack, node.name]) == self.qualname:
+            self.hit = True
+            doc = ast.get_docstring(node)
+            body: list[ast.stmt] = [ast.Expr(ast.Constant(doc))] if doc else []
+            body.append(ast.parse("raise NotImplementedError('broken on purpose')").body[0])
+            node.body = body
+        return node
+
+    visit_FunctionDef = _function  # type: ignore[assignment]
+    visit_AsyncFunctionDef = _function  # type: ignore[assignment]
+
+
+def _mutants(lab: LabManifest) -> list[tuple[str, str, str]]:
+    """(learner file, qualified name, mutated source) for every stub of the starter."""
+    out: list[tuple[str, str, str]] = []
+    for rel in sorted(lab.files):
+        starter, reference = ROOT / "labs" / lab.id / rel, ROOT / "solutions" / lab.id / rel
+        if not (rel.endswith(".py") and starter.is_file() and reference.is_file()):
+            continue
+        source = reference.read_text(encoding="utf-8")
+        for qualname in sorted(_stubbed_functions(starter)):
+            breaker = _Breaker(qualname)
+            tree = breaker.visit(ast.parse(source))
+            assert breaker.hit, f"{lab.id}: {qualname} is a stub in labs/ but not in solutions/{rel}"
+            out.append((rel, qualname, ast.unparse(ast.fix_missing_locations(tree))))
+    return out
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Path) -> None:
+    lab = _lab(lab_id)
+    mutants = _mutants(lab)
+    assert mutants, f"{lab_id}: the starter has no NotImplementedError stubs to check"
+    reference = ROOT / "solutions" / lab_id
+    folders: list[tuple[str, Path]] = []
+    for i, (rel, qualname, source) in enumerate(mutants):
+        folder = tmp_path / f"m{i:02d}"
+        shutil.copytree(reference, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / rel).write_text(source, encoding="utf-8")
+        folders.append((f"{rel}:{qualname}", folder))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each grade is its own child process
+        results = list(pool.map(lambda item: grade(lab, item[1]), folders))
+    survivors = [
+        name
+        for (name, _), result in zip(folders, results, strict=True)
+        if result.score >= result.max_score
+    ]
+    assert not survivors, (
+        f"{lab_id}: breaking these reference functions still scores full marks "
+        f"(no test notices): {', '.join(survivors)}"
+    )
