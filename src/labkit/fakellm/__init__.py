@@ -1,0 +1,65 @@
+"""The fake LLM provider: a real HTTP server speaking the OpenAI and Anthropic wire protocols.
+
+::
+
+    from labkit.fakellm import FakeLLM, reply
+
+    fake = FakeLLM().start()                       # uvicorn on 127.0.0.1, a free port
+    fake.script(reply.rate_limited(), reply.text("Hi!"))
+    ...                                            # point an SDK at fake.url (+ "/v1" for openai)
+    fake.journal.last(path="/v1/chat/completions").body
+
+What answers a request, in order: the script (``fake.script``), the handler (``fake.on``), the
+behaviour chain (:mod:`labkit.fakellm.behaviours`). See docs/DESIGN.md for how the pieces fit.
+"""
+
+from __future__ import annotations
+
+from labkit.fakellm import reply
+from labkit.fakellm.app import create_app
+from labkit.fakellm.behaviours import (
+    Behaviour,
+    Conversational,
+    ExtractiveAnswerer,
+    SchemaFiller,
+    ToolPolicy,
+    default_behaviours,
+)
+from labkit.fakellm.journal import Journal, JournalEntry
+from labkit.fakellm.server import FakeLLM
+from labkit.fakellm.state import ProviderState
+from labkit.fakellm.types import (
+    ChatRequest,
+    HttpError,
+    Message,
+    Reply,
+    StreamError,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    Usage,
+)
+
+__all__ = [
+    "Behaviour",
+    "ChatRequest",
+    "Conversational",
+    "ExtractiveAnswerer",
+    "FakeLLM",
+    "HttpError",
+    "Journal",
+    "JournalEntry",
+    "Message",
+    "ProviderState",
+    "Reply",
+    "SchemaFiller",
+    "StreamError",
+    "ToolCall",
+    "ToolPolicy",
+    "ToolResult",
+    "ToolSpec",
+    "Usage",
+    "create_app",
+    "default_behaviours",
+    "reply",
+]

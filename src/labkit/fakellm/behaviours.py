@@ -1,0 +1,603 @@
+"""The default behaviour chain: what the fake answers when a test scripted nothing.
+
+A behaviour is any object with ``respond(request) -> Reply | None``; the chain asks each in turn
+and the first non-None reply wins. The defaults, in order:
+
+1. :class:`SchemaFiller`  — a JSON schema / JSON object was requested, or a tool is forced.
+2. :class:`ToolPolicy`    — tools are offered (call the best match), or tool results came back
+   (answer from them).
+3. :class:`ExtractiveAnswerer` — the prompt holds numbered sources: quote the best sentence(s)
+   with [n] citations, or say "I don't know".
+4. :class:`Conversational` — always answers: reflects the system persona and earlier turns.
+
+Every rule below is part of the contract lab tests rely on; change one only together with them.
+All behaviours are pure functions of the request (same request → same reply). New behaviours
+(a ReAct agent, an LLM-as-judge, a local model) are added by putting objects in this list::
+
+    fake = FakeLLM(behaviours=[MyJudge(), *default_behaviours()])
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from labkit.fakellm import extract, lexical
+from labkit.fakellm.schema_fill import fill_schema, first_sentence
+from labkit.fakellm.types import ChatRequest, Message, Reply, ToolCall, ToolSpec
+
+__all__ = [
+    "Behaviour",
+    "Conversational",
+    "ExtractiveAnswerer",
+    "SchemaFiller",
+    "Source",
+    "ToolPolicy",
+    "default_behaviours",
+    "find_sources",
+]
+
+
+@runtime_checkable
+class Behaviour(Protocol):
+    """Anything that may answer a request: return a Reply, or None to let the next one try."""
+
+    def respond(self, request: ChatRequest) -> Reply | None:
+        """The reply to ``request``, or None when this behaviour does not apply."""
+        ...
+
+
+def default_behaviours() -> list[Behaviour]:
+    """A fresh default chain: SchemaFiller, ToolPolicy, ExtractiveAnswerer, Conversational."""
+    answerer = ExtractiveAnswerer()
+    return [SchemaFiller(answerer), ToolPolicy(answerer), answerer, Conversational()]
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered source found in a prompt: ``[n] (label) text`` or ``Source n: text``."""
+
+    number: int
+    label: str | None
+    text: str
+
+
+_SOURCE_LINE = re.compile(
+    r"^\s*(?:\[(\d{1,3})\]|source\s+(\d{1,3})\b)\s*(?:\(([^)\n]{1,80})\)|\[([^\]\n]{1,80})\])?\s*[:.\-–]?\s*(.*)$",
+    re.IGNORECASE,
+)
+_QUESTION_LINE = re.compile(
+    r"^\s*(?:question|q|query|user question)\s*[:：]\s*(.*)$", re.IGNORECASE
+)
+
+
+def find_sources(text: str) -> list[Source]:
+    """Numbered sources in ``text``.
+
+    A source starts on a line beginning with ``[n]`` or ``Source n`` (optionally followed by a
+    ``(doc-id)`` or ``[doc-id]`` label and a ``:``); it continues on the following lines until a
+    blank line, the next source, or a ``Question:`` line.
+    """
+    found: list[Source] = []
+    current: list[Any] | None = None
+    for line in text.splitlines():
+        m = _SOURCE_LINE.match(line)
+        if m:
+            if current:
+                found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+            number = int(m.group(1) or m.group(2))
+            current = [number, m.group(3) or m.group(4), [m.group(5).strip()]]
+        elif current is not None and line.strip() and not _QUESTION_LINE.match(line):
+            current[2].append(line.strip())
+        elif current is not None:
+            found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+            current = None
+    if current:
+        found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+    return [s for s in found if s.text]
+
+
+def question_of(text: str) -> str:
+    """The question in a prompt: the text of a ``Question:`` line, else the last non-source line
+    containing ``?``, else all non-source lines."""
+    lines = text.splitlines()
+    for line in reversed(lines):
+        m = _QUESTION_LINE.match(line)
+        if m and m.group(1).strip():
+            return m.group(1).strip()
+    plain: list[str] = []
+    in_source = False
+    for line in lines:
+        if _SOURCE_LINE.match(line):
+            in_source = True
+            continue
+        if not line.strip():
+            in_source = False
+            continue
+        if not in_source:
+            plain.append(line.strip())
+    asked = [line for line in plain if "?" in line]
+    return asked[-1] if asked else " ".join(plain)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer: its text and the source numbers it cites (empty for a refusal)."""
+
+    text: str
+    citations: tuple[int, ...]
+    labels: dict[int, str]
+
+
+class ExtractiveAnswerer:
+    """Answer from numbered sources by quoting the best-matching sentence(s), citing [n].
+
+    Applies when the system prompt, the last user message or trailing tool results contain
+    sources (see :func:`find_sources`). The question is found by :func:`question_of` in the last
+    user message.
+
+    Matching: question and source sentences are reduced to content words (stop words and
+    instruction words such as "answer", "source", "cite" removed; suffixes stemmed, see
+    :mod:`labkit.fakellm.lexical`). A sentence's score is how many distinct question words it
+    contains. The best sentence (ties: the earlier source) is used when it contains at least
+    ``min(2, q)`` of the question's ``q`` content words AND at least ``MIN_COVERAGE`` (30 %) of
+    them; then up to two more sentences are added, each only if it brings a question word not yet
+    covered and itself meets the same threshold. Each sentence is quoted verbatim with its
+    citation before the final punctuation: ``Damaged items can be refunded within 30 days [2].``
+
+    Otherwise — no sentence good enough, or no content word in the question — the reply is the
+    refusal :data:`REFUSAL`, which contains "I don't know".
+    """
+
+    MIN_COVERAGE = 0.3
+    MAX_SENTENCES = 3
+    REFUSAL = "I don't know. The provided sources do not contain the answer to this question."
+
+    def sources(self, request: ChatRequest) -> list[Source]:
+        """The sources this behaviour would answer from (system, last user turn, tool results)."""
+        texts = [request.system]
+        last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
+        if last_user is not None:
+            texts.append(last_user.text)
+        texts.extend(r.content for r in request.trailing_tool_results)
+        found: list[Source] = []
+        for text in texts:
+            found.extend(find_sources(text))
+        return found
+
+    def answer(self, request: ChatRequest) -> Answer | None:
+        """The extractive answer, or None when the request has no sources."""
+        sources = self.sources(request)
+        if not sources:
+            return None
+        question = question_of(request.last_user_text)
+        q_words = lexical.content_set(question, lexical.INSTRUCTION_WORDS)
+        if not q_words:
+            return Answer(self.REFUSAL, (), {})
+        needed = min(2, len(q_words))
+        scored: list[tuple[int, int, str, Source]] = []
+        order = 0
+        for source in sources:
+            for sentence in lexical.sentences(source.text):
+                overlap = len(q_words & lexical.content_set(sentence))
+                scored.append((overlap, -order, sentence, source))
+                order += 1
+        scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+
+        def good(overlap: int) -> bool:
+            return overlap >= needed and overlap / len(q_words) >= self.MIN_COVERAGE
+
+        if not scored or not good(scored[0][0]):
+            return Answer(self.REFUSAL, (), {})
+        chosen = [scored[0]]
+        covered = q_words & lexical.content_set(scored[0][2])
+        for candidate in scored[1:]:
+            if len(chosen) >= self.MAX_SENTENCES:
+                break
+            words = q_words & lexical.content_set(candidate[2])
+            if good(candidate[0]) and words - covered:
+                chosen.append(candidate)
+                covered |= words
+        chosen.sort(key=lambda t: -t[1])  # back to source order
+        parts: list[str] = []
+        cites: list[int] = []
+        labels: dict[int, str] = {}
+        for _, _, sentence, source in chosen:
+            body = sentence.rstrip()
+            end = body[-1] if body and body[-1] in ".!?" else "."
+            body = body.rstrip(".!?")
+            parts.append(f"{body} [{source.number}]{end}")
+            if source.number not in cites:
+                cites.append(source.number)
+            if source.label:
+                labels[source.number] = source.label
+        return Answer(" ".join(parts), tuple(cites), labels)
+
+    def respond(self, request: ChatRequest) -> Reply | None:
+        """The answer as a text reply (None when there are no sources)."""
+        found = self.answer(request)
+        return Reply(text=found.text) if found else None
+
+
+# --------------------------------------------------------------------------- schema filler
+
+
+_JSON_DECODER = json.JSONDecoder()
+
+
+def _json_objects(text: str, limit: int = 200) -> list[tuple[int, int, Any]]:
+    """Top-level JSON objects embedded in ``text`` as (start, end, value)."""
+    out: list[tuple[int, int, Any]] = []
+    pos = 0
+    tries = 0
+    while tries < limit:
+        start = text.find("{", pos)
+        if start < 0:
+            break
+        tries += 1
+        try:
+            value, end = _JSON_DECODER.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        out.append((start, end, value))
+        pos = end
+    return out
+
+
+def _looks_like_schema(value: Any) -> bool:
+    return isinstance(value, dict) and (
+        "properties" in value
+        or value.get("type") == "object"
+        or "$defs" in value
+        or "$schema" in value
+    )
+
+
+def infer_schema(example: Any) -> dict[str, Any]:
+    """A JSON Schema describing an example value (used when a prompt shows an example output)."""
+    if isinstance(example, dict):
+        return {"type": "object", "properties": {k: infer_schema(v) for k, v in example.items()}}
+    if isinstance(example, list):
+        return {
+            "type": "array",
+            "items": infer_schema(example[0]) if example else {"type": "string"},
+        }
+    if isinstance(example, bool):
+        return {"type": "boolean"}
+    if isinstance(example, int):
+        return {"type": "integer"}
+    if isinstance(example, float):
+        return {"type": "number"}
+    return {"type": "string"}
+
+
+class SchemaFiller:
+    """Answer structured-output requests with a value that validates against the schema.
+
+    Applies, in this order, when:
+
+    1. a tool is forced (OpenAI ``tool_choice={"type": "function", ...}``, Anthropic
+       ``tool_choice={"type": "tool", "name": ...}``): one call to that tool, arguments filled
+       from its parameters schema;
+    2. ``response_format`` is ``json_schema`` (OpenAI chat / Responses ``text.format``,
+       Anthropic ``output_config.format``): the reply text is the filled schema as JSON;
+    3. ``response_format`` is ``json_object``: the largest JSON Schema embedded in the prompt is
+       filled; else the last example JSON object in the prompt is mirrored (same keys, values
+       from the text); else ``{"answer": <answer>}``.
+
+    Values come from the last user message (JSON embedded in it is ignored) by the rules of
+    :mod:`labkit.fakellm.schema_fill`. Free-text fields (``answer``, ``summary``...) get the
+    extractive answer when the prompt has sources (and citation fields its [n] numbers), else
+    the first sentence of the user message.
+    """
+
+    def __init__(self, answerer: ExtractiveAnswerer | None = None) -> None:
+        self.answerer = answerer or ExtractiveAnswerer()
+
+    def respond(self, request: ChatRequest) -> Reply | None:
+        """A forced tool call or a JSON text reply; None when no structure was requested."""
+        if request.forced_tool is not None:
+            tool = request.tool(request.forced_tool)
+            if tool is None:
+                return None
+            return Reply(
+                tool_calls=(ToolCall(tool.name, json.dumps(self.fill(tool.parameters, request))),)
+            )
+        if request.response_format == "json_schema" and request.response_schema is not None:
+            return Reply(text=json.dumps(self.fill(request.response_schema, request)))
+        if request.response_format == "json_object":
+            return Reply(text=json.dumps(self.fill(self._prompt_schema(request), request)))
+        return None
+
+    def fill(self, schema: dict[str, Any] | Any, request: ChatRequest) -> Any:
+        """Fill ``schema`` from the request's last user message (see class doc)."""
+        text = _without_json(request.last_user_text) or "\n".join(
+            _without_json(t) for t in request.user_texts
+        )
+        found = self.answerer.answer(request)
+
+        def answer() -> str:
+            if found is not None:
+                return found.text
+            return lexical.clip(first_sentence(text, max_words=40), 300)
+
+        return fill_schema(
+            schema if isinstance(schema, dict) else {},
+            text,
+            answer=answer,
+            citations=list(found.citations) if found else [],
+            citation_labels=dict(found.labels) if found else {},
+        )
+
+    def _prompt_schema(self, request: ChatRequest) -> dict[str, Any]:
+        text = "\n".join([request.system, *(m.text for m in request.messages)])
+        objects = [v for _, _, v in _json_objects(text)]
+        schemas = [v for v in objects if _looks_like_schema(v)]
+        if schemas:
+            return max(schemas, key=lambda s: len(json.dumps(s)))
+        examples = [v for v in objects if isinstance(v, dict) and v]
+        if examples:
+            return infer_schema(examples[-1])
+        return {"type": "object", "properties": {"answer": {"type": "string"}}}
+
+
+def _without_json(text: str) -> str:
+    """``text`` with embedded JSON objects removed (schemas and examples are not user data)."""
+    spans = _json_objects(text)
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end, _ in spans:
+        out.append(text[pos:start])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- tool policy
+
+# Words that say "do something" rather than "what": ignored when matching a request to a tool.
+TOOL_STOP_WORDS = frozenset(
+    """get fetch lookup look find retrieve call run tool tools function use using return returns
+    given specified provided user data information current api make do check""".split()
+)
+# Cues that add words to the request before matching, so "What is 17 * 23?" finds a calculator.
+_EXPRESSION_WORDS = {"calcul", "math", "arithmetic", "expression", "comput", "evaluat"}
+_WEATHER_CUES = {
+    "weather",
+    "temperatur",
+    "rain",
+    "sunny",
+    "forecast",
+    "wind",
+    "snow",
+    "hot",
+    "cold",
+}
+_WEATHER_WORDS = {"weather", "forecast", "temperatur"}
+_QUESTION_WORDS = {"search", "queri", "knowledg", "lookup", "retriev", "doc", "wiki", "kb"}
+_WH = re.compile(r"^\s*(?:what|who|when|where|which|why|how)\b", re.IGNORECASE)
+
+
+class ToolPolicy:
+    """Call tools the way a sensible model would — deterministically.
+
+    **Tool results came back** (the conversation ends with tool results): answer in text. If the
+    results contain numbered sources, the :class:`ExtractiveAnswerer` answers the last user
+    question from them. Otherwise the reply is ``Based on the tool results: <name> returned
+    <content>.`` for each result (``<name> failed: <content>.`` for an error result; content
+    clipped to 400 characters). So an agent loop always ends after one round of tools — unless
+    ``tool_choice`` is ``required``, which forces another call.
+
+    **The last message is a user turn and tools are offered** (``tool_choice`` not ``none``):
+    each tool is scored against the user text's content words (stemmed; stop words and generic
+    verbs like get/fetch/lookup/tool removed): 3 × words shared with the tool NAME + 1 × words
+    shared with its description + 1 × words shared with its parameter names. Cue words are added
+    to the user words first: an arithmetic expression adds calculator/math/expression words
+    (weight as user words); a weather word adds weather/forecast; a question (``?`` or a
+    wh-word) adds search/knowledge/lookup words at weight 2 for names and 1 for descriptions.
+    The best tool (ties: the earlier one) is called when its score is at least 2, or whatever
+    its score when ``tool_choice`` is ``required`` (Anthropic ``any``).
+
+    Arguments are filled from the user text by the JSON-schema rules of
+    :mod:`labkit.fakellm.schema_fill` (quoted strings, numbers, ids like ``C-1001``, emails,
+    dates, names, places; ``query``-like parameters get the search phrase). When the text holds
+    several ids or emails and the tool's first required string parameter takes that kind of
+    value, one call per value is made in parallel (unless ``parallel_tool_calls`` is false).
+    """
+
+    MIN_SCORE = 2
+
+    def __init__(self, answerer: ExtractiveAnswerer | None = None) -> None:
+        self.answerer = answerer or ExtractiveAnswerer()
+        self._filler = SchemaFiller(self.answerer)
+
+    def respond(self, request: ChatRequest) -> Reply | None:
+        """Tool calls, or a text answer from tool results; None when neither applies."""
+        last = request.last_message
+        if last is None:
+            return None
+        if last.role == "tool" and request.tool_choice != "required":
+            return self._answer_from_results(request)
+        if not request.tools or request.tool_choice == "none":
+            return None
+        if last.role not in ("user", "tool"):
+            return None
+        tool = self.choose(request)
+        if tool is None:
+            return None
+        return Reply(tool_calls=tuple(self._calls(tool, request)))
+
+    def score(self, tool: ToolSpec, request: ChatRequest) -> int:
+        """The match score of ``tool`` for the last user message (rules: class doc)."""
+        text = request.last_user_text
+        user = lexical.content_set(text, TOOL_STOP_WORDS)
+        if extract.expressions(text):
+            user |= _EXPRESSION_WORDS
+        if user & _WEATHER_CUES:
+            user |= _WEATHER_WORDS
+        extra = _QUESTION_WORDS if ("?" in text or _WH.match(text)) else set()
+        extra = extra - user
+        name = {lexical.stem(w) for w in lexical.identifier_words(tool.name)} - {
+            lexical.stem(w) for w in TOOL_STOP_WORDS | lexical.STOP_WORDS
+        }
+        description = lexical.content_set(tool.description, TOOL_STOP_WORDS)
+        params = set()
+        for pname in tool.parameters.get("properties") or {}:
+            params |= {lexical.stem(w) for w in lexical.identifier_words(pname)}
+        params -= {lexical.stem(w) for w in lexical.STOP_WORDS}
+        return (
+            3 * len(user & name)
+            + len(user & description)
+            + len(user & params)
+            + 2 * len(extra & name)
+            + len(extra & description)
+        )
+
+    def choose(self, request: ChatRequest) -> ToolSpec | None:
+        """The tool to call, or None when no tool matches well enough under ``auto``."""
+        best: ToolSpec | None = None
+        best_score = -1
+        for tool in request.tools:
+            s = self.score(tool, request)
+            if s > best_score:
+                best, best_score = tool, s
+        if best is None:
+            return None
+        if best_score >= self.MIN_SCORE or request.tool_choice == "required":
+            return best
+        return None
+
+    def _calls(self, tool: ToolSpec, request: ChatRequest) -> list[ToolCall]:
+        args = self._filler.fill(
+            dict(tool.parameters) or {"type": "object", "properties": {}}, request
+        )
+        calls = [ToolCall(tool.name, json.dumps(args))]
+        if not request.parallel_tool_calls or not isinstance(args, dict):
+            return calls
+        props = tool.parameters.get("properties") or {}
+        required = [r for r in tool.parameters.get("required", list(props)) if r in props]
+        target = next((r for r in required if (props[r] or {}).get("type") == "string"), None)
+        if target is None:
+            return calls
+        text = request.last_user_text
+        for kind in ("id", "email"):
+            values = list(dict.fromkeys(f.value for f in extract.KINDS[kind](text)))
+            if len(values) > 1 and args.get(target) in values:
+                return [
+                    ToolCall(tool.name, json.dumps({**args, target: value})) for value in values[:5]
+                ]
+        return calls
+
+    def _answer_from_results(self, request: ChatRequest) -> Reply:
+        results = request.trailing_tool_results
+        if any(find_sources(r.content) for r in results):
+            found = self.answerer.answer(request)
+            if found is not None:
+                return Reply(text=found.text)
+        parts = []
+        for r in results:
+            name = r.tool_name or "the tool"
+            content = lexical.clip(r.content, 400)
+            parts.append(
+                f"{name} failed: {content}" if r.is_error else f"{name} returned {content}"
+            )
+        return Reply(text="Based on the tool results: " + "; ".join(parts) + ".")
+
+
+# --------------------------------------------------------------------------- conversational
+
+_PERSONA_RE = re.compile(r"\byou are\s+([^.!?\n]{1,160})", re.IGNORECASE)
+_ACT_AS_RE = re.compile(r"\b(?:act as|play the role of|role:)\s+([^.!?\n]{1,160})", re.IGNORECASE)
+_YOUR_NAME_RE = re.compile(r"\b(?i:your name is)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)")
+_USER_NAME_RE = re.compile(
+    r"\b(?:my name is|call me|i am|i'm)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)", re.IGNORECASE
+)
+
+
+def persona_of(system: str) -> str | None:
+    """The persona a system prompt sets: the words after "You are" (or "Act as") up to the end
+    of that sentence, at most 12 words; prefixed with "<Name>, " when the prompt also says
+    "Your name is <Name>" and the name is not already there."""
+    m = _PERSONA_RE.search(system) or _ACT_AS_RE.search(system)
+    persona = " ".join(m.group(1).split()[:12]).rstrip(",;: ") if m else None
+    named = _YOUR_NAME_RE.search(system)
+    if named:
+        name = named.group(1)
+        if persona is None:
+            return name
+        if name not in persona:
+            return f"{name}, {persona}"
+    return persona
+
+
+class Conversational:
+    """The fallback reply: deterministic, and visibly shaped by the persona and the history.
+
+    The reply is built from up to four parts, in this order:
+
+    - ``As <persona>: `` when the system prompt sets one (see :func:`persona_of`); else, when
+      there is a system prompt, ``Following the instructions "<its first sentence>": ``;
+    - ``You said: "<last user message, clipped to 200 characters>".``;
+    - when there were earlier user turns: `` This is message <k> of our conversation; before
+      that you said: "<previous user message, clipped to 120 characters>".`` (k counts user
+      messages, this one included);
+    - when an earlier user message said "my name is X" / "call me X" / "I'm X" (X capitalised):
+      `` Your name is X.``
+    """
+
+    def respond(self, request: ChatRequest) -> Reply:
+        """Always a text reply."""
+        users = [m for m in request.messages if m.role == "user"]
+        prefix = ""
+        if request.system.strip():
+            persona = persona_of(request.system)
+            if persona:
+                prefix = f"As {persona}: "
+            else:
+                prefix = f'Following the instructions "{lexical.clip(first_sentence(request.system, 20), 100)}": '
+        last = users[-1].text.strip() if users else ""
+        body = (
+            f'You said: "{lexical.clip(last, 200)}".'
+            if last
+            else "You sent a message without text."
+        )
+        memory = ""
+        if len(users) > 1:
+            previous = lexical.clip(users[-2].text.strip(), 120)
+            memory = (
+                f" This is message {len(users)} of our conversation; before that you said: "
+                f'"{previous}".'
+            )
+        name = _remembered_name(users[:-1])
+        if name:
+            memory += f" Your name is {name}."
+        return Reply(text=prefix + body + memory)
+
+
+def _remembered_name(earlier: Sequence[Message]) -> str | None:
+    for message in reversed(earlier):
+        m = _USER_NAME_RE.search(message.text)
+        if (
+            m
+            and m.group(1)[0].isupper()
+            and m.group(1).split()[0].lower() not in lexical.STOP_WORDS
+        ):
+            return m.group(1)
+    return None
+
+
+def chain_reply(behaviours: Sequence[Behaviour], request: ChatRequest) -> tuple[Reply, str] | None:
+    """Ask each behaviour in turn; the first reply and the behaviour's class name, or None."""
+    for behaviour in behaviours:
+        reply = behaviour.respond(request)
+        if reply is not None:
+            return reply, type(behaviour).__name__
+    return None

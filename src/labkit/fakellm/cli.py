@@ -1,0 +1,94 @@
+"""``labkit serve``: run the fake provider in the foreground (what ``make serve`` calls).
+
+Prints one line saying where it listens and how to point a script at it, then serves until
+Ctrl-C. Another process drives it over HTTP (``/__labkit/script``, ``/__labkit/journal``,
+``/__labkit/reset``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from labkit.fakellm.behaviours import Behaviour
+
+DEFAULT_PORT = 8787
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` sub-command to the ``labkit`` parser."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the fake LLM provider (OpenAI + Anthropic protocols) on 127.0.0.1",
+        description="Run the fake LLM provider until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface (default 127.0.0.1, loopback only)"
+    )
+    parser.add_argument(
+        "--stream-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause between stream chunks (default 0)",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="answer with the bundled small local model (SmolLM2) instead of the scripted fake",
+    )
+    parser.set_defaults(func=serve)
+
+
+def local_behaviours() -> list[Behaviour]:
+    """The behaviour chain for ``--local``.
+
+    HOOK for labkit.models.local_llm (owned by the lead): return e.g.
+    ``[LocalModelBehaviour(), *default_behaviours()]`` where the local behaviour's replies carry a
+    lazy ``text_stream`` (see :func:`labkit.fakellm.reply.lazy`). Until it exists, say so.
+    """
+    from labkit.errors import LabkitError
+
+    try:
+        from labkit.models import local_llm
+    except ImportError as exc:
+        raise LabkitError(
+            "--local needs labkit.models.local_llm, which is not available yet"
+        ) from exc
+    make = getattr(local_llm, "behaviours", None)
+    if make is None:
+        raise LabkitError("labkit.models.local_llm has no behaviours() function for --local yet")
+    return list(make())
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the server, print where it is, block until Ctrl-C, stop cleanly."""
+    from labkit.fakellm.server import FakeLLM
+
+    behaviours = local_behaviours() if args.local else None
+    fake = FakeLLM(behaviours=behaviours, stream_delay=args.stream_delay).start(
+        port=args.port, host=args.host
+    )
+    mode = "local model" if args.local else "fake provider"
+    print(
+        f"labkit {mode} on {fake.url} — point a script at it with "
+        f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
+        flush=True,
+    )
+    stop = threading.Event()
+    try:
+        while not stop.wait(0.5):
+            if not fake.running:
+                break
+    except KeyboardInterrupt:
+        print("labkit: stopping the fake provider", flush=True)
+    finally:
+        fake.stop()
+    return 0

@@ -1,0 +1,57 @@
+"""Shared pytest fixtures for the project's tests and the lab graders (a pytest plugin).
+
+Load it with ``pytest_plugins = ["labkit.testing"]`` (tests/conftest.py does; the grader's plugin
+loads it itself). Fixtures:
+
+- ``fake_llm_server`` (session): one :class:`~labkit.fakellm.FakeLLM` per test session, started on
+  first use on a free loopback port; before it serves, its port is registered with the grader's
+  network guard (``labkit.grading.guard.allow_loopback_port``) when that module exists.
+- ``fake_llm`` (function): that server, ``reset()`` before the test (no script, handler or journal
+  left over from another test), with ``LABKIT_PROVIDER=fake`` and ``LABKIT_BASE_URL=<its url>``
+  set for the test's duration, so ``labkit.config.openai_client()`` / ``anthropic_client()`` and
+  any subprocess the test starts talk to it. Changes a test makes to ``behaviours`` or
+  ``stream_delay`` are undone after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from labkit.fakellm import FakeLLM
+
+
+def _register_with_guard(port: int) -> None:
+    """Tell the grader's network guard that learner code may reach this port (no-op outside a
+    grading run, and when the grading package is not there)."""
+    try:
+        from labkit.grading.guard import allow_loopback_port
+    except ImportError:
+        return
+    allow_loopback_port(port)
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Iterator[FakeLLM]:
+    """The session's fake provider (started lazily, stopped at the end of the session)."""
+    fake = FakeLLM().start(on_bound=_register_with_guard)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
+    """The fake provider, reset, with the environment pointing ``labkit.config`` at it."""
+    fake_llm_server.reset()
+    behaviours = list(fake_llm_server.behaviours)
+    stream_delay = fake_llm_server.stream_delay
+    for name, value in fake_llm_server.env().items():
+        monkeypatch.setenv(name, value)
+    yield fake_llm_server
+    # A test may have changed the shared server's knobs: put them back for the next one.
+    fake_llm_server.on(None)
+    fake_llm_server.behaviours[:] = behaviours
+    fake_llm_server.stream_delay = stream_delay
