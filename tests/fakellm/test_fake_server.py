@@ -1,0 +1,179 @@
+"""The controller, the journal, the HTTP control endpoints, ``labkit serve`` and the pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import openai
+import pytest
+from fakellm_wire import Raw
+
+from labkit import config
+from labkit.cli import main as labkit_main
+from labkit.errors import LabkitError
+from labkit.fakellm import FakeLLM, Reply, reply
+from labkit.fakellm.types import RequestError
+
+MODEL = "fake-gpt"
+USER = [{"role": "user", "content": "hi"}]
+
+
+def test_fixture_points_labkit_config_at_the_fake(fake_llm: FakeLLM) -> None:
+    assert os.environ["LABKIT_PROVIDER"] == "fake"
+    assert os.environ["LABKIT_BASE_URL"] == fake_llm.url
+    assert fake_llm.env() == {"LABKIT_PROVIDER": "fake", "LABKIT_BASE_URL": fake_llm.url}
+    assert fake_llm.url == f"http://127.0.0.1:{fake_llm.port}"
+    assert config.openai_client().base_url == f"{fake_llm.url}/v1/"
+    assert len(fake_llm.journal) == 0 and fake_llm.pending == []
+
+
+def test_fixture_registered_the_port_with_the_grader_guard(fake_llm: FakeLLM) -> None:
+    guard = pytest.importorskip("labkit.grading.guard")
+    assert fake_llm.port in guard.allowed_ports()
+
+
+def test_port_in_use_is_a_one_line_labkit_error(
+    fake_llm: FakeLLM, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(LabkitError) as info:
+        FakeLLM().start(port=fake_llm.port)
+    message = str(info.value)
+    assert (
+        message
+        == f"port {fake_llm.port} is already in use: choose another with PORT=... (make serve) or --port"
+    )
+    assert labkit_main(["serve", "--port", str(fake_llm.port)]) == 2
+    assert capsys.readouterr().err.strip() == f"labkit: {message}"
+
+
+def test_start_stop_and_context_manager() -> None:
+    bound: list[int] = []
+    with FakeLLM(stream_delay=0.001) as fake:
+        assert fake.running and fake.stream_delay == 0.001
+        second = FakeLLM().start(on_bound=bound.append)
+        try:
+            assert bound == [second.port] and second.port != fake.port
+            assert httpx.get(second.url + "/__labkit/status").json()["pending_replies"] == 0
+        finally:
+            second.stop()
+        port = fake.port
+    assert not fake.running
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/__labkit/status", timeout=1)
+
+
+def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
+    with pytest.raises(LookupError, match="received no request to /v1/chat/completions"):
+        fake_llm.journal.last(path="/v1/chat/completions")
+    oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+    oai.models.list()
+    journal = fake_llm.journal
+    assert len(journal) == 2
+    assert journal.count("/v1/models") == 1 and journal.count("/chat/completions") == 1
+    entry = journal.last(path="/v1/chat/completions")
+    assert entry.method == "POST" and entry.status == 200 and entry.retry_count == 0
+    assert entry.headers["authorization"].startswith("Bearer ")
+    assert entry.body == {"model": MODEL, "messages": USER}
+    assert entry.time > 1e9 and entry.monotonic > 0
+    assert journal.bodies("/v1/chat/completions") == [entry.body]
+    assert [e.seq for e in journal] == [1, 2] and journal[0] is entry
+    with pytest.raises(LookupError, match="it saw: POST /v1/chat/completions, GET /v1/models"):
+        journal.last(path="/v1/embeddings")
+    journal.clear()
+    assert len(journal) == 0
+
+
+def test_invalid_requests_are_journaled_too(fake_llm: FakeLLM, raw: Raw) -> None:
+    raw.openai("/v1/chat/completions", b"not json at all")
+    entry = fake_llm.journal.last()
+    assert entry.status == 400 and entry.body is None and entry.raw_body == "not json at all"
+
+
+def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI) -> None:
+    script = {
+        "replies": [
+            {"text": "from the script"},
+            {"tool_calls": [{"name": "lookup", "arguments": {"q": "x"}}]},
+            {"error": {"status": 429, "message": "busy", "headers": {"retry-after-ms": "1"}}},
+        ],
+        "times": 1,
+    }
+    resp = raw.client.post("/__labkit/script", json=script)
+    assert resp.json() == {"queued": 3, "pending": 3}
+    assert (
+        oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
+        == "from the script"
+    )  # type: ignore[arg-type]
+    calls = (
+        oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.tool_calls or []
+    )  # type: ignore[arg-type]
+    assert calls[0].function.arguments == '{"q": "x"}'
+    with pytest.raises(openai.RateLimitError):
+        oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+    entries = raw.get("/__labkit/journal").json()["entries"]
+    assert [e["status"] for e in entries] == [200, 200, 429]  # control calls are not journaled
+    assert entries[0]["body"]["messages"] == USER and entries[0]["responder"] == "script"
+    assert (
+        raw.get("/__labkit/journal?path=/chat/completions").json()["entries"][0]["route"]
+        == "/v1/chat/completions"
+    )
+    bad = raw.client.post("/__labkit/script", json={"replies": [{"txt": "typo"}]})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "txt"
+    assert raw.client.post("/__labkit/reset").json() == {"ok": True}
+    assert raw.get("/__labkit/journal").json() == {"entries": []}
+
+
+def test_reply_json_round_trip() -> None:
+    original = (
+        reply.tool_calls(
+            reply.call("f", '{"a": 1'), reply.call("g", {"b": 2}, id="call_x"), text="hm"
+        )
+        .streamed(chunk_size=3, delay=0.002)
+        .only_for(api="openai")
+    )
+    assert Reply.from_dict(json.loads(json.dumps(original.to_dict()))) == original
+    failing = reply.rate_limited(retry_after_ms=7).failing("x", after=2).dropping(3).slow(0.5)
+    assert Reply.from_dict(failing.to_dict()) == failing
+    with pytest.raises(RequestError):
+        Reply.from_dict({"finish_reason": "done"})
+    with pytest.raises(TypeError, match="takes Reply objects"):
+        FakeLLM().script("just a string")  # type: ignore[arg-type]
+
+
+def test_reset_restarts_ids(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
+    first = oai.chat.completions.create(model=MODEL, messages=USER).id  # type: ignore[arg-type]
+    fake_llm.reset()
+    assert oai.chat.completions.create(model=MODEL, messages=USER).id == first  # type: ignore[arg-type]
+
+
+def test_labkit_serve_runs_until_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labkit.cli", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "LABKIT_BASE_URL=http://127.0.0.1:" in line, line
+        url = line.split("LABKIT_BASE_URL=")[1].split()[0]
+        httpx.post(url + "/__labkit/script", json={"replies": [{"text": "served"}]})
+        client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        assert (
+            client.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
+            == "served"
+        )  # type: ignore[arg-type]
+        assert len(httpx.get(url + "/__labkit/journal").json()["entries"]) == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert "stopping" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
