@@ -1,0 +1,356 @@
+"""Instructor mode: grade every submission of a lab, in parallel, into a gradebook.
+
+``labkit grade-all <id> --submissions DIR --out OUTDIR`` grades each sub-folder of DIR in its own
+guarded child (``--jobs`` at a time) and writes:
+
+- ``OUTDIR/<submission>/results.json`` (Gradescope schema), atomically, as each one finishes;
+- ``OUTDIR/gradebook.csv``: one row for EVERY submission, whatever it did
+  (status ``graded`` / ``timeout`` / ``crashed`` / ``invalid``), rewritten after each one;
+- ``OUTDIR/summary.json``: mean, median, score distribution, pass rate per test.
+
+Resumable: a submission whose results.json was produced by the same tests (hash) and seed is
+skipped unless ``--force``. The expected tests are collected once, up front, from the grader alone,
+so a broken grader stops the batch before it grades anyone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labkit.errors import LabkitError
+from labkit.grading.manifest import LabManifest, compute_tests_hash
+from labkit.grading.results import read_json, to_gradescope, write_json
+from labkit.grading.runner import (
+    GradeOptions,
+    GradeResult,
+    GradingError,
+    TestOutcome,
+    collect_expected,
+    grade,
+    kill_all,
+    seed_label,
+)
+from labkit.grading.spec import TestMeta
+
+STATUSES = ("graded", "timeout", "crashed", "invalid")
+_BASE_COLUMNS = [
+    "submission",
+    "score",
+    "max_score",
+    "percent",
+    "status",
+    "tests_passed",
+    "tests_total",
+    "execution_time",
+    "detail",
+]
+
+
+@dataclass
+class BatchOptions:
+    """How to run a batch."""
+
+    jobs: int = 1
+    force: bool = False
+    hidden_tests: Path | None = None
+    seed: int | None = None
+    secret_seed: bool = False
+    repo_root: Path | None = None
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did (also written to OUTDIR/summary.json)."""
+
+    graded_now: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+def list_submissions(folder: Path) -> list[Path]:
+    """The submission folders in ``folder`` (one per learner), sorted; hidden entries ignored."""
+    if not folder.is_dir():
+        raise LabkitError(f"submissions folder not found: {folder}")
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_"))
+    )
+
+
+def grade_all(
+    manifest: LabManifest,
+    submissions_dir: Path,
+    out_dir: Path,
+    options: BatchOptions,
+    console: Console | None = None,
+) -> BatchSummary:
+    """Grade every submission; see the module docstring for what is written where."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    submissions = list_submissions(submissions_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hidden = options.hidden_tests.resolve() if options.hidden_tests else None
+    if hidden is not None and not hidden.is_dir():
+        raise LabkitError(f"hidden tests folder not found: {hidden}")
+    digest = compute_tests_hash(manifest, [hidden] if hidden else [])
+    seed = manifest.seed if options.seed is None else options.seed
+    shown_seed: str | int = seed_label(seed) if options.secret_seed else seed
+    root = options.repo_root
+    protected = [submissions_dir.resolve(), out_dir.resolve()]
+    if root is not None:
+        protected += [root / "graders", root / "solutions", root / ".labkit"]
+    base = Path(tempfile.mkdtemp(prefix="labkit-batch-"))
+    summary = BatchSummary()
+    try:
+        common = GradeOptions(
+            mode="instructor",
+            seed=seed,
+            secret_seed=options.secret_seed,
+            hidden_tests=hidden,
+            protected=protected,
+            repo_root=root,
+            work_base=base,
+            digest=digest,
+        )
+        expected = collect_expected(manifest, common)
+        common.expected = expected
+        todo: list[Path] = []
+        for sub in submissions:
+            previous = read_json(out_dir / sub.name / "results.json")
+            if not options.force and _reusable(previous, digest, shown_seed):
+                assert previous is not None
+                summary.skipped.append(sub.name)
+                summary.rows[sub.name] = row_from_results(sub.name, previous)
+            else:
+                todo.append(sub)
+        _write_gradebook(out_dir, summary.rows, expected)
+        if summary.skipped:
+            console.print(
+                f"[dim]{len(summary.skipped)} already graded with these tests (use --force to "
+                "regrade)[/dim]"
+            )
+        _run_pool(manifest, todo, out_dir, common, options.jobs, summary, expected, console)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    summary.stats = compute_stats(summary.rows, expected)
+    summary.elapsed = time.monotonic() - started
+    write_json(
+        out_dir / "summary.json", {**summary.stats, "tests_hash": digest, "seed": shown_seed}
+    )
+    return summary
+
+
+def _run_pool(
+    manifest: LabManifest,
+    todo: list[Path],
+    out_dir: Path,
+    common: GradeOptions,
+    jobs: int,
+    summary: BatchSummary,
+    expected: list[TestMeta],
+    console: Console,
+) -> None:
+    """Grade ``todo`` with ``jobs`` grading children at a time (each child is its own process;
+    these threads only supervise them, so a hang or crash costs one submission, never the batch)."""
+    if not todo:
+        return
+    progress = Progress(
+        TextColumn("[bold]grading[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task("", total=len(todo))
+
+    def work(sub: Path) -> GradeResult:
+        return _grade_one(manifest, sub, common, expected)
+
+    with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures: dict[Future[GradeResult], Path] = {pool.submit(work, sub): sub for sub in todo}
+        try:
+            for future in as_completed(futures):
+                sub = futures[future]
+                result = future.result()
+                document = to_gradescope(result)
+                write_json(out_dir / sub.name / "results.json", document)
+                summary.rows[sub.name] = row_from_results(sub.name, document)
+                summary.graded_now.append(sub.name)
+                _write_gradebook(out_dir, summary.rows, expected)
+                progress.update(
+                    task,
+                    advance=1,
+                    description=f"{sub.name}: {result.score:g}/{result.max_score:g} {result.status}",
+                )
+        except KeyboardInterrupt:
+            for pending in futures:
+                pending.cancel()
+            kill_all()
+            raise
+
+
+def _grade_one(
+    manifest: LabManifest, sub: Path, common: GradeOptions, expected: list[TestMeta]
+) -> GradeResult:
+    """Grade one submission; an error of the grader itself becomes a ``crashed`` result, so the
+    submission still gets its gradebook row."""
+    started = time.monotonic()
+    try:
+        return grade(manifest, sub, common, display=sub.name)
+    except (GradingError, OSError) as exc:
+        reason = f"crash: grading could not run: {exc}"
+    tests = [TestOutcome(m, "crash", 0.0, reason) for m in expected]
+    return GradeResult(
+        manifest.id,
+        manifest.title,
+        sub.name,
+        "instructor",
+        "crashed",
+        tests,
+        [],
+        time.monotonic() - started,
+        seed_label(common.seed or 0) if common.secret_seed else common.seed or 0,
+        common.digest or "",
+        notes=[reason],
+    )
+
+
+def _reusable(previous: dict[str, Any] | None, digest: str, seed_label: str | int) -> bool:
+    if previous is None:
+        return False
+    extra = previous.get("extra_data") or {}
+    return extra.get("tests_hash") == digest and extra.get("seed") == seed_label
+
+
+def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """One gradebook row from a results.json document."""
+    extra = doc.get("extra_data") or {}
+    tests = doc.get("tests") or []
+    score = float(doc.get("score") or 0.0)
+    max_score = float(extra.get("max_score") or sum(float(t.get("max_score") or 0) for t in tests))
+    failing = [t for t in tests if t.get("status") != "passed"]
+    kinds: dict[str, int] = {}
+    for t in failing:
+        kind = (t.get("extra_data") or {}).get("outcome", "failed")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    notes = extra.get("notes") or []
+    detail = "; ".join(
+        [f"{n} {k}" for k, n in sorted(kinds.items()) if k != "failed"]
+        + [str(n).splitlines()[0][:120] for n in notes[:1]]
+    )
+    row: dict[str, Any] = {
+        "submission": name,
+        "score": round(score, 4),
+        "max_score": round(max_score, 4),
+        "percent": round(100 * score / max_score, 1) if max_score else 0.0,
+        "status": extra.get("status", "graded"),
+        "tests_passed": sum(1 for t in tests if t.get("status") == "passed"),
+        "tests_total": len(tests),
+        "execution_time": doc.get("execution_time", ""),
+        "detail": detail,
+    }
+    for t in tests:
+        row[f"test {t.get('number')}"] = t.get("score", 0)
+    return row
+
+
+def _write_gradebook(
+    out_dir: Path, rows: dict[str, dict[str, Any]], expected: list[TestMeta]
+) -> None:
+    columns = _BASE_COLUMNS + [f"test {m.number}" for m in expected]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for name in sorted(rows):
+        writer.writerow(rows[name])
+    target = out_dir / "gradebook.csv"
+    fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=out_dir)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(buffer.getvalue())
+    os.replace(tmp, target)
+
+
+def compute_stats(rows: dict[str, dict[str, Any]], expected: list[TestMeta]) -> dict[str, Any]:
+    """Mean, median, a 10-bin distribution of percentages, statuses, and pass rate per test."""
+    percents = [float(r["percent"]) for r in rows.values()]
+    bins = [0] * 10
+    for p in percents:
+        bins[min(9, int(p // 10))] += 1
+    statuses = {s: 0 for s in STATUSES}
+    for r in rows.values():
+        statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
+    per_test = []
+    for meta in expected:
+        key = f"test {meta.number}"
+        scores = [float(r.get(key) or 0.0) for r in rows.values() if key in r]
+        passed = sum(1 for s in scores if meta.points and s >= meta.points - 1e-9)
+        per_test.append(
+            {
+                "number": meta.number,
+                "name": meta.name,
+                "points": meta.points,
+                "visibility": meta.visibility,
+                "passed": passed,
+                "graded": len(scores),
+                "pass_rate": round(passed / len(scores), 3) if scores else 0.0,
+            }
+        )
+    return {
+        "submissions": len(rows),
+        "statuses": statuses,
+        "mean_percent": round(statistics.fmean(percents), 1) if percents else 0.0,
+        "median_percent": round(statistics.median(percents), 1) if percents else 0.0,
+        "distribution": [
+            {"range": f"{10 * i}-{10 * i + 10}%", "count": n} for i, n in enumerate(bins)
+        ],
+        "tests": per_test,
+    }
+
+
+def render_summary(summary: BatchSummary, out_dir: Path, console: Console) -> None:
+    """Print the batch summary: statuses, mean/median, a distribution, pass rate per test."""
+    stats = summary.stats
+    console.print()
+    console.print(
+        f"[bold]{stats['submissions']} submissions[/bold] in {out_dir}/gradebook.csv  "
+        f"(graded now: {len(summary.graded_now)}, reused: {len(summary.skipped)}, "
+        f"{summary.elapsed:.1f} s)"
+    )
+    statuses = ", ".join(f"{k} {v}" for k, v in stats["statuses"].items())
+    console.print(f"mean {stats['mean_percent']}% · median {stats['median_percent']}% · {statuses}")
+    dist = Table(box=None, show_header=False, padding=(0, 1))
+    top = max((d["count"] for d in stats["distribution"]), default=0) or 1
+    for d in stats["distribution"]:
+        bar = "█" * round(20 * d["count"] / top)
+        dist.add_row(d["range"], f"[cyan]{bar}[/cyan]", str(d["count"]))
+    console.print(dist)
+    tests = Table(title="pass rate per test", box=None, padding=(0, 1), title_justify="left")
+    tests.add_column("test", style="dim")
+    tests.add_column("name")
+    tests.add_column("passed", justify="right")
+    for t in stats["tests"]:
+        tests.add_row(
+            t["number"],
+            t["name"] + (" (hidden)" if t["visibility"] == "hidden" else ""),
+            f"{t['passed']}/{t['graded']} ({100 * t['pass_rate']:.0f}%)",
+        )
+    console.print(tests)

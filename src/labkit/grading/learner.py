@@ -1,0 +1,315 @@
+"""The ``learner`` fixture: the only door from a lab test to the learner's code.
+
+Tests never import learner modules at module level; they ask ``learner.import_module("chatbot")``
+inside the test. That keeps collection free of learner code (so the expected tests are known before
+anything the learner wrote runs) and turns a broken file into one clear failing test instead of a
+crashed run. ``learner.run(...)`` starts a learner CLI in a guarded subprocess and records when each
+piece of output arrived, so a test can check that output was streamed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import selectors
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from labkit.grading import guard
+
+_RUN_OUTPUT_CAP = (
+    1024 * 1024
+)  # per stream; a CLI printing more is cut (the test still sees the start)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of output as it arrived: seconds since start, which stream, the text."""
+
+    t: float
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a learner CLI did: exit code, output, and when each output chunk arrived."""
+
+    args: tuple[str, ...]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    truncated: bool = False
+    chunks: tuple[Chunk, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """Exited by itself with status 0."""
+        return self.returncode == 0 and not self.timed_out
+
+    def arrival_times(self, stream: str = "stdout") -> list[float]:
+        """Seconds since start at which each chunk of ``stream`` arrived."""
+        return [c.t for c in self.chunks if c.stream == stream]
+
+    def spread(self, stream: str = "stdout") -> float:
+        """Time between the first and the last chunk of ``stream`` (0 if it came all at once).
+
+        A CLI that streams a reply token by token has a spread close to the reply's duration; one
+        that buffers and prints at the end has a spread near 0.
+        """
+        times = self.arrival_times(stream)
+        return times[-1] - times[0] if len(times) > 1 else 0.0
+
+    def describe(self) -> str:
+        """A short account for assertion messages ("exit 1 after 0.3 s; stderr: ...")."""
+        status = "timed out" if self.timed_out else f"exit {self.returncode}"
+        tail = self.stderr.strip().splitlines()[-3:]
+        extra = f"; stderr ends with: {' | '.join(tail)}" if tail else ""
+        return f"{status} after {self.duration:.1f} s{extra}"
+
+
+class Learner:
+    """Access to the folder being graded (the ``learner`` fixture).
+
+    ``path`` is the folder holding the learner's files. ``display`` is how messages name it
+    ("labs/chat-01"), so a learner recognises their own files, never a temporary copy.
+    """
+
+    def __init__(self, path: Path, display: str, default_timeout: float = 30.0) -> None:
+        self._path = path.resolve()
+        self.display = display.rstrip("/") or "."
+        self.default_timeout = default_timeout
+        self._failures: dict[str, str] = {}
+
+    @property
+    def path(self) -> Path:
+        """The folder with the learner's files (a copy the grader owns, while grading)."""
+        return self._path
+
+    def file(self, relative: str) -> Path:
+        """Path of one learner file; fails the test with a clear message if it is missing."""
+        target = self._path / relative
+        if not target.is_file():
+            pytest.fail(f"{relative} is missing from {self.display}", pytrace=False)
+        return target
+
+    def import_module(self, name: str) -> ModuleType:
+        """Import the learner's module ``name`` from the graded folder (once per process).
+
+        A missing file, a syntax error or an exception at import becomes a failure of the calling
+        test with a one-line reason ("labs/calc/calc.py line 12: SyntaxError: ..."); the same
+        reason is given to every later test that needs the module, without re-running it.
+        """
+        guard.freeze()
+        if name in self._failures:
+            pytest.fail(self._failures[name], pytrace=False)
+        top = name.split(".", 1)[0]
+        if not (self._path / f"{top}.py").is_file() and not (self._path / top).is_dir():
+            message = f"{top}.py is missing from {self.display}"
+            self._failures[name] = message
+            pytest.fail(message, pytrace=False)
+        folder = str(self._path)
+        if sys.path[:1] != [folder]:
+            if folder in sys.path:
+                sys.path.remove(folder)
+            sys.path.insert(0, folder)
+        importlib.invalidate_caches()
+        try:
+            module = importlib.import_module(name)
+        except SyntaxError as exc:
+            message = self._syntax_message(exc)
+        except (
+            BaseException
+        ) as exc:  # SystemExit, KeyboardInterrupt, pytest.exit: all the learner's
+            message = f"importing {name} failed: {self._describe(exc)}"
+        else:
+            origin = getattr(module, "__file__", None) or ""
+            if not self._inside(origin):
+                message = (
+                    f"{name} was found outside {self.display} ({origin or 'built in'}); "
+                    "the module name clashes with an installed one"
+                )
+            else:
+                return module
+        self._failures[name] = message
+        pytest.fail(message, pytrace=False)
+
+    def run(
+        self,
+        module_or_args: str | Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Run a learner CLI (``"chatbot"``, ``"chatbot.py"`` or ``["chatbot", "--flag"]``).
+
+        It runs as ``python -m <module>`` (or the script) in the graded folder, under the same guard
+        as the grading process, with ``input`` on stdin and ``env`` added to the environment. It is
+        killed after ``timeout`` seconds (default: a bit less than the test's own timeout, so the
+        test can still report what happened).
+        """
+        guard.freeze()
+        if isinstance(module_or_args, str):
+            target: list[str] = [module_or_args]
+        else:
+            target = [str(a) for a in module_or_args]
+        if not target:
+            raise ValueError("learner.run() needs a module or script to run")
+        merged = dict(os.environ)
+        if env:
+            merged.update({str(k): str(v) for k, v in env.items()})
+        if guard.is_frozen():
+            merged = guard.sandbox_env(merged)
+        limit = self.default_timeout if timeout is None else float(timeout)
+        data = input.encode() if isinstance(input, str) else (input or b"")
+        return _run_process(guard.sandbox_argv(target), self._path, merged, data, limit)
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    def _inside(self, filename: str) -> bool:
+        if not filename:
+            return False
+        try:
+            return Path(filename).resolve().is_relative_to(self._path)
+        except OSError:
+            return False
+
+    def _rel(self, filename: str | None) -> str:
+        if not filename:
+            return "?"
+        path = Path(filename)
+        try:
+            return f"{self.display}/{path.resolve().relative_to(self._path).as_posix()}"
+        except (ValueError, OSError):
+            return path.name
+
+    def _syntax_message(self, exc: SyntaxError) -> str:
+        where = self._rel(exc.filename)
+        line = f" line {exc.lineno}" if exc.lineno else ""
+        return f"{where}{line}: {type(exc).__name__}: {exc.msg}"
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, SystemExit):
+            what = f"the module exited ({type(exc).__name__}: {exc.code!r})"
+        elif isinstance(exc, KeyboardInterrupt):
+            what = "KeyboardInterrupt"
+        else:
+            text = str(exc).strip().splitlines()
+            what = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+        where = self.location(exc)
+        return f"{where}: {what}" if where else what
+
+    def location(self, exc: BaseException) -> str:
+        """Where in the learner's files an exception was raised ("labs/x/foo.py line 7"), or ""."""
+        best = ""
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if self._inside(frame.filename):
+                best = f"{self._rel(frame.filename)} line {frame.lineno}"
+        return best
+
+
+def _run_process(
+    argv: list[str], cwd: Path, env: dict[str, str], data: bytes, timeout: float
+) -> RunResult:
+    """Start, feed, read and (if needed) kill one learner CLI, recording output arrival times."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+    )
+    guard.note_child(proc.pid)
+    assert proc.stdin and proc.stdout and proc.stderr
+    selector = selectors.DefaultSelector()
+    buffers: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+    chunks: list[Chunk] = []
+    truncated = False
+    pending = memoryview(data)
+    stdin_fd = proc.stdin.fileno()
+    if pending:
+        os.set_blocking(stdin_fd, False)
+        selector.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
+    else:
+        proc.stdin.close()
+    selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
+    selector.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
+    open_streams = 2
+    timed_out = False
+    deadline = start + timeout
+    try:
+        while open_streams:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in selector.select(min(remaining, 0.5)):
+                name = key.data
+                if name == "stdin":
+                    try:
+                        written = os.write(stdin_fd, pending[:65536])
+                    except BrokenPipeError:
+                        written = len(pending)
+                    pending = pending[written:]
+                    if not pending:
+                        selector.unregister(stdin_fd)
+                        proc.stdin.close()
+                    continue
+                piece = os.read(key.fd, 65536)
+                if not piece:
+                    selector.unregister(key.fd)
+                    open_streams -= 1
+                    continue
+                buf = buffers[name]
+                room = _RUN_OUTPUT_CAP - len(buf)
+                if room <= 0:
+                    truncated = True
+                    continue
+                if len(piece) > room:
+                    piece, truncated = piece[:room], True
+                buf.extend(piece)
+                chunks.append(
+                    Chunk(time.monotonic() - start, name, piece.decode("utf-8", "replace"))
+                )
+        if timed_out:
+            proc.kill()
+        try:
+            returncode: int | None = proc.wait(timeout=max(0.1, deadline - time.monotonic()) + 2)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            proc.kill()
+            proc.wait()
+            returncode = None
+        if timed_out:
+            returncode = None
+    finally:
+        selector.close()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+    return RunResult(
+        args=tuple(argv[6:]),
+        returncode=returncode,
+        stdout=buffers["stdout"].decode("utf-8", "replace"),
+        stderr=buffers["stderr"].decode("utf-8", "replace"),
+        duration=time.monotonic() - start,
+        timed_out=timed_out,
+        truncated=truncated,
+        chunks=tuple(chunks),
+    )

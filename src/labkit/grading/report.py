@@ -1,0 +1,129 @@
+"""The learner-facing terminal report: points per test, the reason and hint for each failure, the
+total, and one concrete thing to try next. Never a traceback first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from labkit.grading.runner import GradeResult, TestOutcome
+
+_MAX_REASON_LINES = 6
+_MAX_OUTPUT_LINES = 8
+_MAX_OUTPUT_CHARS = 1200
+
+_MARKS = {
+    "passed": ("✓", "green"),
+    "partial": ("◐", "yellow"),
+    "failed": ("✗", "red"),
+    "timeout": ("⏱", "red"),
+    "deadline": ("⏱", "red"),
+    "crash": ("✗", "red"),
+    "tamper": ("✗", "red"),
+    "invalid": ("✗", "red"),
+}
+
+
+def render(result: GradeResult, console: Console, saved_to: Path | None = None) -> None:
+    """Print the report for one graded folder."""
+    console.print()
+    header = Text.assemble(
+        (result.lab_id, "bold"),
+        " · ",
+        result.lab_title,
+        ("   graded ", "dim"),
+        (result.submission, "dim"),
+    )
+    console.print(header)
+    console.print()
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=1)
+    table.add_column(no_wrap=True, style="dim")
+    table.add_column(ratio=1)
+    table.add_column(justify="right", no_wrap=True)
+    for outcome in result.tests:
+        mark, style = _mark(outcome)
+        points = Text(f"{_fmt(outcome.score)}/{_fmt(outcome.meta.points)}", style=style)
+        tag = "" if outcome.meta.visibility != "after_due_date" else " (after due date)"
+        table.add_row(Text(mark, style=style), outcome.meta.number, outcome.meta.name + tag, points)
+        if not outcome.passed:
+            table.add_row("", "", _details(outcome), "")
+    console.print(Padding(table, (0, 2)))
+    if result.not_run_hidden:
+        hidden_points = sum(m.points for m in result.not_run_hidden)
+        console.print(
+            Padding(
+                Text(
+                    f"🔒 {len(result.not_run_hidden)} hidden test(s) worth {_fmt(hidden_points)} pts are "
+                    "run only when your instructor grades.",
+                    style="dim",
+                ),
+                (0, 2),
+            )
+        )
+    for note in result.notes:
+        console.print(Padding(Text(f"⚠ {note}", style="yellow"), (0, 2)))
+    console.print()
+    console.print(Padding(_summary(result, saved_to), (0, 2)))
+    console.print()
+
+
+def _mark(outcome: TestOutcome) -> tuple[str, str]:
+    if outcome.passed:
+        return _MARKS["passed"]
+    if outcome.score > 0:
+        return _MARKS["partial"]
+    return _MARKS.get(outcome.kind, _MARKS["failed"])
+
+
+def _details(outcome: TestOutcome) -> Group:
+    lines: list[Text] = []
+    reason = outcome.reason.strip().splitlines() or ["failed"]
+    if len(reason) > _MAX_REASON_LINES:
+        reason = [*reason[:_MAX_REASON_LINES], "…"]
+    lines.append(Text.assemble(("why   ", "bold red"), "\n      ".join(reason)))
+    lines.append(Text.assemble(("hint  ", "bold cyan"), outcome.meta.hint))
+    if outcome.blocked:
+        lines.append(Text.assemble(("note  ", "bold yellow"), "; ".join(outcome.blocked[:3])))
+    output = outcome.output.strip()
+    if output:
+        shown = output[:_MAX_OUTPUT_CHARS].splitlines()[:_MAX_OUTPUT_LINES]
+        more = "\n      …" if len(shown) < len(output.splitlines()) else ""
+        lines.append(
+            Text.assemble(("output", "bold dim"), " ", ("\n      ".join(shown) + more, "dim"))
+        )
+    return Group(*lines)
+
+
+def _summary(result: GradeResult, saved_to: Path | None) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    total = result.max_score
+    pct = 100 * result.score / total if total else 0.0
+    style = "green" if pct >= 99.99 else "yellow" if pct >= 50 else "red"
+    grid.add_row(
+        "Score",
+        Text.assemble(
+            (f"{_fmt(result.score)}/{_fmt(total)} pts", f"bold {style}"),
+            f"  ({pct:.0f}%, {result.passed_count} of {len(result.tests)} tests pass)",
+        ),
+    )
+    first = next((t for t in result.tests if not t.passed), None)
+    if first is None:
+        grid.add_row("Next", "Everything passes. Well done! `make list` shows what comes next.")
+    else:
+        grid.add_row(
+            "Next", Text.assemble(first.meta.hint, (f"  (test {first.meta.number})", "dim"))
+        )
+    if saved_to is not None:
+        grid.add_row("Saved", Text(str(saved_to), style="dim"))
+    return grid
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")
