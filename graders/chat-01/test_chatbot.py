@@ -42,6 +42,12 @@ def cost(text: str) -> int:
     return PER_MESSAGE + count_tokens(text)
 
 
+def word_chunks(text: str) -> list[str]:
+    """``text`` cut into one stream chunk per word (14 words: 0.28 s at 0.02 s per chunk)."""
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + words[-1:]
+
+
 def sentence(rng: random.Random, n_words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n_words)).capitalize() + "."
 
@@ -375,7 +381,9 @@ def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> No
 def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: str) -> None:
     """send() yields the pieces while the stream is still arriving"""
     bot = learner.import_module("chatbot")
-    chunks = ["Shelf ", "four, ", "row ", "two; ", "the ", "blue ", "atlases ", "there."]
+    chunks = word_chunks(
+        "Shelf four, row two: the blue atlases sit between the globes and the charts."
+    )
     fake_llm.script(reply.text("".join(chunks)).streamed(chunks=chunks, delay=0.02))
     session = new_session(bot, sdk)
     start = time.monotonic()
@@ -384,12 +392,12 @@ def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: str) -> 
         stamps.append((time.monotonic() - start, piece))
     got = "".join(p for _, p in stamps if isinstance(p, str))
     assert got == "".join(chunks), f"the pieces joined to {got!r}, expected {''.join(chunks)!r}"
-    assert len(stamps) >= 6, (
-        f"expected one piece per streamed chunk (8), got {len(stamps)} piece(s)"
+    assert len(stamps) >= len(chunks) // 2, (
+        f"expected one piece per streamed chunk ({len(chunks)}), got {len(stamps)} piece(s)"
     )
     spread = stamps[-1][0] - stamps[0][0]
-    assert spread >= 0.08, (
-        f"the stream took ~0.16 s to arrive, but your pieces came out within {spread:.3f} s of each "
+    assert spread >= 0.1, (
+        f"the stream took ~0.28 s to arrive, but your pieces came out within {spread:.3f} s of each "
         "other: they were collected first and yielded at the end"
     )
     assert last_body(fake_llm, sdk).get("stream") is True, "expected stream: true in the request"
@@ -677,7 +685,7 @@ def reply_chunk_times(result: Any, text: str) -> list[float]:
 
 
 @lab_test(
-    points=2,
+    points=3,
     number="6.1",
     hint="The CLI prints each piece send() yields as soon as it gets it: check that send() yields "
     "inside the loop over the stream.",
@@ -685,7 +693,9 @@ def reply_chunk_times(result: Any, text: str) -> list[float]:
 def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     """python cli.py prints the reply piece by piece while it streams (Anthropic SDK)"""
     sdk = "anthropic"  # 3.1 checks both SDKs in-process; one CLI run each keeps grading fast
-    chunks = ["The ", "blue ", "atlases ", "are ", "on ", "shelf ", "four, ", "row ", "two."]
+    chunks = word_chunks(
+        "The blue atlases are on shelf four, row two, between the globes and charts."
+    )
     answer = "".join(chunks)
     fake_llm.script(reply.text(answer).streamed(chunks=chunks, delay=0.02))
     result = learner.run(cli_args(sdk), input="Where are the atlases?\n/quit\n")
@@ -695,8 +705,8 @@ def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     )
     times = reply_chunk_times(result, answer)
     spread = times[-1] - times[0] if times else 0.0
-    assert len(times) >= 3 and spread >= 0.08, (
-        f"the reply streamed over ~0.18 s in {len(chunks)} chunks, but the CLI printed it in "
+    assert len(times) >= 3 and spread >= 0.1, (
+        f"the reply streamed over ~0.28 s in {len(chunks)} chunks, but the CLI printed it in "
         f"{len(times)} piece(s) within {spread:.3f} s: it was not shown as it arrived"
     )
 
@@ -726,13 +736,14 @@ def test_cli_reset_and_quit(learner: Any, fake_llm: Any) -> None:
 
 
 @lab_test(
-    points=2,
+    points=3,
     number="6.3",
     hint="A provider failure must print one friendly line (an HTTP error names its status) and "
     "the chat must go on; anything else should still crash.",
 )
-def test_cli_survives_provider_errors(learner: Any, fake_llm: Any, sdk: str) -> None:
-    """HTTP 503 and a dropped stream: one friendly line each, no traceback, chat goes on"""
+def test_cli_survives_provider_errors(learner: Any, fake_llm: Any) -> None:
+    """HTTP 503 and a dropped stream: a friendly line each, the chat goes on (Anthropic SDK)"""
+    sdk = "anthropic"  # 5.1 checks both SDKs' exceptions in-process
     fake_llm.script(
         reply.error(503, "The engine is overloaded.", should_retry=False),
         reply.dropped("Half an ans", after=1),
