@@ -192,6 +192,26 @@ def test_lazy_text_stream(
     assert msg.content[0].type == "text" and msg.content[0].text == "Lazy tokens arrive"
 
 
+def test_client_going_away_stops_a_lazy_stream(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
+    produced: list[int] = []
+
+    def endless():  # type: ignore[no-untyped-def]
+        for i in range(2000):
+            produced.append(i)
+            yield f" t{i}"
+
+    fake_llm.script(reply.lazy(endless()).streamed(delay=0.002))
+    stream = oai.chat.completions.create(model=MODEL, messages=USER, stream=True)
+    for n, _ in enumerate(stream):
+        if n == 3:
+            break
+    stream.close()
+    time.sleep(0.1)
+    seen = len(produced)
+    time.sleep(0.1)
+    assert len(produced) == seen < 500, "the server kept generating for a client that left"
+
+
 OPENAI_INVALID = [
     ({"messages": USER}, "model"),
     ({"model": MODEL}, "messages"),

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import httpx
 import openai
@@ -16,7 +17,7 @@ from fakellm_wire import Raw
 from labkit import config
 from labkit.cli import main as labkit_main
 from labkit.errors import LabkitError
-from labkit.fakellm import FakeLLM, Reply, reply
+from labkit.fakellm import ChatRequest, FakeLLM, Reply, reply
 from labkit.fakellm.types import RequestError
 
 MODEL = "fake-gpt"
@@ -143,6 +144,22 @@ def test_reply_json_round_trip() -> None:
         Reply.from_dict({"finish_reason": "done"})
     with pytest.raises(TypeError, match="takes Reply objects"):
         FakeLLM().script("just a string")  # type: ignore[arg-type]
+
+
+def test_blocking_behaviours_run_off_the_event_loop(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
+    threads: list[str] = []
+
+    class Slowish:  # no ``blocking = False``: must not run on the server's event loop thread
+        def respond(self, request: ChatRequest) -> Reply:
+            threads.append(threading.current_thread().name)
+            return reply.text("from a blocking behaviour")
+
+    fake_llm.behaviours.insert(0, Slowish())  # the fixture restores the chain afterwards
+    assert not fake_llm.state.runs_inline
+    text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content  # type: ignore[arg-type]
+    assert text == "from a blocking behaviour"
+    assert threads and not threads[0].startswith("labkit-fakellm")
+    assert fake_llm.journal.last().responder == "behaviour:Slowish"
 
 
 def test_reset_restarts_ids(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:

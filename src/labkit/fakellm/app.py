@@ -232,7 +232,13 @@ def create_app(
             entry.chat = req
         base_headers = {dialect.request_id_header: st.next_id("req_")}
         try:
-            reply, responder = await run_in_threadpool(st.resolve, req)
+            scripted = st.script.take(req.api, req.endpoint)
+            if scripted is not None:
+                reply, responder = scripted, "script"
+            elif st.runs_inline:
+                reply, responder = st.resolve_unscripted(req)
+            else:
+                reply, responder = await run_in_threadpool(st.resolve_unscripted, req)
         except HandlerFailed as exc:
             return dialect.error(500, str(exc), headers={**base_headers, "x-should-retry": "false"})
         if entry is not None:
@@ -271,6 +277,10 @@ def create_app(
             return DroppedResponse(dumps(body), headers=headers)
         return json_response(body, headers=headers)
 
+    def slow_stream(comp: Completion) -> bool:
+        # Only streams that can take a while need to notice a client that went away.
+        return comp.lazy is not None or comp.chunk_delay > 0
+
     def faults(
         comp: Completion, reply: Reply, error_frame: Callable[[str, str | None], bytes]
     ) -> Faults:
@@ -294,7 +304,11 @@ def create_app(
             )
         frames = openai_api.chat_frames(req, comp, completion_id)
         return EventStream(
-            frames, faults(comp, reply, openai_api.stream_error_frame), headers, mark_dropped(entry)
+            frames,
+            faults(comp, reply, openai_api.stream_error_frame),
+            headers,
+            mark_dropped(entry),
+            watch_disconnect=slow_stream(comp),
         )
 
     async def render_responses(
@@ -331,6 +345,7 @@ def create_app(
             faults(comp, reply, openai_api.response_error_frame),
             headers,
             mark_dropped(entry),
+            watch_disconnect=slow_stream(comp),
         )
 
     async def render_messages(
@@ -349,6 +364,7 @@ def create_app(
             faults(comp, reply, anthropic_api.stream_error_frame),
             headers,
             mark_dropped(entry),
+            watch_disconnect=slow_stream(comp),
         )
 
     # -- OpenAI routes ----------------------------------------------------------------------------

@@ -43,7 +43,12 @@ __all__ = [
 
 @runtime_checkable
 class Behaviour(Protocol):
-    """Anything that may answer a request: return a Reply, or None to let the next one try."""
+    """Anything that may answer a request: return a Reply, or None to let the next one try.
+
+    A behaviour may set the class attribute ``blocking = False`` to say it is pure and fast
+    (microseconds); the server then calls it on its event loop. Without it, the chain runs in a
+    worker thread, so a slow behaviour (a real model) never stalls other requests.
+    """
 
     def respond(self, request: ChatRequest) -> Reply | None:
         """The reply to ``request``, or None when this behaviour does not apply."""
@@ -154,6 +159,8 @@ class ExtractiveAnswerer:
     Otherwise — no sentence good enough, or no content word in the question — the reply is the
     refusal :data:`REFUSAL`, which contains "I don't know".
     """
+
+    blocking = False  # pure and fast: may run on the server's event loop
 
     MIN_COVERAGE = 0.3
     MAX_SENTENCES = 3
@@ -298,6 +305,8 @@ class SchemaFiller:
     the first sentence of the user message.
     """
 
+    blocking = False  # pure and fast: may run on the server's event loop
+
     def __init__(self, answerer: ExtractiveAnswerer | None = None) -> None:
         self.answerer = answerer or ExtractiveAnswerer()
 
@@ -412,6 +421,8 @@ class ToolPolicy:
     several ids or emails and the tool's first required string parameter takes that kind of
     value, one call per value is made in parallel (unless ``parallel_tool_calls`` is false).
     """
+
+    blocking = False  # pure and fast: may run on the server's event loop
 
     MIN_SCORE = 2
 
@@ -552,6 +563,8 @@ class Conversational:
     - when an earlier user message said "my name is X" / "call me X" / "I'm X" (X capitalised):
       `` Your name is X.``
     """
+
+    blocking = False  # pure and fast: may run on the server's event loop
 
     def respond(self, request: ChatRequest) -> Reply:
         """Always a text reply."""

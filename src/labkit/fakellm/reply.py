@@ -49,7 +49,13 @@ def call(
     name: str, arguments: str | Mapping[str, Any] = "{}", *, id: str | None = None
 ) -> ToolCall:
     """One tool call. A string ``arguments`` is sent verbatim (it may be invalid JSON, or name a
-    tool that was never offered); a mapping is JSON-encoded."""
+    tool that was never offered); a mapping is JSON-encoded.
+
+    OpenAI carries the arguments as a string, so invalid JSON reaches the client as it is; so
+    do Anthropic streams (``input_json_delta`` pieces). A non-streaming Anthropic ``tool_use``
+    must hold an object: arguments that do not decode to one arrive as
+    ``{"raw_arguments": "<the text>"}``.
+    """
     raw = arguments if isinstance(arguments, str) else json.dumps(dict(arguments))
     return ToolCall(name=name, arguments=raw, id=id)
 

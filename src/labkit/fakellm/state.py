@@ -69,6 +69,20 @@ class ProviderState:
         scripted = self.script.take(request.api, request.endpoint)
         if scripted is not None:
             return scripted, "script"
+        return self.resolve_unscripted(request)
+
+    @property
+    def runs_inline(self) -> bool:
+        """Whether replies may be computed on the server's event loop: only when there is no
+        handler and every behaviour declares ``blocking = False`` (the defaults are pure and take
+        microseconds). Anything else — a test's handler, a local model — runs in a worker thread
+        so a slow reply never stalls other requests."""
+        return self.handler is None and all(
+            getattr(b, "blocking", True) is False for b in self.behaviours
+        )
+
+    def resolve_unscripted(self, request: ChatRequest) -> tuple[Reply, str]:
+        """The handler, then the behaviour chain (the script was already consulted)."""
         if self.handler is not None:
             try:
                 handled = self.handler(request)

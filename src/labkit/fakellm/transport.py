@@ -101,7 +101,10 @@ class EventStream(Response):
     ``content`` frames are the ones faults count and delays separate; ``head`` frames go out
     immediately; the first ``tail`` frame (finish reason, usage, [DONE], message_stop) triggers a
     pending error or drop, so "fail after N chunks" with fewer chunks still fails before the end.
-    Iteration stops early when the client disconnects (a real model should stop generating).
+
+    With ``watch_disconnect`` (lazy model output, or delays between chunks) iteration stops as
+    soon as the client disconnects, so a real model stops generating. Instant streams skip the
+    watcher: it costs a task group per request and they finish in microseconds anyway.
     """
 
     media_type = "text/event-stream"
@@ -112,8 +115,11 @@ class EventStream(Response):
         faults: Faults,
         headers: Mapping[str, str] | None = None,
         on_drop: Any = None,
+        *,
+        watch_disconnect: bool = True,
     ) -> None:
         self.frames = frames
+        self.watch_disconnect = watch_disconnect
         self.faults = faults
         self.on_drop = on_drop
         self.status_code = 200
@@ -152,21 +158,24 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        async with anyio.create_task_group() as group:
+        if not self.watch_disconnect:
+            await stream()
+        else:
+            async with anyio.create_task_group() as group:
 
-            async def run_stream() -> None:
-                await stream()
-                group.cancel_scope.cancel()
+                async def run_stream() -> None:
+                    await stream()
+                    group.cancel_scope.cancel()
 
-            async def watch_disconnect() -> None:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        group.cancel_scope.cancel()
-                        return
+                async def watch_disconnect() -> None:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            group.cancel_scope.cancel()
+                            return
 
-            group.start_soon(run_stream)
-            group.start_soon(watch_disconnect)
+                group.start_soon(run_stream)
+                group.start_soon(watch_disconnect)
         close = getattr(self.frames, "aclose", None)
         if close is not None:
             await close()
