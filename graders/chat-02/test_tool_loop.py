@@ -1,0 +1,554 @@
+"""chat-02, tasks 4-5: the tools on the wire and the call -> execute -> result -> answer loop.
+
+The fake provider plays the model: each test scripts its tool calls (good, parallel, broken) and
+then reads from the journal what the learner's code sent back. Expected tool results come from
+the test's own queries on a fresh copy of the shop database.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import labkit
+from labkit import config
+from labkit.fakellm import reply
+from labkit.grading import assert_same, lab_test
+
+SDKS = ["openai", "anthropic"]
+PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
+TOOL_NAMES = ["get_customer", "list_orders", "get_product", "search_products"]
+SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def shop_copy() -> Iterator[Path]:
+    """A private, writable copy of the committed shop database.
+
+    (A plain temporary folder rather than ``tmp_path``: pytest links ``tmp_path`` folders with a
+    symlink, which the grading guard refuses once learner code has been imported.)
+    """
+    with tempfile.TemporaryDirectory(prefix="chat02-") as folder:
+        target = Path(folder) / "shop.sqlite"
+        shutil.copyfile(SHOP_DB, target)
+        yield target
+
+
+def db_rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def expected_customer(path: Path, customer_id: str) -> dict[str, Any]:
+    (row,) = db_rows(
+        path,
+        "SELECT customer_id, name, email, city, country, joined_on FROM customers "
+        "WHERE customer_id = ?",
+        customer_id,
+    )
+    return dict(
+        zip(("customer_id", "name", "email", "city", "country", "joined_on"), row, strict=True)
+    )
+
+
+def expected_product(path: Path, sku: str) -> dict[str, Any]:
+    ((sku, name, category, cents, stock),) = db_rows(
+        path, "SELECT sku, name, category, price_cents, stock FROM products WHERE sku = ?", sku
+    )
+    return {"sku": sku, "name": name, "category": category, "price": cents / 100, "stock": stock}
+
+
+def expected_orders(
+    path: Path, customer_id: str, status: str | None = None
+) -> list[dict[str, Any]]:
+    rows = db_rows(
+        path,
+        "SELECT o.order_id, o.status, o.ordered_on, SUM(i.quantity * i.unit_price_cents) "
+        "FROM orders o JOIN order_items i USING (order_id) WHERE o.customer_id = ? "
+        "GROUP BY o.order_id ORDER BY o.ordered_on, o.order_id",
+        customer_id,
+    )
+    return [
+        {"order_id": r[0], "status": r[1], "ordered_on": r[2], "total": r[3] / 100}
+        for r in rows
+        if status is None or r[1] == status
+    ]
+
+
+def pick(path: Path, rng: random.Random) -> tuple[str, list[str]]:
+    """A customer with at least two orders, and three distinct SKUs."""
+    customers = [
+        r[0]
+        for r in db_rows(
+            path, "SELECT customer_id FROM orders GROUP BY 1 HAVING COUNT(*) >= 2 ORDER BY 1"
+        )
+    ]
+    skus = [r[0] for r in db_rows(path, "SELECT sku FROM products ORDER BY sku")]
+    return rng.choice(customers), rng.sample(skus, 3)
+
+
+def call_id(sdk: str, rng: random.Random) -> str:
+    return ("call_" if sdk == "openai" else "toolu_") + "".join(
+        rng.choices("abcdefghjkmnpqrstuvwxyz23456789", k=16)
+    )
+
+
+def ask(learner, sdk: str, db: Path, question: str, **kwargs: Any):
+    """Run the learner's assistant through the given answer() entry point."""
+    assistant = learner.import_module("assistant")
+    client = config.client(sdk, max_retries=0)
+    return assistant.answer(question, db_path=db, client=client, sdk=sdk, **kwargs)
+
+
+def requests(fake_llm, sdk: str) -> list[dict[str, Any]]:
+    return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
+
+
+def text_of(content: Any) -> str:
+    """A tool result's content as text (a string, or a list of text blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return repr(content)
+
+
+def echoed_calls(body: dict[str, Any], sdk: str) -> list[tuple[str, str]]:
+    """(id, name) of the tool calls in the last assistant turn the client sent back."""
+    turns = [m for m in body["messages"] if m.get("role") == "assistant"]
+    assert turns, "the request after a tool call must repeat the assistant turn that made it"
+    last = turns[-1]
+    if sdk == "openai":
+        return [(c["id"], c["function"]["name"]) for c in last.get("tool_calls") or []]
+    content = last["content"] if isinstance(last["content"], list) else []
+    return [(b["id"], b["name"]) for b in content if b.get("type") == "tool_use"]
+
+
+def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
+    """The tool results at the end of a request: [{id, content, is_error}], in order.
+
+    OpenAI: the ``tool`` messages after the last assistant message. Anthropic: the
+    ``tool_result`` blocks of the final user message, which must hold them ALL.
+    """
+    messages = body["messages"]
+    if sdk == "openai":
+        last_assistant = max(i for i, m in enumerate(messages) if m.get("role") == "assistant")
+        tail = messages[last_assistant + 1 :]
+        assert tail and all(m.get("role") == "tool" for m in tail), (
+            "after the assistant turn with tool_calls, send one role 'tool' message per call and "
+            f"nothing else; got roles {[m.get('role') for m in tail]}"
+        )
+        return [
+            {"id": m.get("tool_call_id"), "content": text_of(m.get("content")), "is_error": None}
+            for m in tail
+        ]
+    assert messages[-2].get("role") == "assistant", (
+        "the assistant turn with the tool_use blocks must come right before the tool results"
+    )
+    final = messages[-1]
+    assert final.get("role") == "user" and isinstance(final.get("content"), list), (
+        "tool results go back in ONE user message whose content is a list of tool_result blocks; "
+        f"the last message was {json.dumps(final)[:200]}"
+    )
+    blocks = final["content"]
+    assert all(b.get("type") == "tool_result" for b in blocks), (
+        f"that user message should hold only tool_result blocks, got types {[b.get('type') for b in blocks]}"
+    )
+    return [
+        {
+            "id": b.get("tool_use_id"),
+            "content": text_of(b.get("content")),
+            "is_error": b.get("is_error", False),
+        }
+        for b in blocks
+    ]
+
+
+def decoded(result: dict[str, Any]) -> Any:
+    try:
+        return json.loads(result["content"])
+    except ValueError:
+        pytest.fail(f"tool result content must be JSON, got {result['content'][:120]!r}")
+
+
+def assert_error_result(result: dict[str, Any], sdk: str, what: str) -> str:
+    body = decoded(result)
+    assert (
+        isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].strip()
+    ), f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
+    if sdk == "anthropic":
+        assert result["is_error"] is True, f"{what}: the tool_result block needs is_error: true"
+    return body["error"]
+
+
+# --------------------------------------------------------------------------- task 4
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=1,
+    number="4.1",
+    hint="OpenAI: {'type': 'function', 'function': {name, description, parameters, 'strict': "
+    "True}}; Anthropic: {name, description, input_schema}. Send them on EVERY request.",
+)
+def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    customer_id, _ = pick(shop_copy, rng)
+    fake_llm.script(
+        reply.tool_call("get_customer", {"customer_id": customer_id}), reply.text("Done.")
+    )
+    ask(learner, sdk, shop_copy, f"Who is {customer_id}?")
+    definitions = json.loads(json.dumps(learner.import_module("shop_tools").tool_definitions()))
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 2, f"expected 2 model calls (tool call, answer), saw {len(sent)}"
+    for n, body in enumerate(sent, 1):
+        tools = body.get("tools")
+        assert isinstance(tools, list) and len(tools) == 4, (
+            f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
+        )
+        for tool, definition in zip(tools, definitions, strict=True):
+            if sdk == "openai":
+                assert tool.get("type") == "function" and isinstance(tool.get("function"), dict), (
+                    f"an OpenAI tool is {{'type': 'function', 'function': {{...}}}}, got {json.dumps(tool)[:160]}"
+                )
+                fn = tool["function"]
+                got = (
+                    fn.get("name"),
+                    fn.get("description"),
+                    fn.get("parameters"),
+                    fn.get("strict"),
+                )
+            else:
+                assert "function" not in tool and "type" not in tool, (
+                    f"an Anthropic tool is {{name, description, input_schema}}, got {json.dumps(tool)[:160]}"
+                )
+                got = (tool.get("name"), tool.get("description"), tool.get("input_schema"), True)
+            want = (definition["name"], definition["description"], definition["parameters"], True)
+            assert got == want, (
+                f"request {n}: tool {definition['name']} sent as {json.dumps(tool)[:300]}"
+            )
+            Draft202012Validator.check_schema(got[2])
+    assert [
+        t.get("name") or t.get("function", {}).get("name") for t in sent[0]["tools"]
+    ] == TOOL_NAMES
+
+
+# --------------------------------------------------------------------------- task 5
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=2,
+    number="5.1",
+    hint="Append the assistant turn as the model sent it (with its tool call ids), run the tool, "
+    "and send its result with tool_call_id (OpenAI) / tool_use_id (Anthropic) equal to the call's id.",
+)
+def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    customer_id, _ = pick(shop_copy, rng)
+    cid = call_id(sdk, rng)
+    final = f"Customer {customer_id} is on file (answer {rng.randrange(10**6)})."
+    fake_llm.script(
+        reply.tool_call("get_customer", {"customer_id": customer_id}, id=cid), reply.text(final)
+    )
+    question = f"Where does customer {customer_id} live?"
+    result = ask(learner, sdk, shop_copy, question)
+
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 2, f"expected 2 model calls (tool call, then answer), saw {len(sent)}"
+    first_user = next(m for m in sent[0]["messages"] if m["role"] == "user")
+    assert question in text_of(first_user["content"]), (
+        "the first request must carry the user's question"
+    )
+    if sdk == "openai":
+        assert sent[0]["messages"][0]["role"] == "system", "OpenAI: the system prompt comes first"
+    else:
+        assert sent[0].get("system"), (
+            "Anthropic: send the system prompt as the top-level system field"
+        )
+    assert echoed_calls(sent[1], sdk) == [(cid, "get_customer")], (
+        f"the assistant turn sent back should carry the call ({cid}, get_customer), "
+        f"got {echoed_calls(sent[1], sdk)}"
+    )
+    results = sent_results(sent[1], sdk)
+    assert [r["id"] for r in results] == [cid], (
+        f"expected one result for id {cid}, got ids {[r['id'] for r in results]}"
+    )
+    assert_same(
+        decoded(results[0]), expected_customer(shop_copy, customer_id), "the get_customer result"
+    )
+    if sdk == "anthropic":
+        assert results[0]["is_error"] in (False, None), (
+            "a successful tool_result must not have is_error: true"
+        )
+    assert type(result.text) is str and result.text == final, (
+        f"expected the final answer {final!r}, got {result.text!r}"
+    )
+    assert result.complete is True and result.model_calls == 2, (
+        f"expected complete=True, model_calls=2; got complete={result.complete!r}, model_calls={result.model_calls!r}"
+    )
+    assert [(r.call_id, r.name) for r in result.tool_calls] == [(cid, "get_customer")], (
+        "Answer.tool_calls should record the one call made"
+    )
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=3,
+    number="5.2",
+    hint="Run EVERY call of the turn and send all results in the next request, in the order of "
+    "the calls: one tool message each (OpenAI), or all tool_result blocks in one user message (Anthropic).",
+)
+def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    customer_id, skus = pick(shop_copy, rng)
+    ids = [call_id(sdk, rng) for _ in range(4)]
+    fake_llm.script(
+        reply.tool_calls(
+            reply.call("get_product", {"sku": skus[0]}, id=ids[0]),
+            reply.call("list_orders", {"customer_id": customer_id, "status": None}, id=ids[1]),
+            reply.call("get_product", {"sku": skus[1]}, id=ids[2]),
+            reply.call("get_product", {"sku": skus[2]}, id=ids[3]),
+        ),
+        reply.text("Here is everything."),
+    )
+    result = ask(
+        learner, sdk, shop_copy, f"Show {customer_id}'s orders and products {', '.join(skus)}."
+    )
+
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 2, (
+        f"4 parallel calls need ONE follow-up request, saw {len(sent)} model calls in all"
+    )
+    results = sent_results(sent[1], sdk)
+    assert [r["id"] for r in results] == ids, (
+        f"expected results for ids {ids} in that order, got {[r['id'] for r in results]}"
+    )
+    expected = [
+        expected_product(shop_copy, skus[0]),
+        expected_orders(shop_copy, customer_id),
+        expected_product(shop_copy, skus[1]),
+        expected_product(shop_copy, skus[2]),
+    ]
+    for r, want in zip(results, expected, strict=True):
+        assert_same(decoded(r), want, f"the result for {r['id']}", abs_tol=1e-6)
+    assert [c[0] for c in echoed_calls(sent[1], sdk)] == ids, (
+        "the assistant turn must be sent back with all 4 calls"
+    )
+    assert result.text == "Here is everything." and result.model_calls == 2
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=2,
+    number="5.3",
+    hint="A call with broken arguments is answered, not dropped and not raised: send its error as "
+    "the tool result (Anthropic: is_error true) and let the model try again.",
+)
+def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    customer_id, skus = pick(shop_copy, rng)
+    ids = [call_id(sdk, rng) for _ in range(3)]
+    if sdk == "openai":
+        broken = reply.call(
+            "get_customer", '{"customer_id": "' + customer_id, id=ids[0]
+        )  # invalid JSON
+    else:
+        broken = reply.call(
+            "get_customer", {"id": customer_id}, id=ids[0]
+        )  # required field missing
+    fake_llm.script(
+        reply.tool_calls(broken, reply.call("get_product", {"sku": 101}, id=ids[1])),
+        reply.tool_call("get_product", {"sku": skus[0]}, id=ids[2]),
+        reply.text("Recovered."),
+    )
+    result = ask(learner, sdk, shop_copy, f"Who is {customer_id}?")
+
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 3, (
+        f"expected 3 model calls (2 bad calls, a good one, the answer), saw {len(sent)}"
+    )
+    first = sent_results(sent[1], sdk)
+    assert [r["id"] for r in first] == ids[:2], (
+        f"both bad calls need a result, paired by id; got {[r['id'] for r in first]}"
+    )
+    assert_error_result(first[0], sdk, "get_customer with broken arguments")
+    assert_error_result(first[1], sdk, "get_product with a number for sku")
+    second = sent_results(sent[2], sdk)
+    assert [r["id"] for r in second] == [ids[2]], (
+        f"the corrected call {ids[2]} needs its result, got ids {[r['id'] for r in second]}"
+    )
+    want = expected_product(shop_copy, skus[0])
+    assert_same(decoded(second[0]), want, "the corrected call's result", abs_tol=1e-6)
+    if sdk == "anthropic":
+        assert second[0]["is_error"] in (False, None)
+    assert result.text == "Recovered." and result.complete is True
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=2,
+    number="5.4",
+    hint="A tool name you did not offer is the model's mistake, not a crash: answer that call "
+    "with an error naming the tool (and the ones that exist).",
+)
+def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    customer_id, _ = pick(shop_copy, rng)
+    ids = [call_id(sdk, rng) for _ in range(2)]
+    fake_llm.script(
+        reply.tool_call("delete_customer", {"customer_id": customer_id}, id=ids[0]),
+        reply.tool_call(
+            "list_orders", {"customer_id": customer_id, "status": "delivered"}, id=ids[1]
+        ),
+        reply.text("I can only read orders."),
+    )
+    result = ask(learner, sdk, shop_copy, f"Delete {customer_id} and show the orders.")
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 3, f"expected 3 model calls, saw {len(sent)}"
+    (bad,) = sent_results(sent[1], sdk)
+    assert bad["id"] == ids[0], f"the error must be paired to id {ids[0]}, got {bad['id']}"
+    message = assert_error_result(bad, sdk, "a call to the unknown tool delete_customer")
+    assert "delete_customer" in message, f"the error should name the unknown tool, got {message!r}"
+    (good,) = sent_results(sent[2], sdk)
+    assert good["id"] == ids[1], f"the list_orders result must be paired to {ids[1]}"
+    want = expected_orders(shop_copy, customer_id, "delivered")
+    assert_same(decoded(good), want, "the list_orders result", abs_tol=1e-6)
+    assert remaining_rows(shop_copy, customer_id) == 1, (
+        "delete_customer must not have done anything"
+    )
+    assert result.text == "I can only read orders."
+
+
+def remaining_rows(path: Path, customer_id: str) -> int:
+    return db_rows(path, "SELECT COUNT(*) FROM customers WHERE customer_id = ?", customer_id)[0][0]
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=2,
+    number="5.5",
+    hint="Count the model calls; when the model still asks for tools at the last allowed call, "
+    "stop without another request and return Answer(limit_message(n), n, complete=False).",
+)
+def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
+    rng = random.Random(lab_seed)
+    _, skus = pick(shop_copy, rng)
+    fake_llm.script(reply.tool_call("get_product", {"sku": skus[0]}), times=12)
+    assistant = learner.import_module("assistant")
+    result = ask(learner, sdk, shop_copy, "Loop forever, please.")
+    sent = len(requests(fake_llm, sdk))
+    assert sent == 5, f"the default cap is 5 model calls; the loop made {sent}"
+    assert result.complete is False and result.model_calls == 5, (
+        f"at the cap: expected complete=False, model_calls=5; got {result.complete!r}, {result.model_calls!r}"
+    )
+    assert result.text == assistant.limit_message(5), (
+        f"expected limit_message(5) as the text, got {result.text!r}"
+    )
+    assert len(result.tool_calls) == 4, (
+        "the calls of the 5th reply must not be run: their results could never reach the model; "
+        f"expected 4 tool calls in Answer.tool_calls, got {len(result.tool_calls)}"
+    )
+
+    cap = rng.choice([2, 3])
+    result = ask(learner, sdk, shop_copy, "Again.", max_model_calls=cap)
+    sent = len(requests(fake_llm, sdk)) - 5
+    assert sent == cap, f"with max_model_calls={cap} the loop made {sent} model calls"
+    assert result.complete is False and result.model_calls == cap
+
+
+def expected_for(path: Path, name: str, args: dict[str, Any]) -> Any:
+    """What a correct tool returns for ``args`` (computed here, independently of the learner)."""
+    if name == "get_customer":
+        return expected_customer(path, args["customer_id"])
+    if name == "get_product":
+        return expected_product(path, args["sku"])
+    if name == "list_orders":
+        return expected_orders(path, args["customer_id"], args.get("status"))
+    assert name == "search_products", f"the fake model called an unexpected tool {name!r}"
+    needle, limit = args["query"].lower(), args.get("max_price")
+    skus = [
+        r[0]
+        for r in db_rows(
+            path, "SELECT sku, name, category, price_cents FROM products ORDER BY price_cents, sku"
+        )
+        if (needle in r[1].lower() or needle in r[2].lower())
+        and (limit is None or r[3] <= round(limit * 100))
+    ]
+    return [expected_product(path, sku) for sku in skus[:10]]
+
+
+def e2e_question(path: Path, rng: random.Random) -> tuple[str, str]:
+    """A question whose words point the fake model at one tool, and that tool's name."""
+    delivered = [
+        r[0]
+        for r in db_rows(
+            path, "SELECT DISTINCT customer_id FROM orders WHERE status = 'delivered' ORDER BY 1"
+        )
+    ]
+    skus = [r[0] for r in db_rows(path, "SELECT sku FROM products ORDER BY sku")]
+    return rng.choice(
+        [
+            (f"List the delivered orders of {rng.choice(delivered)}.", "list_orders"),
+            (
+                f'Search products for "{rng.choice(["lamp", "mug", "headphones", "socks", "kettle"])}" up to $60.',
+                "search_products",
+            ),
+            ("Get product {} and product {} by sku.".format(*rng.sample(skus, 2)), "get_product"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@lab_test(
+    points=2,
+    number="5.6",
+    hint="With no script, the fake model picks a tool from the question's words, fills its "
+    "arguments from the question and answers from the result. Check the schemas and the loop.",
+)
+def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, lab_seed):
+    question, tool = e2e_question(shop_copy, random.Random(lab_seed))
+    result = ask(learner, sdk, shop_copy, question)
+    sent = requests(fake_llm, sdk)
+    assert len(sent) == 2, (
+        f"{question!r}: expected a tool round and an answer (2 model calls), saw {len(sent)}"
+    )
+    calls = echoed_calls(sent[1], sdk)
+    assert calls and {name for _, name in calls} == {tool}, (
+        f"{question!r}: expected calls to {tool}, got {calls}"
+    )
+    args = tool_arguments(sent[1], sdk)
+    results = sent_results(sent[1], sdk)
+    assert [r["id"] for r in results] == [i for i, _ in calls], (
+        "every call needs its result, paired by id"
+    )
+    for (_, name), arguments, r in zip(calls, args, results, strict=True):
+        want = expected_for(shop_copy, name, arguments)
+        assert_same(decoded(r), want, f"{name}({arguments})", abs_tol=1e-6)
+    assert result.complete is True and result.model_calls == 2
+    assert result.text.startswith("Based on the tool results:"), (
+        f"expected the fake model's answer, got {result.text!r}"
+    )
+
+
+def tool_arguments(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
+    """The arguments of the calls in the last assistant turn, as objects."""
+    last = [m for m in body["messages"] if m.get("role") == "assistant"][-1]
+    if sdk == "openai":
+        return [json.loads(c["function"]["arguments"]) for c in last["tool_calls"]]
+    return [b["input"] for b in last["content"] if b.get("type") == "tool_use"]
