@@ -30,8 +30,9 @@ allows, from what the user actually wrote. Rules (lab tests rely on them):
 - Booleans: ``<field>: yes/no/true/false``; else true when a word of the field name (without
   ``is_``/``has_``) appears in the text not preceded within three words by not/no/never/
   without/n't; else false.
-- Enums: the option sharing most words with the text (a sentiment lexicon breaks ties between
-  positive/negative/neutral options), else the first option.
+- Enums: the option sharing most words with the text (+1 when the option appears verbatim);
+  when none shares any and the options include positive/negative, a small sentiment lexicon
+  decides (neutral on a tie, if offered); else the first option.
 - Arrays: several values when the items are of a kind the text has several of (emails, ids,
   names, places, quoted strings, dates); ``tags``/``keywords``/``topics`` get up to 3 topical
   words (the longest lower-case words of the text that are not stop words or property names,
@@ -616,14 +617,14 @@ def _choose_enum(options: list[Any], ctx: FillContext, path: list[str]) -> Any:
     text_set = lexical.content_set(ctx.text)
     text_lower = ctx.text.lower()
 
-    def score(option: Any) -> tuple[int, int]:
+    def score(option: Any) -> int:
         label = str(option)
         overlap = len(lexical.content_set(label.replace("_", " ")) & text_set)
         exact = 1 if label and re.search(rf"\b{re.escape(label.lower())}\b", text_lower) else 0
-        return (exact + overlap, 0)
+        return exact + overlap
 
-    best = max(options, key=lambda o: score(o)[0])
-    if score(best)[0] > 0:
+    best = max(options, key=score)  # max keeps the first of equal scores
+    if score(best) > 0:
         return best
     lowered = {str(o).lower(): o for o in options}
     if {"positive", "negative"} <= set(lowered):

@@ -32,6 +32,10 @@ class Script:
             r.validate()
         if times < 1:
             raise ValueError("times must be at least 1")
+        if times > 1 and any(r.text_stream is not None for r in batch):
+            raise ValueError(
+                "a lazy reply (text_stream) can be sent only once: script it with times=1"
+            )
         with self._lock:
             self._queue.extend(batch * times)
 

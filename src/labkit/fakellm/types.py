@@ -231,8 +231,8 @@ class Reply:
     there are calls, else ``stop`` — or ``length`` when the text is longer than the request's
     ``max_tokens`` (it is then cut to ``max_tokens`` tokens, as a real model would be).
 
-    Streaming: the text is sent as ``chunks`` if given, else in pieces of ``chunk_size``
-    characters, else word by word; ``chunk_delay`` seconds between chunks (None: the server's
+    Streaming: the text is sent as ``chunks`` if given (they then ARE the text, streamed or
+    not), else in pieces of ``chunk_size`` characters, else word by word; ``chunk_delay`` seconds between chunks (None: the server's
     ``stream_delay``). ``text_stream`` is an iterator of text pieces produced lazily (a real local
     model generating token by token); it is consumed once and stop sequences / max_tokens are then
     the producer's job.
