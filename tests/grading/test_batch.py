@@ -74,7 +74,8 @@ PARTIAL = {
     "partial_no_stream": (NO_STREAMING, 11.0),
 }
 HANGING = {"infinite_loop", "infinite_loop_import"}
-CRASHING = {"patch_builtins"}  # rebinding builtins.type breaks pytest itself: fail closed
+# rebinding builtins.type breaks pytest itself (fail closed); a segfault kills the child
+CRASHING = {"patch_builtins", "segfault"}
 
 
 @dataclass
@@ -184,6 +185,14 @@ def test_hanging_submissions_cost_only_the_tests_they_touched(batch: Batch) -> N
     # mean() was left as in the starter: its test still ran and failed normally, after a restart
     assert tests["1.3"]["extra_data"]["outcome"] == "failed"
     assert "NotImplementedError" in tests["1.3"]["extra_data"]["reason"]
+
+
+def test_a_crash_costs_only_the_tests_it_touched(batch: Batch) -> None:
+    tests = {t["number"]: t["extra_data"] for t in batch.results("segfault")["tests"]}
+    assert tests["1.1"]["outcome"] == "crash"
+    assert "SIGSEGV" in tests["1.1"]["reason"]
+    assert tests["1.2"]["outcome"] == "failed"  # run by a fresh child after the crash
+    assert "mul() is not written yet" in tests["1.2"]["reason"]
 
 
 def test_no_submission_reached_a_loopback_service(batch: Batch) -> None:

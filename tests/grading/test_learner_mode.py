@@ -159,7 +159,7 @@ def test_usage_errors_are_one_line_and_exit_2(
     in_course: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["grade", "nope"]) == 2
-    assert capsys.readouterr().err.strip() == "labkit: unknown lab 'nope'; known labs: calc"
+    assert capsys.readouterr().err.strip() == "labkit: unknown lab 'nope'; known labs: calc, ask"
     assert main(["grade", "calc", "--dir", "no/such/folder"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("labkit: folder not found: no/such/folder") and "\n" not in error

@@ -25,6 +25,7 @@ import inspect
 import json
 import linecache
 import os
+import platform
 import shutil
 import sys
 import time
@@ -139,6 +140,9 @@ def _runner_state(config: pytest.Config, spec_fd: int) -> _State:
     if channel_fd is None:
         raise pytest.UsageError("--labkit-channel-fd is required with --labkit-spec-fd")
     guard.configure(guard.GuardConfig.from_json(spec.guard))
+    # platform.processor() runs `uname -p` once and caches it; SDKs (openai) ask for it, and after
+    # the freeze that subprocess would be blocked (harmlessly, but noisily), so ask first.
+    platform.processor()
     return _State(
         spec=spec,
         channel=ChannelWriter(channel_fd, spec.token),
@@ -200,8 +204,17 @@ def _state(config: pytest.Config) -> _State:
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     state = _STATE_REF.get("state")
     if report.failed and state is not None:
-        text = clean_text(report.longreprtext or "collection failed", 3000)
-        state.collect_errors.append(f"{report.nodeid or 'collection'}: {text}")
+        state.collect_errors.append(f"{report.nodeid or 'collection'}: {_collect_summary(report)}")
+
+
+def _collect_summary(report: pytest.CollectReport) -> str:
+    """One line a lab author can act on: the exception pytest hit, not its whole report."""
+    lines = [ln for ln in (report.longreprtext or "").splitlines() if ln.strip()]
+    raised = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+    summary = raised[-1] if raised else (lines[-1].strip() if lines else "collection failed")
+    if "No module named" in summary:
+        summary += " (lab tests reach learner code with learner.import_module() inside a test)"
+    return clean_text(summary, 500)
 
 
 @pytest.hookimpl(trylast=True)

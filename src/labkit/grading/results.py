@@ -30,7 +30,7 @@ def test_output(outcome: TestOutcome) -> str:
         if outcome.score > 0:
             parts.append(f"Partial credit: {_fmt(outcome.score)}/{_fmt(outcome.meta.points)}.")
         parts.append(f"Hint: {outcome.meta.hint}")
-    if outcome.blocked:
+    if outcome.blocked and not outcome.passed:
         parts.append("Blocked by the grader: " + "; ".join(outcome.blocked))
     if outcome.output.strip():
         parts.append("Output:\n" + outcome.output.rstrip())

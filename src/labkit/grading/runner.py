@@ -17,6 +17,7 @@ One grading run (learner or instructor mode, same code):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import selectors
@@ -216,7 +217,7 @@ def collect_expected(manifest: LabManifest, options: GradeOptions | None = None)
     """
     opts = options or GradeOptions()
     with tempfile.TemporaryDirectory(prefix="labkit-collect-") as empty:
-        probe = GradeOptions(**{**opts.__dict__, "collect_only": True, "expected": None})
+        probe = dataclasses.replace(opts, collect_only=True, expected=None)
         base = Path(empty) / "work"
         base.mkdir()
         session = _Session(manifest, Path(empty), "(collect)", [], probe, base, opts.seed or 0)
@@ -252,6 +253,7 @@ class _Session:
         self.attempts = 0
         self.stray = 0
         self.notes: list[str] = []
+        self.last_failure = ""
         self.deadline = time.monotonic() + self.limits.run_timeout
 
     # which tests this session must produce outcomes for
@@ -269,7 +271,7 @@ class _Session:
             select = [m.id for m in self.to_run()]
         while True:
             if time.monotonic() >= self.deadline:
-                self._fail_remaining("deadline", self._deadline_reason())
+                self._fail_remaining("deadline", self.deadline_reason())
                 return
             progressed = self._attempt(select)
             if self.opts.collect_only:
@@ -277,14 +279,18 @@ class _Session:
             remaining = [m.id for m in self.to_run() if m.id not in self.outcomes]
             if not remaining:
                 return
+            if time.monotonic() >= self.deadline:
+                self._fail_remaining("deadline", self.deadline_reason())
+                return
             if not progressed:
+                tail = f" ({self.last_failure})" if self.last_failure else ""
                 self._fail_remaining(
-                    "crash", "did not run: the grading process kept failing before this test"
+                    "crash", f"did not run: the grading process kept failing before this test{tail}"
                 )
                 return
             select = remaining
 
-    def _deadline_reason(self) -> str:
+    def deadline_reason(self) -> str:
         return f"did not run: the whole run hit its {self.limits.run_timeout:g} s limit"
 
     def _fail_remaining(self, kind: Kind, reason: str) -> None:
@@ -595,7 +601,7 @@ class _Attempt:
         if errors:
             self._kill("collect-error")
             items = errors if isinstance(errors, list) else [errors]
-            lines = [str(e).strip().splitlines()[0] for e in items if str(e).strip()]
+            lines = [self._rewrite(str(e).strip().splitlines()[0]) for e in items if str(e).strip()]
             detail = "; ".join(lines[:3]) or "unknown error"
             raise GradingError(f"the grader's tests for {self.s.manifest.id} are broken: {detail}")
         raw = data.get("tests")
@@ -707,9 +713,14 @@ class _Attempt:
         """Turn the way the child ended into outcomes for the test it was running."""
         progressed = bool(self.accepted)
         why = self.killed_for
-        if self.s.expected is None or not self.reader_seen_collected:
+        if not self.reader_seen_collected:
             if self.s.opts.collect_only and self.s.expected is not None:
                 return True
+            if self.s.expected is not None:
+                # A restart that died (or hit the run deadline) before collecting: the expected
+                # tests are already known, so the session fails what is left, with this reason.
+                self.s.last_failure = f"{self._exit_text()}: {self._tail_text(200) or 'no output'}"
+                return False
             if why == "collect-timeout":
                 raise GradingError(
                     f"collecting the tests of {self.s.manifest.id} took longer than "
@@ -719,6 +730,7 @@ class _Attempt:
                 f"the grading process for {self.s.manifest.id} stopped before listing its tests "
                 f"({self._exit_text()}): {self._tail_text(300) or 'no output'}"
             )
+        assert self.s.expected is not None
         if self.current is not None:
             meta = next(m for m in self.s.expected if m.id == self.current)
             if why == "timeout":
@@ -731,7 +743,7 @@ class _Attempt:
                     "(an infinite loop, or waiting for input?)",
                 )
             elif why == "deadline":
-                outcome = TestOutcome(meta, "deadline", 0.0, self.s._deadline_reason())
+                outcome = TestOutcome(meta, "deadline", 0.0, self.s.deadline_reason())
             else:
                 outcome = TestOutcome(meta, "crash", 0.0, self._crash_reason())
             self.s.outcomes[self.current] = outcome
