@@ -7,7 +7,6 @@ run, so every expected number here is computed from what the fake returned.
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 import labkit
 from labkit.fakellm import reply
-from labkit.grading import lab_test
+from labkit.grading import assert_same, lab_test
 
 DATASET = (
     Path(labkit.__file__).resolve().parents[2] / "datasets" / "support-emails" / "emails.jsonl"
@@ -24,9 +23,14 @@ DATASET = (
 CHAT = "/v1/chat/completions"
 
 
+# Read at collection, before any learner code runs.
+ROWS: list[dict[str, Any]] = [
+    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
+]
+
+
 def _rows(seed: int, k: int) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line]
-    return random.Random(seed).sample(rows, k)
+    return random.Random(seed).sample(ROWS, k)
 
 
 def _prices(seed: int) -> tuple[str, dict[str, dict[str, float]]]:
@@ -46,15 +50,8 @@ def _expected_cost(table: dict[str, dict[str, float]], model: str, inp: int, out
     return inp * table[model]["input"] / 1_000_000 + out * table[model]["output"] / 1_000_000
 
 
-def _tokens(usage: Any) -> tuple[Any, Any]:
-    return usage.input_tokens, usage.output_tokens
-
-
 def _assert_int_tokens(label: str, usage: Any, expected: tuple[int, int]) -> None:
-    got = _tokens(usage)
-    assert all(type(v) is int for v in got) and got == expected, (
-        f"{label}: expected (input_tokens, output_tokens) = {expected}; got {got!r}"
-    )
+    assert_same((usage.input_tokens, usage.output_tokens), expected, f"{label} (input, output)")
 
 
 def _extract(learner: Any, text: str, **kwargs: Any) -> Any:
@@ -79,10 +76,8 @@ def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
         inp, out = rng.randint(0, 50_000), rng.randint(0, 5_000)
         got = costs.cost_usd(model, costs.Usage(inp, out), table)
         expected = _expected_cost(table, model, inp, out)
-        assert type(got) is float and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-15), (
-            f"{inp} input + {out} output tokens at {table[model]} per 1M: expected ${expected:.8f}, "
-            f"got {got!r}"
-        )
+        what = f"cost_usd for {inp} input + {out} output tokens at {table[model]} $ per 1M"
+        assert_same(got, expected, what, rel_tol=1e-9, abs_tol=1e-15)
     with pytest.raises(KeyError):
         costs.cost_usd("no-such-model", costs.Usage(10, 10), table)
 
@@ -188,17 +183,16 @@ def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed:
         out = sum(u[1] for u in scripted[line.record_id])
         _assert_int_tokens(f"report line {line.record_id}", line, (inp, out))
         expected = _expected_cost(table, model, inp, out)
-        assert type(line.cost_usd) is float and math.isclose(
-            line.cost_usd, expected, rel_tol=1e-9
-        ), f"report line {line.record_id}: expected ${expected:.8f}; got {line.cost_usd!r}"
+        assert_same(
+            line.cost_usd, expected, f"report line {line.record_id}: cost_usd", rel_tol=1e-9
+        )
     all_in = sum(u[0] for us in scripted.values() for u in us)
     all_out = sum(u[1] for us in scripted.values() for u in us)
     total = _expected_cost(table, model, all_in, all_out)
-    got = (report.total_input_tokens, report.total_output_tokens)
-    assert all(type(v) is int for v in got) and got == (all_in, all_out), (
-        f"report totals: expected tokens {(all_in, all_out)}; got {got!r}"
+    assert_same(
+        (report.total_input_tokens, report.total_output_tokens),
+        (all_in, all_out),
+        "report totals (input, output)",
     )
-    assert type(report.total_cost_usd) is float and math.isclose(
-        report.total_cost_usd, total, rel_tol=1e-9
-    ), f"report total: expected ${total:.8f}; got {report.total_cost_usd!r}"
+    assert_same(report.total_cost_usd, total, "report total_cost_usd", rel_tol=1e-9)
     assert report.model == model, f"report.model should be {model!r}; got {report.model!r}"

@@ -8,7 +8,6 @@ own retry loop (retry.py), and every reply's token usage is added up (costs.py).
 
 from __future__ import annotations
 
-import copy
 import functools
 import random
 import time
@@ -90,7 +89,7 @@ def strict_json_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
         model_cls: a pydantic model class.
 
     Returns:
-        ``model_cls.model_json_schema()`` (a copy) in which every object schema — the root, nested
+        ``model_cls.model_json_schema()`` in which every object schema — the root, nested
         models, ``$defs`` — has ``"additionalProperties": false`` and lists every one of its
         properties in ``required``.
     """
