@@ -2,7 +2,7 @@
 
 Run it from this folder::
 
-    python cli.py "What did customer C-1002 order, and is any of it still on its way?"
+    python cli.py "List the delivered orders of C-1019."
     python cli.py --sdk anthropic            # no question: ask several, one per line
     python cli.py --db /tmp/copy.sqlite --max-calls 3
 
@@ -89,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             show(
                 answer(question, db_path=db, client=client, sdk=sdk, max_model_calls=args.max_calls)
             )
+        except (openai.APIConnectionError, anthropic.APIConnectionError):
+            hint = " (is `make serve` running?)" if config.provider() == "fake" else ""
+            print(f"[error] cannot reach the model provider{hint}", file=sys.stderr)
+            return False
         except (openai.APIError, anthropic.APIError) as exc:
             print(f"[error] the model provider failed: {exc}", file=sys.stderr)
             return False
