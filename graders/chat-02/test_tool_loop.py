@@ -115,6 +115,14 @@ def ask(learner, sdk: str, db: Path, question: str, **kwargs: Any):
     return assistant.answer(question, db_path=db, client=client, sdk=sdk, **kwargs)
 
 
+def check_answer(result: Any, text: str, model_calls: int, complete: bool) -> None:
+    """The Answer's fields, compared with exact types."""
+    for field, want in (("complete", complete), ("model_calls", model_calls), ("text", text)):
+        if not hasattr(result, field):
+            pytest.fail(f"answer() must return an Answer with .{field}, got {result!r}")
+        assert_same(getattr(result, field), want, f"Answer.{field}")
+
+
 def requests(fake_llm, sdk: str) -> list[dict[str, Any]]:
     return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
 
@@ -296,12 +304,7 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
         assert results[0]["is_error"] in (False, None), (
             "a successful tool_result must not have is_error: true"
         )
-    assert type(result.text) is str and result.text == final, (
-        f"expected the final answer {final!r}, got {result.text!r}"
-    )
-    assert result.complete is True and result.model_calls == 2, (
-        f"expected complete=True, model_calls=2; got complete={result.complete!r}, model_calls={result.model_calls!r}"
-    )
+    check_answer(result, final, 2, True)
     assert [(r.call_id, r.name) for r in result.tool_calls] == [(cid, "get_customer")], (
         "Answer.tool_calls should record the one call made"
     )
@@ -350,7 +353,7 @@ def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
     assert [c[0] for c in echoed_calls(sent[1], sdk)] == ids, (
         "the assistant turn must be sent back with all 4 calls"
     )
-    assert result.text == "Here is everything." and result.model_calls == 2
+    check_answer(result, "Here is everything.", 2, True)
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -397,7 +400,7 @@ def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk,
     assert_same(decoded(second[0]), want, "the corrected call's result", abs_tol=1e-6)
     if sdk == "anthropic":
         assert second[0]["is_error"] in (False, None)
-    assert result.text == "Recovered." and result.complete is True
+    check_answer(result, "Recovered.", 3, True)
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -432,7 +435,7 @@ def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, l
     assert remaining_rows(shop_copy, customer_id) == 1, (
         "delete_customer must not have done anything"
     )
-    assert result.text == "I can only read orders."
+    check_answer(result, "I can only read orders.", 3, True)
 
 
 def remaining_rows(path: Path, customer_id: str) -> int:
@@ -454,12 +457,7 @@ def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
     result = ask(learner, sdk, shop_copy, "Loop forever, please.")
     sent = len(requests(fake_llm, sdk))
     assert sent == 5, f"the default cap is 5 model calls; the loop made {sent}"
-    assert result.complete is False and result.model_calls == 5, (
-        f"at the cap: expected complete=False, model_calls=5; got {result.complete!r}, {result.model_calls!r}"
-    )
-    assert result.text == assistant.limit_message(5), (
-        f"expected limit_message(5) as the text, got {result.text!r}"
-    )
+    check_answer(result, assistant.limit_message(5), 5, False)
     assert len(result.tool_calls) == 4, (
         "the calls of the 5th reply must not be run: their results could never reach the model; "
         f"expected 4 tool calls in Answer.tool_calls, got {len(result.tool_calls)}"
@@ -469,7 +467,7 @@ def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
     result = ask(learner, sdk, shop_copy, "Again.", max_model_calls=cap)
     sent = len(requests(fake_llm, sdk)) - 5
     assert sent == cap, f"with max_model_calls={cap} the loop made {sent} model calls"
-    assert result.complete is False and result.model_calls == cap
+    check_answer(result, assistant.limit_message(cap), cap, False)
 
 
 def expected_for(path: Path, name: str, args: dict[str, Any]) -> Any:
@@ -540,7 +538,9 @@ def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, la
     for (_, name), arguments, r in zip(calls, args, results, strict=True):
         want = expected_for(shop_copy, name, arguments)
         assert_same(decoded(r), want, f"{name}({arguments})", abs_tol=1e-6)
-    assert result.complete is True and result.model_calls == 2
+    assert_same(result.complete, True, "Answer.complete")
+    assert_same(result.model_calls, 2, "Answer.model_calls")
+    assert_same(type(result.text).__name__, "str", "the type of Answer.text")
     assert result.text.startswith("Based on the tool results:"), (
         f"expected the fake model's answer, got {result.text!r}"
     )
