@@ -192,6 +192,25 @@ def test_lazy_text_stream(
     assert msg.content[0].type == "text" and msg.content[0].text == "Lazy tokens arrive"
 
 
+def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
+    class CutOff:
+        """A model stream that ran into its token limit (says so once exhausted)."""
+
+        finish_reason: str | None = None
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield from ["one", " two"]
+            self.finish_reason = "length"
+
+    fake_llm.script(reply.lazy(CutOff()))
+    chunks = list(oai.chat.completions.create(model=MODEL, messages=USER, stream=True))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    fake_llm.script(reply.lazy(CutOff()))
+    assert (
+        oai.chat.completions.create(model=MODEL, messages=USER).choices[0].finish_reason == "length"
+    )
+
+
 def test_client_going_away_stops_a_lazy_stream(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     produced: list[int] = []
 

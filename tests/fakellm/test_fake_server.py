@@ -190,6 +190,7 @@ def test_labkit_serve_runs_until_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         assert "stopping" in proc.stdout.read()
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
             proc.kill()

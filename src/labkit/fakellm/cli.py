@@ -8,6 +8,7 @@ Ctrl-C. Another process drives it over HTTP (``/__labkit/script``, ``/__labkit/j
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 from typing import Any
 
@@ -69,26 +70,31 @@ def local_behaviours() -> list[Behaviour]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Start the server, print where it is, block until Ctrl-C, stop cleanly."""
+    """Start the server, print where it is, block until Ctrl-C or SIGTERM, stop cleanly."""
     from labkit.fakellm.server import FakeLLM
 
     behaviours = local_behaviours() if args.local else None
     fake = FakeLLM(behaviours=behaviours, stream_delay=args.stream_delay).start(
         port=args.port, host=args.host
     )
-    mode = "local model" if args.local else "fake provider"
-    print(
-        f"labkit {mode} on {fake.url} — point a script at it with "
-        f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
-        flush=True,
-    )
     stop = threading.Event()
+    # SIGTERM (a process manager, `kill`) stops as cleanly as Ctrl-C does; installed before the
+    # URL is printed, so whoever reads that line may signal at once.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
+        mode = "local model" if args.local else "fake provider"
+        print(
+            f"labkit {mode} on {fake.url} — point a script at it with "
+            f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
+            flush=True,
+        )
         while not stop.wait(0.5):
             if not fake.running:
                 break
     except KeyboardInterrupt:
-        print("labkit: stopping the fake provider", flush=True)
+        pass
     finally:
+        print("labkit: stopping the fake provider", flush=True)
+        signal.signal(signal.SIGTERM, previous)
         fake.stop()
     return 0

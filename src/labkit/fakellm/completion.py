@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from starlette.concurrency import iterate_in_threadpool
 
 from labkit.fakellm.state import ProviderState
-from labkit.fakellm.types import ChatRequest, FinishReason, Reply, ToolCall
+from labkit.fakellm.types import FINISH_REASONS, ChatRequest, FinishReason, Reply, ToolCall
 from labkit.tokens import count_tokens, encode, encoding
 
 _WORD_PIECE = re.compile(r"\s*\S+")
@@ -140,6 +140,7 @@ class Completion:
             if piece:
                 self.streamed_text.append(piece)
                 yield piece
+        self._lazy_finish(self.lazy)
 
     def argument_pieces(self, call: ToolCall) -> list[str]:
         """How one call's raw arguments are streamed: ``chunk_size`` pieces, else tokens."""
@@ -150,9 +151,19 @@ class Completion:
     def full_text(self) -> str | None:
         """The complete text (a lazy stream is drained here, for non-streaming requests)."""
         if self.lazy is not None and self.text is None:
-            self.text = "".join(_drain(self.lazy))
+            lazy = self.lazy
+            self.text = "".join(_drain(lazy))
             self.lazy = None
+            self._lazy_finish(lazy)
         return self.text
+
+    def _lazy_finish(self, lazy: Iterable[str]) -> None:
+        """A lazy stream may say how it ended: an object with a ``finish_reason`` attribute read
+        once it is exhausted (``"length"`` when the producer hit its token limit). Only when the
+        reply did not set a finish reason itself."""
+        reason = getattr(lazy, "finish_reason", None)
+        if self.reply.finish_reason is None and not self.tool_calls and reason in FINISH_REASONS:
+            self.finish = reason
 
     def completion_tokens(self) -> int:
         """Completion token count: the text (as streamed so far, for a lazy stream) plus each

@@ -232,10 +232,12 @@ class Reply:
     ``max_tokens`` (it is then cut to ``max_tokens`` tokens, as a real model would be).
 
     Streaming: the text is sent as ``chunks`` if given (they then ARE the text, streamed or
-    not), else in pieces of ``chunk_size`` characters, else word by word; ``chunk_delay`` seconds between chunks (None: the server's
-    ``stream_delay``). ``text_stream`` is an iterator of text pieces produced lazily (a real local
-    model generating token by token); it is consumed once and stop sequences / max_tokens are then
-    the producer's job.
+    not), else in pieces of ``chunk_size`` characters, else word by word, with ``chunk_delay``
+    seconds between chunks (None: the server's ``stream_delay``). ``text_stream`` is an iterator
+    of text pieces produced lazily (a real local model generating token by token); it is
+    consumed once, and stop sequences / max_tokens are then the producer's job. If the iterable
+    has a ``finish_reason`` attribute once exhausted (e.g. ``"length"``), that becomes the
+    reply's finish reason.
 
     Faults: ``delay`` seconds before the response headers; ``error`` answers with an HTTP error;
     ``stream_error`` fails in mid-stream; ``drop_after`` closes the connection after that many
