@@ -337,6 +337,29 @@ def test_schema_fill_rules() -> None:
     assert fill_schema({"type": "integer", "minimum": 10, "maximum": 20}, "nothing numeric") == 10
 
 
+class Node(BaseModel):
+    name: str
+    children: list[Node]
+
+
+def test_schema_fill_recursive_and_constrained_models() -> None:
+    from openai.lib._pydantic import to_strict_json_schema
+
+    tree = fill_schema(to_strict_json_schema(Node), "A tree rooted at Oak")
+    Node.model_validate(tree)
+    assert tree["children"] and tree["children"][0]["children"] == []
+
+    class Event(BaseModel):
+        count: int
+        score: float = Field(gt=0, lt=1)
+        code: str = Field(pattern=r"^[A-Z]{3}-\d{3}$")
+        label: str = Field(min_length=5, max_length=8)
+
+    value = fill_schema(to_strict_json_schema(Event), "Event ABC-123: score 0.5 across 7 items")
+    event = Event.model_validate(value)
+    assert (event.count, event.score, event.code) == (7, 0.5, "ABC-123")
+
+
 def test_schema_filler_json_object_without_schema() -> None:
     req = request(("user", "Summarise this in JSON: the meeting moved to Friday."))
     req.response_format = "json_object"

@@ -276,12 +276,21 @@ class Extractor:
             self._cache[kind] = KINDS[kind](self.text)
         return self._cache[kind]
 
-    def take(self, kind: str, near: list[str] | None = None) -> str | None:
+    def take(
+        self,
+        kind: str,
+        near: list[str] | None = None,
+        prefer: Callable[[str], bool] | None = None,
+    ) -> str | None:
         """The next unused value of ``kind``; with ``near`` (words of a field name), prefer the
-        unused value closest after (then before) a mention of one of those words."""
+        unused value closest after (then before) a mention of one of those words; with
+        ``prefer``, consider only the values it accepts when there are any (integers for an
+        integer field)."""
         values = self.all(kind)
         used = self._used.setdefault(kind, set())
         free = [i for i in range(len(values)) if i not in used]
+        if prefer is not None:
+            free = [i for i in free if prefer(values[i].value)] or free
         if not free:
             return None
         choice = free[0]

@@ -11,22 +11,23 @@ allows, from what the user actually wrote. Rules (lab tests rely on them):
   first branch.
 - Objects: every listed property, in schema order (strict mode requires them all); a dict-like
   object (``additionalProperties`` only) is ``{}``.
-- Strings, by ``format`` first, then by the words of the field name:
-  ``email``; ``url``/``link``/``website``; ``phone``/``mobile``; ``date``/``deadline``/
-  ``birthday``/``due``; ``*_at``/``timestamp``/``datetime``; ``time``; ``id``/``*_id``/``code``/
+- Strings, by ``format`` first, then by the words of the field name: ``email``;
+  ``url``/``link``/``website``; ``phone``/``mobile``; ``date``/``deadline``/``birthday``/
+  ``due``/``when``; ``*_at``/``timestamp``/``datetime``; ``time``; ``id``/``*_id``/``code``/
   ``sku``/``reference`` (ids like ``C-1001``); ``name``/``customer``/``author``/``person``...;
   ``city``/``location``/``country``/``destination``... (a place after in/to/from/about...,
-  else any capitalised name); ``query``/``search``/``question``/
-  ``topic`` (the search phrase); ``expression``/``formula``; free text (``answer``, ``summary``,
-  ``reason``, ``description``, ``text``...: the answer the other behaviours would give). Before
-  any of these, ``<field name>: value`` / ``<field name> is value`` in the text wins.
-  Unknown string fields take the next quoted string, else the first sentence (≤ 12 words).
+  else any capitalised name); ``query``/``search``/``question``/``topic`` (the search
+  phrase); ``expression``/``formula``; free text (``answer``, ``summary``, ``reason``,
+  ``description``, ``text``...: the answer the other behaviours would give). Before any of
+  these, ``<field name>: value`` / ``<field name> is value`` in the text wins. Unknown string
+  fields take the next quoted string, else the first sentence (≤ 12 words).
   ``minLength``/``maxLength`` are honoured; a ``pattern`` is searched for in the text.
 - Numbers: ``<field>: 42``; then a cue by field name (``age`` → "42 years old", ``price``/
   ``amount``/``cost``/``total`` → a number with a currency sign or word, ``year`` → 19xx/20xx,
   ``rating``/``score``/``stars`` → "4 stars", "8/10", ``percent`` → "15%"); then the unused
-  number nearest after a mention of the field name; then the next unused number; else
-  ``minimum`` or 0. Clamped to ``minimum``/``maximum`` (exclusive bounds by one step).
+  number nearest after a mention of the field name; then the next unused number (integer
+  fields take whole numbers first); else ``minimum`` or 0. Clamped to ``minimum``/``maximum``
+  (exclusive bounds by one step).
 - Booleans: ``<field>: yes/no/true/false``; else true when a word of the field name (without
   ``is_``/``has_``) appears in the text not preceded within three words by not/no/never/
   without/n't; else false.
@@ -35,9 +36,11 @@ allows, from what the user actually wrote. Rules (lab tests rely on them):
   decides (neutral on a tie, if offered); else the first option.
 - Arrays: several values when the items are of a kind the text has several of (emails, ids,
   names, places, quoted strings, dates); ``tags``/``keywords``/``topics`` get up to 3 topical
-  words (the longest lower-case words of the text that are not stop words or property names,
-  in text order); citation fields (``citations``, ``sources``, ``references``) get the [n] numbers the
-  extractive answer cited; otherwise one item. ``minItems``/``maxItems``/``uniqueItems`` honoured.
+  words (the longest lower-case words that are not stop words or property names, in text
+  order); citation fields (``citations``, ``sources``, ``references``) get the [n] numbers the
+  extractive answer cited; otherwise one item — except arrays of objects nested three or more
+  levels deep, which stay empty so recursive schemas end. ``minItems``/``maxItems``/
+  ``uniqueItems`` are honoured.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ PLACE_WORDS = frozenset(
     "city location place country destination origin town region address where".split()
 )
 ID_LAST_WORDS = frozenset("id ids code sku ref reference".split())
-DATE_WORDS = frozenset("date day deadline birthday dob due".split())
+DATE_WORDS = frozenset("date day deadline birthday dob due when".split())
 DATETIME_WORDS = frozenset("timestamp datetime at".split())
 TAG_WORDS = frozenset("tags tag keywords topics labels categories".split())
 CITATION_WORDS = frozenset("citations citation sources source references refs cited".split())
@@ -283,9 +286,12 @@ def _fill_array(
             quoted_values = [f.value for f in ctx.extractor.all("quoted")]
             if len(quoted_values) > 1 and skind == "plain":
                 values = quoted_values
+    # One item by default; but nested arrays of objects stay empty (when allowed) below two
+    # levels, so recursive schemas (a tree of nodes) end instead of nesting to the depth limit.
     if not values and (
         min_items > 0
-        or item_kind in ("object", "string", "integer", "number", "boolean")
+        or (item_kind == "object" and depth < 3)
+        or item_kind in ("string", "integer", "number", "boolean")
         or "enum" in items
     ):
         values = [_fill(items, ctx, path, depth + 1)]
@@ -546,7 +552,7 @@ def _fill_number(
     if raw is not None:
         ex.mark_used("number", raw)
     else:
-        raw = ex.take("number", near=words)
+        raw = ex.take("number", near=words, prefer=(lambda v: "." not in v) if integer else None)
     evidence = raw is not None
     if raw is None:
         default = schema.get("default")
