@@ -106,3 +106,59 @@ def test_a_broken_grader_exits_2_from_the_command(
     assert (
         error.startswith("labkit: the grader's tests for broken are broken") and "\n" not in error
     )
+
+
+PARAMETRIZED = """
+import pytest
+from labkit.grading import assert_same, lab_test
+
+@pytest.mark.parametrize("a, b", [(1, 2), (3, 4)])
+@lab_test(points=1.5, number="2", hint="Add the two numbers.")
+def test_add_cases(learner, a, b):
+    assert_same(learner.import_module("calc").add(a, b), a + b, f"add({a}, {b})")
+
+@lab_test(points=1, number="3", hint="h", visibility="after_due_date", name="custom name")
+def test_late(learner):
+    assert learner.file("calc.py").is_file()
+"""
+
+
+def test_parametrized_cases_get_their_own_numbers_and_points(course: Path, tmp_path: Path) -> None:
+    lab = _lab(course, tmp_path, "params", {}, PARAMETRIZED)
+    sub = build_code(tmp_path / "sub", "def add(a, b):\n    return a + b if a == 1 else 0\n")
+    result = grade(lab, sub, GradeOptions(mode="learner"))
+    summary = [(t.meta.number, t.meta.name, t.meta.points, t.kind) for t in result.tests]
+    assert summary == [
+        ("2.1", "add cases [1-2]", 1.5, "passed"),
+        ("2.2", "add cases [3-4]", 1.5, "failed"),
+        ("3", "custom name", 1.0, "passed"),
+    ]
+    assert result.tests[2].meta.visibility == "after_due_date"
+    assert result.tests[1].reason == "add(3, 4) was 0, expected 7"
+
+
+TORCH = """
+from labkit.grading import lab_test
+
+@lab_test(points=1, number="1", hint="h")
+def test_torch_imports(learner):
+    learner.import_module("calc")  # the guard is frozen from here on
+    import torch
+
+    assert torch.ones(3).sum().item() == 3.0
+"""
+
+
+def test_torch_imports_under_the_default_memory_limit_and_the_guard(
+    course: Path, tmp_path: Path
+) -> None:
+    lab = _lab(
+        course,
+        tmp_path,
+        "torchy",
+        {"memory_mb = 1024": "", "test_timeout = 3": "test_timeout = 25"},
+        TORCH,
+    )
+    assert lab.limits.memory_mb == 2048
+    result = grade(lab, build_code(tmp_path / "sub", "x = 1\n"), GradeOptions(mode="instructor"))
+    assert result.tests[0].passed, result.tests[0].reason

@@ -158,26 +158,31 @@ def grade(
     shown_seed: str | int = seed_label(seed) if opts.secret_seed else seed
     files = manifest.learner_files(submission)
     total_kb = sum(p.stat().st_size for p, _ in files) / 1024
+    invalid = _invalid_reason(manifest, files, total_kb, opts.mode)
+    if invalid:  # nothing of the submission runs: every expected test fails with the reason
+        expected = opts.expected or collect_expected(manifest, opts)
+        learner = opts.mode == "learner"
+        return GradeResult(
+            lab_id=manifest.id,
+            lab_title=manifest.title,
+            submission=shown,
+            mode=opts.mode,
+            status="invalid",
+            tests=[
+                TestOutcome(m, "invalid", 0.0, invalid)
+                for m in expected
+                if not (learner and m.visibility == "hidden")
+            ],
+            not_run_hidden=[m for m in expected if learner and m.visibility == "hidden"],
+            execution_time=round(time.monotonic() - started, 3),
+            seed_label=shown_seed,
+            tests_hash=digest,
+            notes=[invalid],
+        )
     owns_base = opts.work_base is None
     base = Path(tempfile.mkdtemp(prefix="labkit-grade-")) if owns_base else opts.work_base
     assert base is not None
     try:
-        invalid = _invalid_reason(manifest, files, total_kb, opts.mode)
-        if invalid and opts.expected is not None:
-            tests = [TestOutcome(m, "invalid", 0.0, invalid) for m in opts.expected]
-            return GradeResult(
-                manifest.id,
-                manifest.title,
-                shown,
-                opts.mode,
-                "invalid",
-                tests,
-                [],
-                time.monotonic() - started,
-                shown_seed,
-                digest,
-                notes=[invalid],
-            )
         session = _Session(manifest, submission, shown, files, opts, base, seed)
         session.run()
     finally:
@@ -188,16 +193,12 @@ def grade(
         m for m in session.expected if opts.mode == "learner" and m.visibility == "hidden"
     ]
     tests = [session.outcomes[m.id] for m in session.expected if m.id in session.outcomes]
-    status = _status(tests)
-    if invalid:
-        status = "invalid"
-        session.notes.insert(0, invalid)
     return GradeResult(
         lab_id=manifest.id,
         lab_title=manifest.title,
         submission=shown,
         mode=opts.mode,
-        status=status,
+        status=_status(tests),
         tests=tests,
         not_run_hidden=hidden_skipped,
         execution_time=round(time.monotonic() - started, 3),
@@ -410,6 +411,9 @@ class _Attempt:
         self._send_spec(spec_w, lab, tests, hidden)
         try:
             self._loop(chan_r)
+        except BaseException:  # Ctrl-C, or a broken grader: take the child down right away
+            self._kill("interrupted")
+            raise
         finally:
             os.close(chan_r)
             self._reap()
