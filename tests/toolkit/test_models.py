@@ -98,3 +98,8 @@ def test_local_provider_streams_a_real_reply_through_both_sdks(monkeypatch: pyte
     )
     assert message.content[0].type == "text" and message.content[0].text.strip()
     assert message.stop_reason in ("end_turn", "max_tokens")
+    with config.anthropic_client().messages.stream(
+        model=config.chat_model(), max_tokens=4,
+        messages=[{"role": "user", "content": "Tell me a long story about a dragon."}],
+    ) as stream:
+        assert stream.get_final_message().stop_reason == "max_tokens"  # the limit reaches the wire

@@ -190,6 +190,26 @@ def to_local_messages(request: Any) -> list[dict[str, str]]:
     return turns
 
 
+class _FinishingStream:
+    """A local model stream that, once exhausted, tells the fake why it ended.
+
+    The fake provider reads ``finish_reason`` from a lazy stream after the last piece, so a reply
+    cut by ``max_tokens`` reaches the client as ``length`` / ``max_tokens``, as from a real API.
+    """
+
+    def __init__(self, llm: LocalLLM, messages: list[dict[str, str]], **options: Any) -> None:
+        self._llm, self._messages, self._options = llm, messages, options
+        self._info: dict[str, Any] = {}
+
+    @property
+    def finish_reason(self) -> str:
+        """``length`` if generation hit the token limit, else ``stop``."""
+        return "length" if self._info.get("finish_reason") == "length" else "stop"
+
+    def __iter__(self) -> Iterator[str]:
+        return self._llm.stream(self._messages, finish=self._info, **self._options)
+
+
 class LocalModelBehaviour:
     """A fakellm behaviour that answers every request with the real local model.
 
@@ -218,8 +238,8 @@ class LocalModelBehaviour:
         seed = request.seed if request.seed is not None else 0
         if request.stream:
             return Reply(
-                text_stream=self.llm.stream(
-                    messages, max_tokens=max_tokens, temperature=temperature, seed=seed
+                text_stream=_FinishingStream(
+                    self.llm, messages, max_tokens=max_tokens, temperature=temperature, seed=seed
                 )
             )
         done = self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
