@@ -41,6 +41,7 @@ from labkit.grading.runner import (
     TestOutcome,
     collect_expected,
     grade,
+    grading_root,
     kill_all,
     seed_label,
 )
@@ -116,7 +117,7 @@ def grade_all(
     protected = [submissions_dir.resolve(), out_dir.resolve()]
     if root is not None:
         protected += [root / "graders", root / "solutions", root / ".labkit"]
-    base = Path(tempfile.mkdtemp(prefix="labkit-batch-"))
+    base = Path(tempfile.mkdtemp(prefix="batch-", dir=grading_root()))
     summary = BatchSummary()
     try:
         common = GradeOptions(

@@ -10,8 +10,9 @@ the child's privileges. This module narrows what that code can do, using ``sys.a
   own launcher of learner CLIs (:func:`sandbox_argv`), which re-applies this guard in the new process;
 - signals: ``os.kill`` only to this process or its own children (so ``os.kill(os.getppid(), 9)``
   fails), never ``killpg``;
-- files: writes only inside the grading work folder; no reads or listings of the grader's sources,
-  hidden tests, other grading folders, or other processes' ``/proc`` entries;
+- files: writes only inside the grading work folder (and the system temp folder, which some
+  libraries insist on); no reads, listings or writes of the grader's sources, hidden tests, other
+  grading folders, the batch's output, or other processes' ``/proc`` entries;
 - self-defence: no new audit hooks, no ``sys.settrace``/``setprofile``, no ``gc`` object walks, no
   rewriting of ``__code__``, no raising of resource limits.
 

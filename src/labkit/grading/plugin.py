@@ -93,19 +93,17 @@ _STATE_REF: dict[str, _State] = {}
 # --- configuration -------------------------------------------------------------------------------
 
 
+_RUNNER_ONLY = "set by the labkit grader's runner (not for people)"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("labkit", "labkit grading")
-    group.addoption("--labkit-spec-fd", type=int, default=None, help=argparse_hidden())
-    group.addoption("--labkit-channel-fd", type=int, default=None, help=argparse_hidden())
+    group.addoption("--labkit-spec-fd", type=int, default=None, help=_RUNNER_ONLY)
+    group.addoption("--labkit-channel-fd", type=int, default=None, help=_RUNNER_ONLY)
     group.addoption(
         "--lab-dir", default=None, help="folder with the learner's files (default: labs/<id>)"
     )
     group.addoption("--lab-seed", type=int, default=None, help="seed for the lab_seed fixture")
-
-
-def argparse_hidden() -> str:
-    """Help text for the runner-only options (not meant to be typed by people)."""
-    return "used by the labkit grader"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -180,7 +180,9 @@ def grade(
             notes=[invalid],
         )
     owns_base = opts.work_base is None
-    base = Path(tempfile.mkdtemp(prefix="labkit-grade-")) if owns_base else opts.work_base
+    base = (
+        Path(tempfile.mkdtemp(prefix="grade-", dir=grading_root())) if owns_base else opts.work_base
+    )
     assert base is not None
     try:
         session = _Session(manifest, submission, shown, files, opts, base, seed)
@@ -217,7 +219,7 @@ def collect_expected(manifest: LabManifest, options: GradeOptions | None = None)
     submission the same trusted list of expected tests.
     """
     opts = options or GradeOptions()
-    with tempfile.TemporaryDirectory(prefix="labkit-collect-") as empty:
+    with tempfile.TemporaryDirectory(prefix="collect-", dir=grading_root()) as empty:
         probe = dataclasses.replace(opts, collect_only=True, expected=None)
         base = Path(empty) / "work"
         base.mkdir()
@@ -476,12 +478,15 @@ class _Attempt:
     def _send_spec(self, fd: int, lab: Path, tests: Path, hidden: Path | None) -> None:
         protected = [
             self.s.manifest.grader_dir,
+            grading_root(),  # every grading folder on this machine but this run's own
             self.s.base,
             *([self.s.opts.hidden_tests] if self.s.opts.hidden_tests else []),
             *self.s.opts.protected,
         ]
         guard = GuardConfig(
             work_dir=str(self.dir),
+            # the system temp folder too: some libraries write there whatever TMPDIR says
+            write_roots=(tempfile.gettempdir(),),
             protected_roots=tuple(str(Path(p).resolve()) for p in protected),
             learner_dir=str(lab),
             display_dir=self.s.display,
@@ -673,7 +678,8 @@ class _Attempt:
         lab = str(self.dir / "lab")
         text = text.replace(lab + os.sep, self.s.display + "/").replace(lab, self.s.display)
         text = text.replace(str(self.dir), "<grading folder>")
-        return text.replace(str(self.s.base), "<grader's temp folder>")
+        text = text.replace(str(self.s.base), "<grader's temp folder>")
+        return text.replace(str(grading_root()), "<grader's temp folder>")
 
     def _keep_tail(self, data: bytes) -> None:
         self.tail.append(data)
@@ -800,6 +806,17 @@ python_functions = test_*
 pythonpath = tests
 console_output_style = classic
 """
+
+
+def grading_root() -> Path:
+    """The one folder all grading work folders live in (``$TMPDIR/labkit-grading``).
+
+    Learner code may write to the system temp folder, but never here: this is how one submission
+    is kept out of another's grading folder, in a batch or in a concurrent run.
+    """
+    root = Path(tempfile.gettempdir()) / "labkit-grading"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
 
 
 def _rlimits(manifest: LabManifest) -> list[tuple[int, int]]:
