@@ -69,6 +69,7 @@ def _extract(learner: Any, text: str, **kwargs: Any) -> Any:
     "is not in the table is a KeyError, not $0.",
 )
 def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
+    """cost_usd prices tokens from the price table."""
     costs = learner.import_module("costs")
     model, table = _prices(lab_seed)
     rng = random.Random(lab_seed)
@@ -89,6 +90,7 @@ def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
     "Extraction.usage / ExtractionError.usage.",
 )
 def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """Usage is summed over every reply, re-asks included."""
     from openai.types.chat import ChatCompletion
 
     ext = learner.import_module("extract")
@@ -146,6 +148,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     "are the sums of the lines.",
 )
 def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """The cost report has per-record lines and totals."""
     costs = learner.import_module("costs")
     model, table = _prices(lab_seed + 5)
     rng = random.Random(lab_seed + 5)

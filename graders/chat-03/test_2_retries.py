@@ -108,6 +108,7 @@ def _gaps(entries: list[Any]) -> list[float]:
     "(full or equal jitter), and only the rng you are given may supply the randomness.",
 )
 def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
+    """backoff_delay doubles, is capped, and has jitter."""
     retry = learner.import_module("retry")
     base = 0.01 + (lab_seed % 7) / 1000
     policy = _policy(learner, base_delay=base, max_delay=base * 16)
@@ -150,6 +151,7 @@ def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
     "in seconds. Anything else has no server delay.",
 )
 def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> None:
+    """retry_after_seconds reads retry-after-ms and retry-after."""
     retry = learner.import_module("retry")
     ms = 20 + lab_seed % 80
     seconds = 1 + lab_seed % 5
@@ -191,6 +193,7 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
     "404 or 422, and never an exception that is not an API error.",
 )
 def test_is_retryable_classifies_errors(learner: Any) -> None:
+    """is_retryable: 429, 5xx and connection errors only."""
     retry = learner.import_module("retry")
     request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
     cases: list[tuple[str, BaseException, bool]] = [
@@ -215,6 +218,7 @@ def test_is_retryable_classifies_errors(learner: Any) -> None:
     "request again; the SDK's own retries must be off (max_retries=0).",
 )
 def test_429_waits_for_retry_after(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """A 429 is retried after exactly its retry-after-ms."""
     ext = learner.import_module("extract")
     row = _row(lab_seed)
     wait_ms = 30 + lab_seed % 50
@@ -253,6 +257,7 @@ def test_429_waits_for_retry_after(learner: Any, fake_llm: Any, lab_seed: int) -
 def test_retry_after_seconds_are_honoured_and_capped(
     learner: Any, fake_llm: Any, lab_seed: int
 ) -> None:
+    """A retry-after in seconds is honoured, and capped."""
     retry = learner.import_module("retry")
     ext = learner.import_module("extract")
     seconds = 1 + lab_seed % 4
@@ -286,6 +291,7 @@ def test_retry_after_seconds_are_honoured_and_capped(
     "(n = 0, 1, ...), using the rng you were given.",
 )
 def test_5xx_are_retried_with_backoff(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """500 and 503 are retried with jittered backoff."""
     retry = learner.import_module("retry")
     ext = learner.import_module("extract")
     policy = _policy(learner, base_delay=0.01, max_delay=0.04)
@@ -320,6 +326,7 @@ def test_5xx_are_retried_with_backoff(learner: Any, fake_llm: Any, lab_seed: int
     hint="A dropped connection raises openai.APIConnectionError: retryable.",
 )
 def test_dropped_connection_is_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """A dropped connection is retried."""
     retry = learner.import_module("retry")
     ext = learner.import_module("extract")
     policy = _policy(learner)
@@ -348,6 +355,7 @@ def test_dropped_connection_is_retried(learner: Any, fake_llm: Any, lab_seed: in
     "that raises openai.APITimeoutError, which is retryable.",
 )
 def test_slow_reply_times_out_and_is_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """A reply slower than the timeout is retried."""
     ext = learner.import_module("extract")
     row = _row(lab_seed + 1)
     gold = json.dumps(row["gold"])
@@ -381,6 +389,7 @@ def test_slow_reply_times_out_and_is_retried(learner: Any, fake_llm: Any, lab_se
     "without sleeping or sending it again.",
 )
 def test_client_errors_are_not_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """400, 401 and 422 are not retried."""
     retry = learner.import_module("retry")
     ext = learner.import_module("extract")
     policy = _policy(learner)
@@ -414,6 +423,7 @@ def test_client_errors_are_not_retried(learner: Any, fake_llm: Any, lab_seed: in
     "last_error) instead of trying forever.",
 )
 def test_gives_up_after_max_attempts(learner: Any, fake_llm: Any, lab_seed: int) -> None:
+    """Gives up after max_attempts with RetriesExhaustedError."""
     retry = learner.import_module("retry")
     ext = learner.import_module("extract")
     attempts = 2 + lab_seed % 3
