@@ -304,3 +304,14 @@ def test_second_layer_holds_when_the_allow_list_is_bypassed(
     assert result.status == "graded"
     assert result.score == 0.0
     assert len(result.tests) == 5
+
+
+@pytest.mark.xfail(
+    strict=True, reason="known gap: in-process forgery through the plugin (docs/THREAT-MODEL.md)"
+)
+def test_known_gap_forging_results_through_the_plugin(calc: LabManifest, tmp_path: Path) -> None:
+    """Kept as a strict xfail so the gap stays visible, and so a fix is noticed."""
+    attack = (Path(__file__).parent.parent / "fixtures" / "known_gaps" / "plugin_forgery.py").read_text()
+    sub = build_code(tmp_path / "forger", STARTER.read_text() + "\n\n" + attack)
+    result = grade(calc, sub, GradeOptions(mode="instructor"))
+    assert result.score == 0.0

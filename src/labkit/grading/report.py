@@ -58,8 +58,7 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
         console.print(
             Padding(
                 Text(
-                    f"🔒 {len(result.not_run_hidden)} hidden test(s) worth {_fmt(hidden_points)} pts are "
-                    "run only when your instructor grades.",
+                    f"🔒 {hidden_phrase(len(result.not_run_hidden), hidden_points)}",
                     style="dim",
                 ),
                 (0, 2),
@@ -70,6 +69,12 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
     console.print()
     console.print(Padding(_summary(result, saved_to), (0, 2)))
     console.print()
+
+
+def hidden_phrase(count: int, points: float) -> str:
+    """ "1 hidden test worth 2 pts is run only when your instructor grades." (and the plural)."""
+    tests, verb = ("test", "is") if count == 1 else ("tests", "are")
+    return f"{count} hidden {tests} worth {_fmt(points)} pts {verb} run only when your instructor grades."
 
 
 def _mark(outcome: TestOutcome) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from labkit import __version__ as labkit_version
 from labkit.grading import GRADER_VERSION
+from labkit.grading.report import hidden_phrase
 from labkit.grading.runner import GradeResult, TestOutcome
 
 
@@ -70,10 +71,7 @@ def to_gradescope(result: GradeResult) -> dict[str, Any]:
         f"{result.passed_count} of {len(result.tests)} tests passed ({result.status})."
     )
     if result.not_run_hidden:
-        summary += (
-            f" {len(result.not_run_hidden)} hidden test(s) worth {_fmt(hidden_points)} points "
-            "are run only when your instructor grades."
-        )
+        summary += " " + hidden_phrase(len(result.not_run_hidden), hidden_points)
     if result.notes:
         summary += "\n" + "\n".join(result.notes)
     return {

@@ -750,7 +750,7 @@ class _Attempt:
                     "timeout",
                     0.0,
                     f"timeout: the test did not finish within {limit:g} s "
-                    "(an infinite loop, or waiting for input?)",
+                    "(an endless loop, or much slower than it should be?)",
                 )
             elif why == "deadline":
                 outcome = TestOutcome(meta, "deadline", 0.0, self.s.deadline_reason())
