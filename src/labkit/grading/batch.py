@@ -255,7 +255,7 @@ def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
         kinds[kind] = kinds.get(kind, 0) + 1
     notes = extra.get("notes") or []
     detail = "; ".join(
-        [f"{n} {k}" for k, n in sorted(kinds.items()) if k != "failed"]
+        [f"{n} {k}" for k, n in sorted(kinds.items()) if k not in ("failed", "invalid")]
         + [str(n).splitlines()[0][:120] for n in notes[:1]]
     )
     row: dict[str, Any] = {
