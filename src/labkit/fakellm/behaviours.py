@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from labkit.fakellm import extract, lexical
@@ -66,11 +66,16 @@ def default_behaviours() -> list[Behaviour]:
 
 @dataclass(frozen=True)
 class Source:
-    """A numbered source found in a prompt: ``[n] (label) text`` or ``Source n: text``."""
+    """A numbered source found in a prompt: ``[n] (label) text`` or ``Source n: text``.
+
+    ``text`` is the source's lines joined with single spaces; ``lines`` keeps them as they were
+    (stripped), so the answerer can tell headings, list items and table rows apart.
+    """
 
     number: int
     label: str | None
     text: str
+    lines: tuple[str, ...] = field(default=(), compare=False)
 
 
 _SOURCE_LINE = re.compile(
@@ -91,20 +96,25 @@ def find_sources(text: str) -> list[Source]:
     """
     found: list[Source] = []
     current: list[Any] | None = None
+
+    def close(entry: list[Any]) -> None:
+        lines = tuple(line for line in entry[2] if line)
+        found.append(Source(entry[0], entry[1], " ".join(lines).strip(), lines))
+
     for line in text.splitlines():
         m = _SOURCE_LINE.match(line)
         if m:
             if current:
-                found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+                close(current)
             number = int(m.group(1) or m.group(2))
             current = [number, m.group(3) or m.group(4), [m.group(5).strip()]]
         elif current is not None and line.strip() and not _QUESTION_LINE.match(line):
             current[2].append(line.strip())
         elif current is not None:
-            found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+            close(current)
             current = None
     if current:
-        found.append(Source(current[0], current[1], " ".join(current[2]).strip()))
+        close(current)
     return [s for s in found if s.text]
 
 
@@ -140,6 +150,127 @@ class Answer:
     labels: dict[int, str]
 
 
+# A token of the question that names something exactly: it has a digit (ERR-4044, 2025, 3.4,
+# tier-1), an inner dot or underscore (ingest.dedupe_window_s), or is a --flag.
+_TOKEN = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
+_HEADING = re.compile(r"^#{1,6}\s+")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
+_BLOCK_START = re.compile(r"^(?:[-*+>|#]|\d{1,3}[.)]\s|```)")
+_LINE_END = re.compile(r"(?:[.!?:|]|```)$")
+_LIST_MARKER = re.compile(r"^(?:[-*+>]\s+|\d{1,3}[.)]\s+)")
+_UNITS = r"(?:%|percent|seconds?|minutes?|hours?|days?|weeks?|months?|years?|ms|times|[KMGT]B)"
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday"
+)
+# Answer types: (what the question asks, what a sentence holding that kind of answer contains).
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "duration": (
+        re.compile(
+            r"\bhow (?:long|quickly|fast|soon|often)\b|\bhow much time\b"
+            r"|\bhow many (?:seconds|minutes|hours|days|weeks|months|years|times)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\d[\d,.]*\s*" + _UNITS + r"\b|\b(?:once|twice|hourly|daily|weekly|monthly)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "quantity": (
+        re.compile(
+            r"\bhow (?:many|much|big|large|far|high|low)\b"
+            r"|\bwhat (?:size|percentage|share|price|cost|limit|amount|number|rate|version|port)\b"
+            r"|\bwhat is the (?:\w+ )?(?:default|limit|cap|maximum|minimum|price|cost|size|rate"
+            r"|timeout|threshold|number)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d|\b(?:once|twice|double|half)\b", re.IGNORECASE),
+    ),
+    "time": (
+        re.compile(r"^\s*when\b|\bwhat (?:date|time|day)\b", re.IGNORECASE),
+        re.compile(
+            r"\d|\b(?:" + _MONTHS.replace(" ", "|") + r"|before|after|within)\b", re.IGNORECASE
+        ),
+    ),
+}
+# A pseudo question word that a unit "covers" when it holds the kind of value the question asks.
+_ANSWER_TYPE = "\x00answer-type"
+
+
+def identifiers(question: str) -> list[str]:
+    """Tokens of ``question`` that name something exactly (see :class:`ExtractiveAnswerer`)."""
+    found = []
+    for m in _TOKEN.finditer(question):
+        token = m.group(0).rstrip(".-/")
+        exact = token.startswith("--") or any(c.isdigit() for c in token)
+        if exact or re.search(r"\w[._]\w", token):
+            found.append(token)
+    return found
+
+
+def mentions(text: str, token: str) -> bool:
+    """Whether ``token`` occurs in ``text`` as a whole token (case-insensitive)."""
+    pattern = r"(?<![\w])" + re.escape(token.lower()) + r"(?![\w])"
+    return re.search(pattern, text.lower()) is not None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One quotable piece of a source (a sentence, list item or table row) and what frames it:
+    the source's label, the heading above it and, for a table row, the table's header row."""
+
+    text: str
+    context: str
+    source: Source
+    order: int
+
+
+def source_units(source: Source, start: int = 0) -> list[Unit]:
+    """The quotable units of ``source``, in order (rules in :class:`ExtractiveAnswerer`)."""
+    blocks: list[str] = []
+    for line in source.lines or (source.text,):
+        previous = blocks[-1] if blocks else ""
+        if previous and not _BLOCK_START.match(line) and not _ends_block(previous):
+            blocks[-1] += " " + line  # a wrapped line of prose continues its paragraph
+        else:
+            blocks.append(line)
+    units: list[Unit] = []
+    heading = ""
+    table_header: str | None = None
+    for block in blocks:
+        if _HEADING.match(block):
+            heading, table_header = _HEADING.sub("", block), None
+            continue
+        context = " ".join(filter(None, [source.label or "", heading]))
+        if block.startswith("|"):
+            if _TABLE_RULE.match(block):
+                continue
+            if table_header is None:
+                table_header = block  # the header row frames the rows below; it is not quoted
+            else:
+                units.append(Unit(block, f"{context} {table_header}", source, start + len(units)))
+            continue
+        table_header = None
+        for sentence in lexical.sentences(block):
+            units.append(Unit(sentence, context, source, start + len(units)))
+    return units
+
+
+def _ends_block(line: str) -> bool:
+    """Whether nothing may continue ``line``: a heading, or a line ending a sentence or row."""
+    return bool(_HEADING.match(line) or _LINE_END.search(line))
+
+
+def _quote(unit: Unit) -> str:
+    """A unit as quoted in an answer: list markers and a table row's outer pipes dropped."""
+    body = _LIST_MARKER.sub("", unit.text.strip())
+    if body.startswith("|"):
+        body = body.strip("|").strip()
+    body = body.rstrip()
+    end = body[-1] if body and body[-1] in ".!?" else "."
+    return f"{body.rstrip('.!?').rstrip()} [{unit.source.number}]{end}"
+
+
 class ExtractiveAnswerer:
     """Answer from numbered sources by quoting the best-matching sentence(s), citing [n].
 
@@ -147,17 +278,37 @@ class ExtractiveAnswerer:
     sources (see :func:`find_sources`). The question is found by :func:`question_of` in the last
     user message.
 
-    Matching: question and source sentences are reduced to content words (stop words and
-    instruction words such as "answer", "source", "cite" removed; suffixes stemmed, see
-    :mod:`labkit.fakellm.lexical`). A sentence's score is how many distinct question words it
-    contains. The best sentence (ties: the earlier source) is used when it contains at least
-    ``min(2, q)`` of the question's ``q`` content words AND at least ``MIN_COVERAGE`` (30 %) of
-    them; then up to two more sentences are added, each only if it brings a question word not yet
-    covered and itself meets the same threshold. Each sentence is quoted verbatim with its
-    citation before the final punctuation: ``Damaged items can be refunded within 30 days [2].``
+    **Refusal first.** The reply is the refusal :data:`REFUSAL` (it contains "I don't know") when
+    the question has no content word, or when it names something exactly — a token with a digit
+    (``ERR-4044``, ``2025``, ``3.4``), an inner ``.`` or ``_`` (``ingest.dedupe_window_s``) or a
+    ``--flag`` — that occurs in no source and no source label: the sources are about something
+    else, and a careful model does not answer for them.
 
-    Otherwise — no sentence good enough, or no content word in the question — the reply is the
-    refusal :data:`REFUSAL`, which contains "I don't know".
+    **Units.** Each source is read line by line: a line that does not start a list item, table
+    row, heading, quote or code fence continues the previous line unless that one ended with
+    ``. ! ? :`` or ``|``. Markdown headings (``#``…) are not quoted; they frame the units below
+    them, and so does a table's first (header) row. Each later table row is a unit (separator
+    rows skipped); every other block is split into
+    sentences (:func:`labkit.fakellm.lexical.sentences`). A unit's *context* is its source's
+    label, the heading above it and, for a table row, the table's first row.
+
+    **Matching.** Question and units are reduced to content words (stop words and instruction
+    words such as "answer", "source", "cite" removed; suffixes stemmed, see
+    :mod:`labkit.fakellm.lexical`). A unit's score is the number of distinct question words in
+    the unit or its context, plus 1 when the question asks for a kind of value (``how long``,
+    ``how many``, ``when``…, see :data:`ANSWER_TYPES`) and the unit contains one. A unit is
+    *relevant* when at least one question word is in the unit itself and the unit with its
+    context holds at least ``min(2, q)`` of the question's ``q`` content words.
+
+    **The answer** quotes the best-scoring relevant unit (ties: the earlier one) among those
+    whose words, with their context, cover at least ``MIN_COVERAGE`` (30 %) of the question words
+    that occur anywhere in the sources (a word no source uses cannot be quoted, so it does not
+    count). Then up to two more relevant units are added, each the best-scoring one over what
+    the quotes so far do not say yet, as long as its own words add a question word or the kind
+    of value asked. Units are quoted in source order, list markers and a table row's outer pipes
+    dropped, each with its citation before the final punctuation:
+    ``Damaged items can be refunded within 30 days [2].`` When no unit is relevant and strong
+    enough, the reply is the refusal.
     """
 
     blocking = False  # pure and fast: may run on the server's event loop
@@ -183,48 +334,60 @@ class ExtractiveAnswerer:
         sources = self.sources(request)
         if not sources:
             return None
+        refusal = Answer(self.REFUSAL, (), {})
         question = question_of(request.last_user_text)
         q_words = lexical.content_set(question, lexical.INSTRUCTION_WORDS)
         if not q_words:
-            return Answer(self.REFUSAL, (), {})
-        needed = min(2, len(q_words))
-        scored: list[tuple[int, int, str, Source]] = []
-        order = 0
+            return refusal
+        known = " ".join(f"{s.label or ''} {s.text}" for s in sources)
+        if any(not mentions(known, token) for token in identifiers(question)):
+            return refusal
+        kinds = [value for asks, value in ANSWER_TYPES.values() if asks.search(question)]
+        units: list[Unit] = []
         for source in sources:
-            for sentence in lexical.sentences(source.text):
-                overlap = len(q_words & lexical.content_set(sentence))
-                scored.append((overlap, -order, sentence, source))
-                order += 1
-        scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+            units.extend(source_units(source, len(units)))
+        own: dict[int, set[str]] = {}
+        framed: dict[int, set[str]] = {}
+        for unit in units:
+            words = q_words & lexical.content_set(unit.text)
+            own[unit.order] = words
+            framed[unit.order] = words | (q_words & lexical.content_set(unit.context))
+        needed = min(2, len(q_words))
+        relevant = [u for u in units if own[u.order] and len(framed[u.order]) >= needed]
 
-        def good(overlap: int) -> bool:
-            return overlap >= needed and overlap / len(q_words) >= self.MIN_COVERAGE
+        def typed(unit: Unit) -> set[str]:
+            return {_ANSWER_TYPE} if any(value.search(unit.text) for value in kinds) else set()
 
-        if not scored or not good(scored[0][0]):
-            return Answer(self.REFUSAL, (), {})
-        chosen = [scored[0]]
-        covered = q_words & lexical.content_set(scored[0][2])
-        for candidate in scored[1:]:
-            if len(chosen) >= self.MAX_SENTENCES:
+        def offers(unit: Unit, covered: set[str]) -> int:
+            return len((framed[unit.order] | typed(unit)) - covered)
+
+        # Coverage counts only the question words the sources use at all: a word no source
+        # mentions (a paraphrase, a typo) cannot be matched by any quote, so it does not count.
+        known_words = set().union(*framed.values()) if framed else set()
+        strong = [
+            u for u in relevant if len(framed[u.order]) >= self.MIN_COVERAGE * len(known_words)
+        ]
+        if not strong:
+            return refusal
+        best = max(strong, key=lambda u: (offers(u, set()), -u.order))
+        chosen = [best]
+        covered = own[best.order] | typed(best)  # what the quotes themselves say
+        while len(chosen) < self.MAX_SENTENCES:
+            rest = [u for u in relevant if u not in chosen and (own[u.order] | typed(u)) - covered]
+            if not rest:
                 break
-            words = q_words & lexical.content_set(candidate[2])
-            if good(candidate[0]) and words - covered:
-                chosen.append(candidate)
-                covered |= words
-        chosen.sort(key=lambda t: -t[1])  # back to source order
-        parts: list[str] = []
+            pick = max(rest, key=lambda u: (offers(u, covered), -u.order))
+            chosen.append(pick)
+            covered |= own[pick.order] | typed(pick)
+        chosen.sort(key=lambda u: u.order)
         cites: list[int] = []
         labels: dict[int, str] = {}
-        for _, _, sentence, source in chosen:
-            body = sentence.rstrip()
-            end = body[-1] if body and body[-1] in ".!?" else "."
-            body = body.rstrip(".!?")
-            parts.append(f"{body} [{source.number}]{end}")
-            if source.number not in cites:
-                cites.append(source.number)
-            if source.label:
-                labels[source.number] = source.label
-        return Answer(" ".join(parts), tuple(cites), labels)
+        for unit in chosen:
+            if unit.source.number not in cites:
+                cites.append(unit.source.number)
+            if unit.source.label:
+                labels[unit.source.number] = unit.source.label
+        return Answer(" ".join(_quote(u) for u in chosen), tuple(cites), labels)
 
     def respond(self, request: ChatRequest) -> Reply | None:
         """The answer as a text reply (None when there are no sources)."""

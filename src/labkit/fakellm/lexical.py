@@ -5,11 +5,11 @@ predict them): lower-case word tokens, a fixed English stop-word list, and suffi
 no dictionary, no model.
 
 Stemming rules, applied to tokens of 4+ letters, first match wins:
-``ies``→``y``; ``ing``/``ed`` removed when at least 3 letters remain (then a doubled final
+``ies``/``ied``→``y``; ``ing``/``ed`` removed when at least 3 letters remain (then a doubled final
 consonant other than l/s/z is undoubled: ``shipping``→``ship``); ``es`` removed after
 s/x/z/ch/sh; a final ``s`` removed unless the word ends in ``ss``/``us``/``is``; finally a
 trailing ``e`` is removed. So ``damaged``, ``damages`` and ``damage`` all become ``damag``, and
-``refunds``/``refunded``/``refunding`` become ``refund``.
+``refunds``/``refunded``/``refunding`` become ``refund``, and ``retries``/``retried`` ``retry``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def stem(word: str) -> str:
         w = w[:-2]
     if len(w) < 4 or w.isdigit():
         return w
-    if w.endswith("ies") and len(w) > 4:
+    if w.endswith(("ies", "ied")) and len(w) > 4:
         w = w[:-3] + "y"
     elif w.endswith("ing") and len(w) - 3 >= 3:
         w = _undouble(w[:-3])
