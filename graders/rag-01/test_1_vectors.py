@@ -83,7 +83,7 @@ def test_cosine_similarity_matches_brute_force(learner: Any, lab_seed: int) -> N
             "(the zero rows); expected 0.0 there"
         )
         want = np.array(_brute_cosine(query, matrix))
-        bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12))
+        bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-6, atol=1e-9))
         assert bad.size == 0, (
             f"cosine_similarity row {bad[0]}: got {got[bad[0]]!r}, expected {want[bad[0]]!r} "
             f"({bad.size} of 60 rows differ)"
@@ -109,7 +109,7 @@ def test_top_k_matches_brute_force(learner: Any, lab_seed: int) -> None:
     for k in (1, 5, 17, 50, 80, 0):
         got = vectors.top_k(query, matrix, k)
         want = _brute_top_k(query, matrix, k)
-        assert_same(got, want, f"top_k(query, matrix[50 x 8], k={k})", rel_tol=1e-9, abs_tol=1e-12)
+        assert_same(got, want, f"top_k(query, matrix[50 x 8], k={k})", rel_tol=1e-6, abs_tol=1e-9)
 
 
 @lab_test(
@@ -138,7 +138,10 @@ def test_top_k_breaks_ties_by_index(learner: Any, lab_seed: int) -> None:
     for k in (3, 7, 13, n):
         got = vectors.top_k(query, matrix, k)
         want = _brute_top_k(query, matrix, k)
-        got_ids = [pair[0] for pair in got] if isinstance(got, list) else got
+        got_ids = got
+        if isinstance(got, list) and all(isinstance(p, tuple) and p for p in got):
+            # Only the order is judged here (test 1.2 judges the types).
+            got_ids = [int(p[0]) if isinstance(p[0], int | np.integer) else p[0] for p in got]
         want_ids = [i for i, _ in want]
         assert_same(got_ids, want_ids, f"the indices returned by top_k(k={k}) with tied rows")
 

@@ -138,7 +138,7 @@ def sentence_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> lis
 
 
 def markdown_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
-    """Chunk a markdown document along its structure (the rules are in the README, task 2.3).
+    """Chunk a markdown document along its structure (the rules are in the README, task 2.4).
 
     Args:
         doc_id: copied into every chunk.
