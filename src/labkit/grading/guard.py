@@ -411,7 +411,11 @@ def _install(config: GuardConfig, record: Callable[[str], None]) -> None:
                 if path is not None and not writable(path):
                     raise deny(f"changing {path} (only files in the grading folder may change)")
         elif event in ("os.symlink", "os.link"):
-            raise deny("creating links")
+            # Links only inside writable space (pytest's tmp_path makes a "-current" symlink);
+            # reading through a link is still checked on its real path by the "open" rule.
+            target, link = resolve(args[0]), resolve(args[1]) if len(args) > 1 else None
+            if target is None or link is None or not (writable(target) and writable(link)):
+                raise deny("creating links outside the grading or temp folder")
         elif event == "socket.connect":
             check_address(args[1], "connecting to")
         elif event in ("socket.sendto", "socket.sendmsg"):
