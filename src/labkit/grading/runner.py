@@ -195,6 +195,7 @@ def grade(
         m for m in session.expected if opts.mode == "learner" and m.visibility == "hidden"
     ]
     tests = [session.outcomes[m.id] for m in session.expected if m.id in session.outcomes]
+    tests.sort(key=lambda t: number_key(t.meta.number))  # the lab's task order, not file order
     return GradeResult(
         lab_id=manifest.id,
         lab_title=manifest.title,
@@ -859,6 +860,11 @@ def _nproc_limit() -> int | None:
         except (ValueError, IndexError):
             continue
     return count + 256
+
+
+def number_key(number: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order of test numbers: "2.10" after "2.9", "4.1.2" after "4.1"."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in number.split("."))
 
 
 def _status(tests: list[TestOutcome]) -> Status:
