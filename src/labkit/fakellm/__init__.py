@@ -15,30 +15,76 @@ behaviour chain (:mod:`labkit.fakellm.behaviours`). See docs/DESIGN.md for how t
 
 from __future__ import annotations
 
-from labkit.fakellm import reply
-from labkit.fakellm.app import create_app
-from labkit.fakellm.behaviours import (
-    Behaviour,
-    Conversational,
-    ExtractiveAnswerer,
-    SchemaFiller,
-    ToolPolicy,
-    default_behaviours,
-)
-from labkit.fakellm.journal import Journal, JournalEntry
-from labkit.fakellm.server import FakeLLM
-from labkit.fakellm.state import ProviderState
-from labkit.fakellm.types import (
-    ChatRequest,
-    HttpError,
-    Message,
-    Reply,
-    StreamError,
-    ToolCall,
-    ToolResult,
-    ToolSpec,
-    Usage,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labkit.fakellm import reply
+    from labkit.fakellm.app import create_app
+    from labkit.fakellm.behaviours import (
+        Behaviour,
+        Conversational,
+        ExtractiveAnswerer,
+        SchemaFiller,
+        ToolPolicy,
+        default_behaviours,
+    )
+    from labkit.fakellm.journal import Journal, JournalEntry
+    from labkit.fakellm.server import FakeLLM
+    from labkit.fakellm.state import ProviderState
+    from labkit.fakellm.types import (
+        ChatRequest,
+        HttpError,
+        Message,
+        Reply,
+        StreamError,
+        ToolCall,
+        ToolResult,
+        ToolSpec,
+        Usage,
+    )
+
+# Names resolve lazily (PEP 562): `labkit --help`, `make grade` and `make list` import this
+# package only to register `serve`, and should not pay for starlette, uvicorn and numpy.
+_HOMES = {
+    "reply": "labkit.fakellm.reply",
+    "create_app": "labkit.fakellm.app",
+    "Behaviour": "labkit.fakellm.behaviours",
+    "Conversational": "labkit.fakellm.behaviours",
+    "ExtractiveAnswerer": "labkit.fakellm.behaviours",
+    "SchemaFiller": "labkit.fakellm.behaviours",
+    "ToolPolicy": "labkit.fakellm.behaviours",
+    "default_behaviours": "labkit.fakellm.behaviours",
+    "Journal": "labkit.fakellm.journal",
+    "JournalEntry": "labkit.fakellm.journal",
+    "FakeLLM": "labkit.fakellm.server",
+    "ProviderState": "labkit.fakellm.state",
+    **{
+        name: "labkit.fakellm.types"
+        for name in (
+            "ChatRequest",
+            "HttpError",
+            "Message",
+            "Reply",
+            "StreamError",
+            "ToolCall",
+            "ToolResult",
+            "ToolSpec",
+            "Usage",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'labkit.fakellm' has no attribute {name!r}")
+    module = importlib.import_module(home)
+    value = module if name == "reply" else getattr(module, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Behaviour",

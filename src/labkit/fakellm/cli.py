@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labkit.fakellm.behaviours import Behaviour
+if TYPE_CHECKING:
+    from labkit.fakellm.behaviours import Behaviour
 
 DEFAULT_PORT = 8787
 
