@@ -1,0 +1,190 @@
+"""Retrieval-augmented answers with citations: retrieve, prompt with numbered sources, generate,
+map the model's ``[n]`` citations back to documents, and refuse when the sources do not answer.
+
+The prompt format is the lab's contract (README, "The prompt"): a real model is told it in the
+system prompt, and the course's fake model reads it to answer offline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from labkit import config
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+Sdk = Literal["openai", "anthropic"]
+Where = dict[str, Any]
+
+K = 5  # sources per question
+MIN_SIMILARITY = 0.3  # below this best-source similarity, refuse without asking the model
+MAX_TOKENS = 400
+REFUSAL = "I don't know: the knowledge base does not answer this question."
+SYSTEM_PROMPT = (
+    "You answer questions about Tessaline, Inc. using only the numbered sources in the user's "
+    "message. Each source starts with its number in square brackets and its document id in "
+    "parentheses. Cite the sources you use with their numbers in square brackets, like [2]. "
+    'If the sources do not contain the answer, reply "I don\'t know" and nothing else.'
+)
+
+_EXACT_TERM = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str  # the chunk's text exactly as stored
+    score: float  # cosine similarity to the question: 1 - Chroma's cosine distance
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RagAnswer:
+    """The outcome of one question."""
+
+    question: str
+    text: str  # what the model said, or REFUSAL when no source was relevant enough
+    citations: list[str]  # cited document ids, in order of first citation, no repeats
+    sources: list[Hit]  # the sources sent to the model, in prompt order ([1] first)
+    refused: bool
+
+
+def exact_terms(question: str) -> list[str]:
+    """GIVEN. Tokens of a question that name something exactly: they contain a digit
+    (``ERR-4130``, ``OPS-1421``), an inner ``.`` or ``_`` (``query.max_rows``), or are a
+    ``--flag``. Embeddings are poor at such tokens; exact matching is not."""
+    terms = []
+    for match in _EXACT_TERM.finditer(question):
+        token = match.group(0).rstrip(".-/")
+        exact = token.startswith("--") or any(c.isdigit() for c in token)
+        if exact or re.search(r"\w[._]\w", token):
+            terms.append(token)
+    return terms
+
+
+def make_where(
+    kind: str | None = None, version: str | None = None, since: str | None = None
+) -> Where | None:
+    """A Chroma ``where`` filter from optional conditions (README, task 2).
+
+    Args:
+        kind: only chunks of documents of this kind (``policy``, ``manual`` ...).
+        version: only chunks of documents with this version (``2024``, ``v2`` ...).
+        since: only chunks of documents dated on or after this ISO date (``2024-01-01``).
+
+    Returns:
+        None without conditions; the single condition alone; several under ``$and``.
+    """
+    raise NotImplementedError
+
+
+def retrieve(
+    collection: Collection, question: str, *, k: int = K, where: Where | None = None
+) -> list[Hit]:
+    """The ``k`` chunks most similar to ``question``, best first, within the ``where`` filter.
+
+    Args:
+        collection: the knowledge-base collection.
+        question: the user's question.
+        k: how many chunks to return (fewer if the collection, or the filter, has fewer).
+        where: a Chroma metadata filter (see :func:`make_where`), or None.
+
+    Returns:
+        Hits sorted by ``score`` (cosine similarity), highest first.
+    """
+    raise NotImplementedError
+
+
+def format_sources(hits: list[Hit]) -> str:
+    """The numbered sources block of the prompt (README, "The prompt").
+
+    Args:
+        hits: the sources, in the order they are to be numbered.
+
+    Returns:
+        One block per hit, ``[n] (doc_id) `` then the chunk's text with its blank lines removed,
+        blocks separated by one blank line; numbering starts at 1.
+    """
+    raise NotImplementedError
+
+
+def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
+    """The chat messages for one question: the system prompt, then one user message.
+
+    Args:
+        question: the user's question.
+        hits: the sources, in prompt order.
+
+    Returns:
+        ``[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ...}]``
+        where the user message is ``Sources:``, a blank line, :func:`format_sources`, a blank
+        line, and ``Question: <question>`` as its last line.
+    """
+    raise NotImplementedError
+
+
+def generate(messages: list[dict[str, str]], sdk: Sdk | None = None) -> str:
+    """Ask the configured model (``labkit.config``) and return its reply text.
+
+    Args:
+        messages: the system message first, then the conversation (here: one user message).
+        sdk: ``openai`` or ``anthropic``; None for ``labkit.config.default_sdk()``.
+
+    Returns:
+        The reply's text ("" if the model sent none).
+    """
+    raise NotImplementedError
+
+
+def map_citations(text: str, hits: list[Hit]) -> list[str]:
+    """The document ids an answer cites, from its ``[n]`` markers.
+
+    Args:
+        text: the model's answer; ``[2]`` cites source 2, ``[1, 3]`` sources 1 and 3.
+        hits: the sources as numbered in the prompt (``[1]`` is ``hits[0]``).
+
+    Returns:
+        Document ids in order of first citation, without repeats; numbers that match no
+        source (``[0]``, ``[9]`` with five sources) are ignored.
+    """
+    raise NotImplementedError
+
+
+def is_refusal(text: str) -> bool:
+    """Whether the model declined to answer: its reply says "I don't know" (any case; a
+    typographic apostrophe or "do not" count too)."""
+    raise NotImplementedError
+
+
+def answer(
+    collection: Collection,
+    question: str,
+    *,
+    k: int = K,
+    where: Where | None = None,
+    min_similarity: float = MIN_SIMILARITY,
+    sdk: Sdk | None = None,
+) -> RagAnswer:
+    """Answer ``question`` from the knowledge base, with citations, or refuse.
+
+    Args:
+        collection: the knowledge-base collection.
+        question: the user's question.
+        k: how many chunks to retrieve.
+        where: a metadata filter for retrieval, or None.
+        min_similarity: when the best source scores below this, refuse without calling the
+            model: the question is not about the knowledge base.
+        sdk: which SDK :func:`generate` uses.
+
+    Returns:
+        The answer; ``refused`` with no citations when no source was relevant enough or the
+        model said it does not know.
+    """
+    raise NotImplementedError
