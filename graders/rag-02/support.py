@@ -1,0 +1,143 @@
+"""Shared by the rag-02 tests and build_vectors.py: shipped vectors, the small knowledge base the
+store tests ingest, and the held-out questions. Loaded by file path (pytest's importlib mode puts
+no test folder on sys.path), at collection time: the grader's files are deleted before tests run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from labkit.datasets.knowledge_base import (
+    MANIFEST_COLUMNS,
+    Document,
+    Question,
+    load_documents,
+    load_questions,
+    read_questions_file,
+)
+
+HERE = Path(__file__).resolve().parent
+VECTORS_FILE = HERE / "kb_vectors.npz"
+HELDOUT_NAME = "heldout_questions.jsonl"
+MODEL_ID = "all-MiniLM-L6-v2"  # labkit.models.embedder.MODEL_ID: the embedding cache's key
+
+# Small documents of the knowledge base the store tests ingest (a seeded three of them).
+SMALL_DOCS = (
+    "faq-billing",
+    "policy-leave",
+    "policy-remote-work",
+    "api-webhooks",
+    "runbook-rate-limit-override",
+    "guide-code-review",
+)
+OFF_TOPIC = (
+    "What is the boiling point of mercury in Kelvin?",
+    "Who painted the ceiling of the Sistine Chapel?",
+    "How many moons does Neptune have?",
+)
+_SECTION = re.compile(r"^## ", re.MULTILINE)
+
+
+def documents() -> list[Document]:
+    """The knowledge base, in manifest order."""
+    return load_documents()
+
+
+def key(text: str) -> str:
+    """The embedding cache's key for a text (labkit.models.embedder.EmbeddingCache.key)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_vectors() -> dict[str, np.ndarray]:
+    """sha256(text) -> MiniLM vector for every text the reference embeds while graded."""
+    if not VECTORS_FILE.is_file():
+        return {}
+    with np.load(VECTORS_FILE) as data:
+        keys = [k.decode() for k in data["keys"]]
+        vectors = data["vectors"].astype(np.float32)
+    return dict(zip(keys, vectors, strict=True))
+
+
+def warm_embedding_cache(vectors: dict[str, np.ndarray]) -> None:
+    """Put the shipped vectors in the embedder's disk cache (a fresh one in every grading run), so
+    embedding the knowledge base costs a lookup instead of a minute of CPU. Texts the file does
+    not hold are embedded by the real model, so a stale file makes grading slower, never wrong."""
+    if not vectors:
+        return
+    from labkit.models.embedder import EmbeddingCache, cache_dir
+
+    try:
+        EmbeddingCache(cache_dir() / "embeddings.sqlite3").put_many(MODEL_ID, vectors)
+    except Exception:  # no cache: everything is computed, slowly but correctly
+        pass
+
+
+def drop_section(text: str, rng: random.Random) -> str:
+    """``text`` without one of its ``##`` sections (not the first): a changed document whose
+    remaining chunks keep their text but move to other positions."""
+    starts = [m.start() for m in _SECTION.finditer(text)]
+    if len(starts) < 3:
+        raise ValueError("the document needs at least three sections")
+    i = rng.randrange(1, len(starts) - 1)
+    return text[: starts[i]] + text[starts[i + 1] :]
+
+
+def write_kb(folder: Path, docs: Iterable[Document]) -> Path:
+    """A knowledge-base folder (manifest.csv + docs/<id>.md) holding ``docs``."""
+    (folder / "docs").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for doc in docs:
+        (folder / "docs" / f"{doc.id}.md").write_text(doc.text, encoding="utf-8")
+        rows.append([doc.id, doc.title, doc.kind, doc.version, doc.date])
+    with (folder / "manifest.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows(sorted(rows))
+    return folder
+
+
+def heldout_questions(test_file: str) -> tuple[list[Question], str]:
+    """The held-out questions and where they come from.
+
+    In instructor mode, ``labkit grade-all --hidden-tests DIR`` copies DIR next to the grader's
+    tests as ``hidden/``; a ``heldout_questions.jsonl`` there (same format as the knowledge
+    base's questions.jsonl) replaces the public test split.
+    """
+    hidden = Path(test_file).resolve().parent.parent / "hidden" / HELDOUT_NAME
+    if hidden.is_file():
+        return read_questions_file(hidden), "the instructor's held-out questions"
+    return load_questions(split="test"), "the test split of the golden questions"
+
+
+def texts_to_embed(embedding_text: object, chunk_document: object) -> list[str]:
+    """Every text the reference embeds while graded (for build_vectors.py)."""
+    texts: list[str] = []
+    for doc in documents():
+        for chunk in chunk_document(doc.text):  # type: ignore[operator]
+            texts.append(embedding_text(doc, chunk))  # type: ignore[operator]
+    texts += [q.question for q in load_questions()]
+    texts += list(OFF_TOPIC)
+    return sorted(set(texts))
+
+
+def summary(rows: Sequence[tuple[str, str, bool, str]]) -> str:
+    """Per-type counts of (id, type, correct, why) rows, for the milestone's message."""
+    by_type: dict[str, list[int]] = {}
+    for _, kind, ok, _ in rows:
+        tally = by_type.setdefault(kind, [0, 0])
+        tally[0] += ok
+        tally[1] += 1
+    return ", ".join(f"{kind} {good}/{count}" for kind, (good, count) in sorted(by_type.items()))
+
+
+def dumps(value: object) -> str:
+    """Compact JSON for assertion messages."""
+    return json.dumps(value, ensure_ascii=False, default=str)[:300]
