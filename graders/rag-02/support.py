@@ -118,11 +118,12 @@ def heldout_questions(test_file: str) -> tuple[list[Question], str]:
 
 
 def texts_to_embed(embedding_text: object, chunk_document: object) -> list[str]:
-    """Every text the reference embeds while graded (for build_vectors.py)."""
+    """Every text the reference (or a submission embedding bare chunks) embeds while graded."""
     texts: list[str] = []
     for doc in documents():
         for chunk in chunk_document(doc.text):  # type: ignore[operator]
             texts.append(embedding_text(doc, chunk))  # type: ignore[operator]
+            texts.append(chunk.text)  # what a submission that embeds the bare chunk asks for
     texts += [q.question for q in load_questions()]
     texts += list(OFF_TOPIC)
     return sorted(set(texts))
