@@ -202,3 +202,26 @@ def test_lab_authors_can_run_the_plugin_directly(course: Path) -> None:
         env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": "/usr/bin:/bin"},
     )
     assert "labkit: 12/12 points (solutions/calc)" in done.stdout, done.stdout + done.stderr
+
+
+def test_report_prints_brackets_in_names_and_reasons_literally() -> None:
+    """Test names and reasons are text, not rich markup: "[2][1]" must survive."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from labkit.grading.report import render
+    from labkit.grading.runner import GradeResult, TestOutcome
+    from labkit.grading.spec import TestMeta
+
+    meta = TestMeta("t::x", "4.2", "citations [2][1] map to documents", 2.0, "visible", "Check [n].")
+    result = GradeResult(
+        "lab", "Lab", "labs/lab", "learner", "graded",
+        [TestOutcome(meta, "failed", 0.0, reason="saw [bold]2[/bold] citations")],
+        [], 0.1, 0, "hash",
+    )
+    out = StringIO()
+    render(result, Console(file=out, width=120, color_system=None))
+    text = out.getvalue()
+    assert "citations [2][1] map to documents" in text
+    assert "saw [bold]2[/bold] citations" in text and "Check [n]." in text

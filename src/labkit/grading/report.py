@@ -49,7 +49,10 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
         mark, style = _mark(outcome)
         points = Text(f"{_fmt(outcome.score)}/{_fmt(outcome.meta.points)}", style=style)
         tag = "" if outcome.meta.visibility != "after_due_date" else " (after due date)"
-        table.add_row(Text(mark, style=style), outcome.meta.number, outcome.meta.name + tag, points)
+        # Text(), not str: rich would read "[2]" in a test name as markup and drop it.
+        table.add_row(
+            Text(mark, style=style), Text(outcome.meta.number), Text(outcome.meta.name + tag), points
+        )
         if not outcome.passed:
             table.add_row("", "", _details(outcome), "")
     console.print(Padding(table, (0, 2)))
