@@ -214,7 +214,7 @@ def test_report_prints_brackets_in_names_and_reasons_literally() -> None:
     from labkit.grading.runner import GradeResult, TestOutcome
     from labkit.grading.spec import TestMeta
 
-    meta = TestMeta("t::x", "4.2", "citations [2][1] map to documents", 2.0, "visible", "Check [n].")
+    meta = TestMeta("t::x", "4.2", "citations [n] map to documents [2][1]", 2.0, "visible", "Check [n].")
     result = GradeResult(
         "lab", "Lab", "labs/lab", "learner", "graded",
         [TestOutcome(meta, "failed", 0.0, reason="saw [bold]2[/bold] citations")],
@@ -223,5 +223,5 @@ def test_report_prints_brackets_in_names_and_reasons_literally() -> None:
     out = StringIO()
     render(result, Console(file=out, width=120, color_system=None))
     text = out.getvalue()
-    assert "citations [2][1] map to documents" in text
+    assert "citations [n] map to documents [2][1]" in text
     assert "saw [bold]2[/bold] citations" in text and "Check [n]." in text
