@@ -9,11 +9,8 @@ it with the real model, so a stale file only makes grading slower, never wrong.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -24,7 +21,7 @@ def main() -> int:
     from chunkers import MAX_TOKENS, OVERLAP_TOKENS, fixed_size_chunks, markdown_chunks
 
     from labkit.datasets import load_documents, load_questions
-    from labkit.models.embedder import get_embedder
+    from labkit.models.embedder import save_vectors
 
     documents = load_documents()
     texts: list[str] = []
@@ -32,14 +29,9 @@ def main() -> int:
         texts += [c.text for c in fixed_size_chunks(doc.id, doc.text, MAX_TOKENS, OVERLAP_TOKENS)]
         texts += [c.text for c in markdown_chunks(doc.id, doc.text, MAX_TOKENS)]
     texts += [q.question for q in load_questions(split="dev") if q.answerable]
-    unique = sorted(set(texts))
-    vectors = get_embedder().embed(unique)
-    keys = np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in unique], dtype="S64")
     target = HERE / "minilm_vectors.npz"
-    np.savez_compressed(target, keys=keys, vectors=vectors.astype(np.float16))
-    print(
-        f"wrote {len(unique)} vectors to {target.relative_to(ROOT)} ({target.stat().st_size} bytes)"
-    )
+    count = save_vectors(target, texts)
+    print(f"wrote {count} vectors to {target.relative_to(ROOT)} ({target.stat().st_size} bytes)")
     return 0
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from labkit.datasets import Document, Passage, Question, load_documents, load_questions
 from labkit.grading import assert_same, lab_test
+from labkit.models.embedder import EmbeddingCache, load_vectors
 
 KS = (1, 3, 5, 10)
 DEFAULT_MAX, DEFAULT_OVERLAP = 128, 32
@@ -36,22 +37,9 @@ _DEV = [q for q in _DEV_ALL if q.answerable]
 _DOC_TEXTS = {d.id: d.text for d in _DOCUMENTS}
 
 
-def _load_shipped() -> dict[str, np.ndarray]:
-    """sha256(text) -> MiniLM vector, read now: the grader's files are gone once tests run."""
-    path = Path(__file__).with_name("minilm_vectors.npz")
-    if not path.is_file():
-        return {}
-    with np.load(path) as data:
-        keys = [k.decode() for k in data["keys"]]
-        vectors = data["vectors"].astype(np.float32)
-    return dict(zip(keys, vectors, strict=True))
-
-
-_SHIPPED = _load_shipped()
-
-
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+# sha256(text) -> MiniLM vector, read now: the grader's files are gone once tests run.
+_SHIPPED = load_vectors(Path(__file__).with_name("minilm_vectors.npz"))
+_key = EmbeddingCache.key
 
 
 class MiniLM:

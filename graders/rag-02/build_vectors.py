@@ -14,8 +14,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
@@ -25,7 +23,7 @@ def main() -> int:
     from chunking import chunk_document
     from store import embedding_text
 
-    from labkit.models.embedder import get_embedder
+    from labkit.models.embedder import save_vectors
 
     spec = importlib.util.spec_from_file_location("rag02_support", HERE / "support.py")
     assert spec is not None and spec.loader is not None
@@ -33,11 +31,9 @@ def main() -> int:
     spec.loader.exec_module(support)
 
     texts = support.texts_to_embed(embedding_text, chunk_document)
-    vectors = get_embedder().embed(texts)
-    keys = np.array([support.key(t) for t in texts], dtype="S64")
-    np.savez_compressed(support.VECTORS_FILE, keys=keys, vectors=vectors.astype(np.float16))
+    count = save_vectors(support.VECTORS_FILE, texts)
     size = support.VECTORS_FILE.stat().st_size
-    print(f"wrote {len(texts)} vectors to {support.VECTORS_FILE.relative_to(ROOT)} ({size} bytes)")
+    print(f"wrote {count} vectors to {support.VECTORS_FILE.relative_to(ROOT)} ({size} bytes)")
     return 0
 
 

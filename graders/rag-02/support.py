@@ -6,14 +6,11 @@ no test folder on sys.path), at collection time: the grader's files are deleted 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import random
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import numpy as np
 
 from labkit.datasets.knowledge_base import (
     MANIFEST_COLUMNS,
@@ -27,7 +24,6 @@ from labkit.datasets.knowledge_base import (
 HERE = Path(__file__).resolve().parent
 VECTORS_FILE = HERE / "kb_vectors.npz"
 HELDOUT_NAME = "heldout_questions.jsonl"
-MODEL_ID = "all-MiniLM-L6-v2"  # labkit.models.embedder.MODEL_ID: the embedding cache's key
 
 # Small documents of the knowledge base the store tests ingest (a seeded three of them).
 SMALL_DOCS = (
@@ -49,35 +45,6 @@ _SECTION = re.compile(r"^## ", re.MULTILINE)
 def documents() -> list[Document]:
     """The knowledge base, in manifest order."""
     return load_documents()
-
-
-def key(text: str) -> str:
-    """The embedding cache's key for a text (labkit.models.embedder.EmbeddingCache.key)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def load_vectors() -> dict[str, np.ndarray]:
-    """sha256(text) -> MiniLM vector for every text the reference embeds while graded."""
-    if not VECTORS_FILE.is_file():
-        return {}
-    with np.load(VECTORS_FILE) as data:
-        keys = [k.decode() for k in data["keys"]]
-        vectors = data["vectors"].astype(np.float32)
-    return dict(zip(keys, vectors, strict=True))
-
-
-def warm_embedding_cache(vectors: dict[str, np.ndarray]) -> None:
-    """Put the shipped vectors in the embedder's disk cache (a fresh one in every grading run), so
-    embedding the knowledge base costs a lookup instead of a minute of CPU. Texts the file does
-    not hold are embedded by the real model, so a stale file makes grading slower, never wrong."""
-    if not vectors:
-        return
-    from labkit.models.embedder import EmbeddingCache, cache_dir
-
-    try:
-        EmbeddingCache(cache_dir() / "embeddings.sqlite3").put_many(MODEL_ID, vectors)
-    except Exception:  # no cache: everything is computed, slowly but correctly
-        pass
 
 
 def drop_section(text: str, rng: random.Random) -> str:

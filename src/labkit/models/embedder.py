@@ -281,3 +281,43 @@ def _chroma_ef_class() -> type:
     except ValueError:
         pass  # already registered in this process
     return LabkitEmbeddingFunction
+
+
+# --------------------------------------------------------------------------- shipped vectors
+# Grading runs in a fresh HOME, so the disk cache starts empty and embedding a corpus would cost
+# a minute of CPU per graded submission. A grader can ship the vectors its reference needs (a
+# derivable file: rebuilt by a script from the pinned model) and warm the cache from it before any
+# learner code runs. Texts the file does not hold are embedded live, so a stale file only makes
+# grading slower, never wrong.
+
+
+def save_vectors(path: Path, texts: Sequence[str]) -> int:
+    """Embed ``texts`` with :func:`get_embedder` and write them to ``path`` (.npz, float16).
+
+    Keys are :meth:`EmbeddingCache.key` of each text. Returns how many distinct texts were saved.
+    """
+    unique = sorted(set(texts))
+    vectors = get_embedder().embed(unique)
+    keys = np.array([EmbeddingCache.key(t) for t in unique], dtype="S64")
+    np.savez_compressed(path, keys=keys, vectors=vectors.astype(np.float16))
+    return len(unique)
+
+
+def load_vectors(path: Path) -> dict[str, np.ndarray]:
+    """``sha256(text) -> vector`` from a file written by :func:`save_vectors` ({} if absent)."""
+    if not path.is_file():
+        return {}
+    with np.load(path) as data:
+        keys = [k.decode() for k in data["keys"]]
+        vectors = data["vectors"].astype(np.float32)
+    return dict(zip(keys, vectors, strict=True))
+
+
+def warm_cache(vectors: dict[str, np.ndarray], model_id: str = MODEL_ID) -> None:
+    """Put ``vectors`` in this process's embedding cache (best effort: no cache, no harm)."""
+    if not vectors:
+        return
+    try:
+        EmbeddingCache(cache_dir() / "embeddings.sqlite3").put_many(model_id, vectors)
+    except (OSError, sqlite3.Error):
+        pass
