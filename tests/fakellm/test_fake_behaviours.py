@@ -387,3 +387,13 @@ def test_behaviours_are_deterministic() -> None:
         ],
     )
     assert ToolPolicy().respond(req) == ToolPolicy().respond(req)
+
+
+def test_nullable_enum_is_null_without_evidence_and_chosen_with_it() -> None:
+    """An optional filter the user never mentioned stays null, as a real model leaves it."""
+    status = {"anyOf": [{"type": "string", "enum": ["pending", "shipped"]}, {"type": "null"}]}
+    schema = {"type": "object", "properties": {"status": status}, "required": ["status"]}
+    assert fill_schema(schema, "List the orders of C-1035.") == {"status": None}
+    assert fill_schema(schema, "List the shipped orders of C-1035.") == {"status": "shipped"}
+    inline = {"type": "object", "properties": {"s": {"enum": ["a", "b", None]}}, "required": ["s"]}
+    assert fill_schema(inline, "nothing relevant here") == {"s": None}

@@ -218,6 +218,8 @@ def _fill_union(
     first = non_null[0]
     kinds = _types(first)
     kind = kinds[0] if kinds else ("enum" if "enum" in first else "string")
+    if has_null and "enum" in first and depth <= 8:  # a nullable choice: null without evidence
+        return _choose_enum(list(first["enum"]), ctx, path, nullable=True)
     if not has_null or kind in ("object", "array", "enum") or depth > 8:
         return _fill(first, ctx, path, depth + 1)
     if kind == "string" and _string_kind(first, path) == "free":
@@ -619,7 +621,11 @@ def _fill_bool(schema: Mapping[str, Any], ctx: FillContext, path: list[str]) -> 
     return (bool(default) if isinstance(default, bool) else False), False
 
 
-def _choose_enum(options: list[Any], ctx: FillContext, path: list[str]) -> Any:
+def _choose_enum(
+    options: list[Any], ctx: FillContext, path: list[str], *, nullable: bool = False
+) -> Any:
+    """The option the text supports best; with no evidence, null when the field allows it (as a
+    real model leaves an optional filter unset), else the first option."""
     text_set = lexical.content_set(ctx.text)
     text_lower = ctx.text.lower()
 
@@ -642,4 +648,6 @@ def _choose_enum(options: list[Any], ctx: FillContext, path: list[str]) -> Any:
             return lowered["negative"]
         if "neutral" in lowered:
             return lowered["neutral"]
+    if nullable or None in options:
+        return None
     return options[0]
