@@ -18,7 +18,6 @@ from labkit.errors import LabkitError
 _COMMAND_MODULES = (
     "labkit.grading.cli",  # grade, grade-all, list
     "labkit.fakellm.cli",  # serve
-    "labkit.retrieval.cli",  # eval-retrieval
 )
 
 
