@@ -73,3 +73,48 @@ def test_wrapped_lines_and_answer_type() -> None:
     )
     assert "within 10 seconds" in text and "up to 6 times" in text, text
     assert cites == (3,)
+
+
+def answer_from(sources: str, question: str) -> tuple[str, tuple[int, ...]]:
+    request = ChatRequest(
+        api="openai_chat",
+        endpoint="chat",
+        model="m",
+        messages=[Message("user", f"{sources}\n\nQuestion: {question}")],
+    )
+    answer = ExtractiveAnswerer().answer(request)
+    assert answer is not None
+    return answer.text, answer.citations
+
+
+def test_a_sentence_opening_with_a_pronoun_is_quoted_with_the_one_before() -> None:
+    sources = (
+        "[1] (runbook-certificates) ## Renewal\n"
+        "1. Check that the `_acme-challenge` CNAME record exists. Its removal caused INC-2024-0131.\n"
+        "2. Run the renew command."
+    )
+    text, cites = answer_from(sources, "What caused INC-2024-0131?")
+    assert text == (
+        "Check that the `_acme-challenge` CNAME record exists. "
+        "Its removal caused INC-2024-0131 [1]."
+    )
+    assert cites == (1,)
+
+
+def test_a_date_is_not_the_quantity_asked_for() -> None:
+    sources = (
+        "[1] (api-v1-deprecation) API v1 will be switched off on 31 March 2025. "
+        "API v1 applies one rate limit to every workspace.\n\n"
+        "[2] (api-v1-rate-limits) Each API v1 key may make 100 requests per minute."
+    )
+    text, cites = answer_from(sources, "What is the API v1 rate limit?")
+    assert "100 requests per minute [2]" in text and 2 in cites
+
+
+def test_sources_that_share_words_but_not_meaning_are_refused() -> None:
+    sources = (
+        "[1] (policy-remote-work) Tessaline has offices in Rotterdam, Austin and Singapore. "
+        "Employees choose where they work."
+    )
+    text, cites = answer_from(sources, "Can employees bring their dogs to the Rotterdam office?")
+    assert "I don't know" in text and cites == ()

@@ -236,7 +236,12 @@ def test_rag_answer_as_structured_output(oai: openai.OpenAI) -> None:
         model=MODEL, messages=[{"role": "user", "content": ask}], response_format=Cited
     )
     cited = parsed.choices[0].message.parsed
-    assert cited == Cited(answer="Express shipping takes 1 day [1].", citations=[1])
+    # The standard-shipping sentence is close in meaning (MiniLM similarity >= 0.45), so the
+    # extractive answerer quotes it too.
+    assert cited == Cited(
+        answer="Standard shipping takes 3-5 business days [1]. Express shipping takes 1 day [1].",
+        citations=[1],
+    )
 
 
 # --------------------------------------------------------------------------- the finer rules
