@@ -18,6 +18,7 @@ from labkit.errors import LabkitError
 _COMMAND_MODULES = (
     "labkit.grading.cli",  # grade, grade-all, list
     "labkit.fakellm.cli",  # serve
+    "labkit.retrieval.cli",  # eval-retrieval
 )
 
 

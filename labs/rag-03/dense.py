@@ -1,0 +1,129 @@
+"""Dense search: documents cut into passages, passages embedded, a document scored by its best passage.
+
+    index = DenseIndex(doc_ids, texts)                 # embeds every passage (cached on disk)
+    index.search("how much for a hotel in London?", k=5)
+    index.best_passages("how much for a hotel in London?", ["policy-travel-2024"])
+
+This module stands alone (it imports nothing from the lab folder): ``labkit eval-retrieval``
+loads it from your folder by path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+"""texts -> (n, d) array of L2-normalised vectors (the course's MiniLM by default)."""
+
+MIN_PASSAGE_CHARS = 200
+
+
+def split_passages(text: str, min_chars: int = MIN_PASSAGE_CHARS) -> list[str]:
+    """GIVEN. Cut a document into passages: blank-line blocks, short blocks merged forward.
+
+    A heading or a one-line paragraph is too short to mean much alone, so it is merged with what
+    follows until the passage has ``min_chars`` characters (the cut the course's reranker was
+    trained on). A passage out of context loses what it is about ("The cap is $300" — of what?),
+    so when the document starts with a ``# Title`` line, every passage after the first starts
+    with that line too. A text without blank lines (a Wikipedia summary) is one passage.
+
+    Args:
+        text: a document.
+        min_chars: the shortest passage worth keeping alone.
+
+    Returns:
+        The passages, in order; at least one for any non-blank text.
+    """
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+    passages: list[str] = []
+    buffer = ""
+    for block in blocks:
+        buffer = f"{buffer}\n\n{block}" if buffer else block
+        if len(buffer) >= min_chars:
+            passages.append(buffer)
+            buffer = ""
+    if buffer:
+        passages.append(buffer)
+    first_line = text.lstrip().split("\n", 1)[0].strip()
+    if first_line.startswith("# "):
+        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
+    return passages
+
+
+def default_embed(texts: Sequence[str]) -> np.ndarray:
+    """GIVEN. The course's MiniLM embedder (vectors cached on disk, so re-indexing is quick)."""
+    from labkit.models.embedder import get_embedder
+
+    return get_embedder().embed(list(texts))
+
+
+class DenseIndex:
+    """Cosine search over passage embeddings, returning documents.
+
+    Args:
+        doc_ids: one id per document.
+        texts: the documents' texts, in the same order.
+        embed: turns texts into L2-normalised vectors (default: the course's MiniLM).
+    """
+
+    def __init__(
+        self, doc_ids: Sequence[str], texts: Sequence[str], *, embed: Embed | None = None
+    ) -> None:
+        if len(doc_ids) != len(texts):
+            raise ValueError(f"{len(doc_ids)} ids for {len(texts)} texts")
+        self.doc_ids = list(doc_ids)
+        self._embed = embed or default_embed
+        self.passages: list[str] = []
+        owners: list[int] = []
+        for number, text in enumerate(texts):
+            for passage in split_passages(text) or [text]:
+                self.passages.append(passage)
+                owners.append(number)
+        self.owners = np.asarray(owners, dtype=np.int64)
+        self.vectors = np.asarray(self._embed(self.passages), dtype=np.float32)
+        self._query_vectors: dict[str, np.ndarray] = {}
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        if query not in self._query_vectors:
+            self._query_vectors[query] = np.asarray(self._embed([query]), dtype=np.float32)[0]
+        return self._query_vectors[query]
+
+    def passage_scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of ``query`` with every passage (one float per passage).
+
+        Args:
+            query: the query text.
+
+        Returns:
+            A 1-D array aligned with ``self.passages`` (the vectors are normalised, so a dot
+            product is the cosine).
+        """
+        return self.vectors @ self._query_vector(query)
+
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best documents for ``query``; a document scores as its best passage.
+
+        Args:
+            query: the query text.
+            k: how many results at most.
+
+        Returns:
+            ``(doc_id, score)`` pairs, best first, equal scores in doc-id order; ``score`` is the
+            highest cosine among the document's passages, as a plain float.
+        """
+        raise NotImplementedError
+
+    def best_passages(self, query: str, doc_ids: Sequence[str]) -> dict[str, str]:
+        """For each document, its passage most similar to ``query`` (what a reranker should read).
+
+        Args:
+            query: the query text.
+            doc_ids: documents of this index.
+
+        Returns:
+            ``{doc_id: passage text}`` for every id in ``doc_ids``.
+        """
+        raise NotImplementedError
