@@ -74,9 +74,10 @@ class ProviderState:
     @property
     def runs_inline(self) -> bool:
         """Whether replies may be computed on the server's event loop: only when there is no
-        handler and every behaviour declares ``blocking = False`` (the defaults are pure and take
-        microseconds). Anything else — a test's handler, a local model — runs in a worker thread
-        so a slow reply never stalls other requests."""
+        handler and every behaviour declares ``blocking = False`` (pure ones that take
+        microseconds, such as the persona reply). Anything else — a test's handler, a local
+        model, the extractive answerer (it may embed sentences with MiniLM) — runs in a worker
+        thread so a slow reply never stalls other requests."""
         return self.handler is None and all(
             getattr(b, "blocking", True) is False for b in self.behaviours
         )
