@@ -1,0 +1,928 @@
+"""The judge's side of the boundary: a worker process for learner code, and proxies to it.
+
+The judge (pytest, the plugin, the result channel, the fake provider) never imports learner code.
+``learner.import_module("chatbot")`` returns a :class:`Remote` for the module living in the
+worker; attribute access and calls are forwarded, and results come back as data:
+
+- plain values (``codec.py``) arrive as exact built-in types;
+- dataclasses, pydantic models and NamedTuples whose type the judge has imported itself (a
+  ``labkit`` contract type, an SDK model) are rebuilt with the judge's own class from their fields;
+  those of learner-defined types arrive as a :class:`Record` (fields as data, compared as data,
+  other attributes forwarded), so no learner ``__eq__`` ever runs here;
+- any other object stays in the worker and the judge gets a :class:`Remote` handle whose method
+  calls are forwarded (``session.send(...)``, ``store.ingest(collection, docs)``);
+- generators and iterators arrive as a :class:`RemoteIterator`: items are pulled one by one, so
+  each arrives when the learner yields it (``arrivals`` keeps the times);
+- exceptions arrive as a :class:`LearnerError` that is also an instance of the learner's exception
+  type when the judge knows that type (``pytest.raises(ValueError)``, ``openai.APIStatusError``),
+  with ``where`` ("labs/x/foo.py line 12") and ``trace``.
+
+Going the other way, test values are data too; live objects are built in the worker from a
+recipe (``learner.make.client("openai", max_retries=0)``, see ``recipes.py``), and any other judge
+object (a function, a recorder, an embedder) is passed as a callback: the worker calls it back
+over the same socket with data.
+
+A call that does not finish before the test's deadline ends the worker: the judge first asks it
+for its stack (``faulthandler`` on ``SIGUSR1``) so the failure names the learner's line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from labkit.grading.codec import Codec, CodecError
+from labkit.grading.wire import Endpoint, WireClosed, WireError, WireTimeout
+
+_BOOT_TIMEOUT = 60.0
+_MAX_ITEMS = 100_000  # items one iterator may yield before it is called endless
+_STACK_WAIT = 0.4
+
+
+_Failed = pytest.fail.Exception
+
+
+class LearnerTimeout(_Failed):  # type: ignore[misc,valid-type]
+    """A call into learner code did not finish in time; the worker was stopped.
+
+    ``stuck_at`` is the learner's line it was running ("labs/x/foo.py line 4 (in add)"), or "".
+    """
+
+    stuck_at = ""
+
+
+class LearnerCrash(_Failed):  # type: ignore[misc,valid-type]
+    """The worker running learner code died during a call (a segfault, an exit, out of memory)."""
+
+
+class LearnerError(Exception):
+    """An exception raised by learner code in the worker, as data.
+
+    ``type_name`` is the learner's exception type ("ValueError", "openai.RateLimitError"),
+    ``where`` the learner's file and line ("labs/chat-01/chatbot.py line 40"), ``trace`` the
+    learner frames of the traceback, ``attrs`` its plain attributes (``status_code``...).
+    """
+
+    type_name = "LearnerError"
+    where = ""
+    trace: tuple[str, ...] = ()
+    attrs: ClassVar[dict[str, Any]] = {}
+    _errors: Any = None
+    _handle: Any = None
+    _message = ""
+
+    def __str__(self) -> str:
+        return self._message
+
+    def errors(self, **_: Any) -> Any:
+        """A pydantic ValidationError's ``errors()`` (as data), or []."""
+        return list(self._errors or [])
+
+    def is_a(self, name: str) -> bool:
+        """True if the learner's exception type, or one of its bases, is called ``name``
+        (``"ValueError"`` or ``"openai.RateLimitError"``)."""
+        return any(name in (q, f"{m}.{q}", q.rsplit(".", 1)[-1]) for m, q in self._mro)
+
+    _mro: tuple[tuple[str, str], ...] = ()
+
+
+_ERROR_TYPES: dict[tuple[str, str], type[LearnerError]] = {}
+_PLAIN_TYPES: dict[tuple[str, str], type[LearnerError]] = {}
+_UNBUILDABLE: set[tuple[str, str]] = set()
+
+
+def _plain_error_type(mro: list[tuple[str, str]]) -> type[LearnerError]:
+    key = mro[0] if mro else ("builtins", "Exception")
+    if key not in _PLAIN_TYPES:
+        name = key[1].rsplit(".", 1)[-1]
+        _PLAIN_TYPES[key] = type(name, (LearnerError,), {"__module__": key[0]})
+    return _PLAIN_TYPES[key]
+
+
+def is_remote_error(value: object) -> bool:
+    """True for an exception that came from learner code in the worker."""
+    return isinstance(value, BaseException) and getattr(value, "_labkit_remote", False) is True
+
+
+def exact_type(value: object, cls: object) -> bool:
+    """``type(value) is cls`` for a learner class: True only if ``value`` was made by exactly
+    that class (a subclass does not count), whether it arrived as a record or a handle."""
+    if isinstance(cls, type):
+        return type(value) is cls
+    own = cls._info.get("cls") if isinstance(cls, Remote) else None
+    if not isinstance(own, list):
+        return False
+    if isinstance(value, Record):
+        mro = list(value._mro)
+    elif isinstance(value, Remote):
+        mro = _mro(value._info.get("mro"))
+    elif is_remote_error(value):
+        mro = list(getattr(value, "_mro", ()))
+    else:
+        return False
+    return bool(mro) and mro[0] == (own[0], own[1])
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    """A class the judge has imported itself (never imports anything: the name is untrusted)."""
+    obj: Any = sys.modules.get(module)
+    if obj is None:
+        return None
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj if isinstance(obj, type) else None
+
+
+def _error_type(mro: list[tuple[str, str]]) -> type[LearnerError]:
+    key = mro[0] if mro else ("builtins", "Exception")
+    known = _ERROR_TYPES.get(key)
+    if known is not None:
+        return known
+    base: Any = None
+    for module, qualname in mro:
+        found = _lookup(module, qualname)
+        if (
+            found is not None
+            and issubclass(found, Exception)
+            and found not in (Exception, BaseException)
+        ):
+            base = found
+            break
+    name = key[1].rsplit(".", 1)[-1]
+    cls: type[LearnerError] = LearnerError
+    if base is not None:
+        try:
+            cls = type(name, (LearnerError, base), {"__module__": key[0]})
+        except TypeError:  # a base that cannot be subclassed (pydantic's ValidationError)
+            cls = LearnerError
+    if cls is LearnerError:
+        cls = type(name, (LearnerError,), {"__module__": key[0]})
+    _ERROR_TYPES[key] = cls
+    return cls
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A live object the worker builds (``learner.make.<name>(...)``, see ``recipes.py``)."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class Make:
+    """``learner.make.client("openai", max_retries=0)``: name a recipe from ``recipes.py``."""
+
+    def __getattr__(self, name: str) -> Callable[..., Recipe]:
+        from labkit.grading.recipes import RECIPES
+
+        if name.startswith("_") or name not in RECIPES:
+            raise AttributeError(f"no recipe called {name!r} (see labkit.grading.recipes)")
+
+        def recipe(*args: Any, **kwargs: Any) -> Recipe:
+            return Recipe(name, args, kwargs)
+
+        recipe.__doc__ = RECIPES[name].__doc__
+        return recipe
+
+
+make = Make()
+
+
+def _trusted_roots() -> tuple[str, ...]:
+    import labkit
+
+    paths = sysconfig.get_paths()
+    roots = {paths.get("purelib", ""), paths.get("platlib", ""), paths.get("stdlib", "")}
+    roots.add(str(Path(labkit.__file__).resolve().parent))
+    return tuple(os.path.realpath(r) for r in roots if r)
+
+
+class WorkerClient(Codec):
+    """Starts and talks to the worker; the judge's half of the codec."""
+
+    def __init__(
+        self,
+        learner_dir: Path,
+        display: str,
+        policy: Callable[[], str | None],
+        deadline: Callable[[], float],
+        time_limit: Callable[[], float] = lambda: 30.0,
+    ) -> None:
+        self.time_limit = time_limit
+        self.learner_dir = learner_dir.resolve()
+        self.display = display
+        self.policy = policy
+        self.deadline = deadline
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.endpoint: Endpoint | None = None
+        self.dump_r: int | None = None
+        self.generation = 0
+        self.judge_objects: dict[int, Any] = {}
+        self.judge_ids = itertools.count(1)
+        self.synced_env: dict[str, str] = {}
+        self.started_policy: str | None = None
+        self.trusted = _trusted_roots()
+        self.call_count = 0
+
+    # -- process ------------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.stop()
+        parent, child = socket.socketpair()
+        dump_r, dump_w = os.pipe()
+        os.set_blocking(dump_r, False)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.stderr = tempfile.TemporaryFile()
+        argv = [
+            sys.executable,
+            "-I",
+            "-B",
+            "-m",
+            "labkit.grading.worker",
+            str(child.fileno()),
+            str(dump_w),
+        ]
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.learner_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
+                pass_fds=(child.fileno(), dump_w),
+                close_fds=True,
+            )
+        finally:
+            child.close()
+            os.close(dump_w)
+        self.dump_r = dump_r
+        self.generation += 1
+        self.endpoint = Endpoint(parent, self.handle)
+        self.started_policy = self.policy()
+        self.synced_env = self.labkit_env()
+        self.endpoint.send(
+            {
+                "learner_dir": str(self.learner_dir),
+                "display": self.display,
+                "guard": self.started_policy,
+                "env": self.synced_env,
+            }
+        )
+        try:
+            ready = self.endpoint.receive(time.monotonic() + _BOOT_TIMEOUT)
+        except WireError as exc:
+            detail = self.stderr_tail()
+            self.stop()
+            raise RuntimeError(
+                f"the grader's worker process did not start ({exc}): {detail}"
+            ) from None
+        if "ready" not in ready:
+            self.stop()
+            raise RuntimeError("the grader's worker process sent a malformed greeting")
+        self.privileges = str(ready.get("privileges") or "")
+
+    def stop(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
+            self.endpoint = None
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self.proc = None
+        if self.dump_r is not None:
+            os.close(self.dump_r)
+            self.dump_r = None
+
+    def stderr_tail(self) -> str:
+        try:
+            self.stderr.seek(0)
+            text = self.stderr.read()[-2000:].decode("utf-8", "replace")
+        except (OSError, AttributeError):
+            return ""
+        return " | ".join(ln for ln in text.strip().splitlines()[-3:])
+
+    def labkit_env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith("LABKIT_")}
+
+    def ensure(self) -> Endpoint:
+        if (
+            self.endpoint is None
+            or not self.alive()
+            or (self.policy() != self.started_policy)
+        ):
+            self.start()
+        assert self.endpoint is not None
+        env = self.labkit_env()
+        if env != self.synced_env:
+            self.endpoint.request({"op": "setup-env", "env": env}, self.deadline())
+            self.synced_env = env
+        return self.endpoint
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(self, message: dict[str, Any]) -> Any:
+        endpoint = self.ensure()
+        generation = self.generation
+        self.call_count += 1
+        try:
+            reply = endpoint.request(message, self.deadline())
+        except WireTimeout:
+            where = self.stuck_at()
+            self.stop()
+            error = LearnerTimeout(
+                f"timeout: the test did not finish within {self.time_limit():g} s"
+                + (f"; it was stuck at {where}" if where else "")
+                + " (an endless loop, or much slower than it should be?)",
+                pytrace=False,
+            )
+            error.stuck_at = where
+            raise error from None
+        except WireClosed:
+            code = self.proc.wait(timeout=5) if self.proc is not None else None
+            self.stop()
+            raise LearnerCrash(f"crash: {self.exit_text(code)}", pytrace=False) from None
+        except WireError as exc:
+            self.stop()
+            pytest.fail(f"the worker running your code broke the protocol ({exc})", pytrace=False)
+        out = reply.get("out")
+        if isinstance(out, str) and out:
+            sys.stdout.write(out)
+        if "ok" in reply:
+            return self.decode_reply(reply["ok"], generation)
+        if reply.get("stop") is True:
+            raise StopIteration
+        if "err" in reply:
+            error = self.decode_reply(reply["err"], generation)
+            if isinstance(error, BaseException):
+                raise error
+        failure = LearnerError()
+        failure._message = f"the worker could not do that: {reply.get('fail')}"
+        raise failure
+
+    def decode_reply(self, data: Any, generation: int) -> Any:
+        self._decoding_generation = generation
+        try:
+            return self.decode(data)
+        except (CodecError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            error = LearnerError()
+            error._message = f"your code returned something that cannot be read ({exc})"
+            raise error from None
+
+    def exit_text(self, code: int | None) -> str:
+        if code is None:
+            return "the worker running your code stopped"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+            return f"the process running your code was killed by {name}{hint}"
+        return f"the process running your code exited (exit code {code})"
+
+    def blocked(self) -> list[str]:
+        """What the worker's guard blocked since the last time this was asked (for the report)."""
+        if self.endpoint is None or not self.alive():
+            return []
+        try:
+            reply = self.endpoint.request({"op": "violations"}, time.monotonic() + 5)
+        except WireError:
+            return []
+        found = reply.get("ok")
+        return [str(v)[:300] for v in found[:10]] if isinstance(found, list) else []
+
+    def stuck_at(self) -> str:
+        """Ask the worker for its stack and return the innermost learner line ("at x.py line 3")."""
+        if self.proc is None or self.dump_r is None:
+            return ""
+        try:
+            self.proc.send_signal(signal.SIGUSR1)
+        except (ProcessLookupError, OSError):
+            return ""
+        end = time.monotonic() + _STACK_WAIT
+        chunks = b""
+        while time.monotonic() < end:
+            try:
+                piece = os.read(self.dump_r, 65536)
+            except BlockingIOError:
+                if chunks:
+                    time.sleep(0.05)
+                    try:
+                        chunks += os.read(self.dump_r, 65536)
+                    except BlockingIOError:
+                        pass
+                    break
+                time.sleep(0.02)
+                continue
+            if not piece:
+                break
+            chunks += piece
+        text = chunks.decode("utf-8", "replace")
+        learner = str(self.learner_dir) + os.sep
+        for line in text.splitlines():  # innermost frame first in faulthandler's output
+            match = re.match(r'\s*File "(.+)", line (\d+) in (.+)', line)
+            if match and match.group(1).startswith(learner):
+                rel = match.group(1)[len(learner) :]
+                return f"{self.display}/{rel} line {match.group(2)} (in {match.group(3)})"
+        return ""
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A callback from learner code: call a judge object, or read a public attribute."""
+        op = message.get("op")
+        target = self.judge_objects.get(message.get("target"))  # type: ignore[arg-type]
+        if target is None:
+            return {"fail": "unknown grader object"}
+        try:
+            if op == "jget":
+                name = str(message.get("name"))
+                if name.startswith("_"):
+                    raise AttributeError(name)
+                value = getattr(target, name)
+            elif op == "jcall":
+                args = self.decode(message.get("args") or [])
+                kwargs = self.decode(message.get("kwargs") or {"$": "d", "v": []})
+                value = target(*args, **{str(k): v for k, v in kwargs.items()})
+            else:
+                return {"fail": f"unknown callback {op!r}"}
+            return {"ok": self.encode(value)}
+        except Exception as exc:  # the learner's code sees it as an exception of its call
+            return {"err": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+
+    # -- encoding (judge -> worker) -----------------------------------------------------------
+
+    def encode_other(self, value: Any, depth: int) -> Any:
+        if isinstance(value, Remote | RemoteIterator):
+            value._check()
+            return {"$": "ref", "id": value._id}
+        if is_remote_error(value):
+            handle = getattr(value, "_handle", None)
+            if handle is None or handle[0] != self.generation:
+                raise CodecError("this exception came from an earlier run of your code")
+            return {"$": "ref", "id": handle[1]}
+        if isinstance(value, Recipe):
+            return {
+                "$": "recipe",
+                "name": value.name,
+                "args": [self.encode(a, depth + 1) for a in value.args],
+                "kwargs": {str(k): self.encode(v, depth + 1) for k, v in value.kwargs.items()},
+            }
+        cls = type(value)
+        if isinstance(value, BaseException) and cls.__module__ == "builtins":
+            return {"$": "exc", "type": cls.__name__, "args": [self.encode(a) for a in value.args]}
+        if isinstance(value, BaseException) and self._library_type(cls):
+            # An SDK's exception the test provoked itself (openai.APIStatusError, an httpx
+            # transport error): rebuilt in the worker as that type, with its message and plain
+            # attributes (status_code...), without its live request/response objects.
+            attrs = {
+                k: v
+                for k, v in vars(value).items()
+                if not k.startswith("_") and (v is None or type(v) in (bool, int, float, str))
+            }
+            return {
+                "$": "xexc",
+                "module": cls.__module__,
+                "qualname": cls.__qualname__,
+                "message": str(value),
+                "attrs": self.encode(attrs),
+            }
+        fields = self._contract_fields(value)
+        if fields is not None:
+            return {
+                "$": "rec",
+                "module": cls.__module__,
+                "qualname": cls.__qualname__,
+                "fields": [[k, self.encode(v, depth + 1)] for k, v in fields.items()],
+            }
+        module = cls.__module__.split(".", 1)[0]
+        sdk_recipe = _client_recipe(value)
+        if sdk_recipe is not None:
+            return self.encode(sdk_recipe, depth + 1)
+        if module in ("openai", "anthropic", "httpx", "chromadb", "sqlite3"):
+            raise CodecError(
+                f"a {cls.__name__} built in the test cannot be handed to learner code; build it in "
+                'the worker with a recipe, e.g. learner.make.client("openai", max_retries=0)'
+            )
+        ident = next(self.judge_ids)
+        self.judge_objects[ident] = value
+        label = getattr(value, "__name__", None) or cls.__name__
+        return {"$": "jref", "id": ident, "callable": callable(value), "label": str(label)}
+
+    def _library_type(self, cls: type) -> bool:
+        source = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+        return bool(source) and os.path.realpath(source).startswith(self.trusted)
+
+    def _contract_fields(self, value: Any) -> dict[str, Any] | None:
+        """Fields of a dataclass / pydantic model / NamedTuple whose type the worker can import
+        (a library or labkit type, not one defined in a test file)."""
+        cls = type(value)
+        source = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+        if not source or not os.path.realpath(source).startswith(self.trusted):
+            return None
+        if isinstance(value, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+            return {name: getattr(value, name) for name in cls._fields}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(value, pydantic.BaseModel):
+            return {name: getattr(value, name) for name in type(value).model_fields}
+        return None
+
+    # -- decoding (worker -> judge) -----------------------------------------------------------
+
+    def decode_other(self, tag: str, data: dict[str, Any], depth: int) -> Any:
+        generation = getattr(self, "_decoding_generation", self.generation)
+        if tag == "ref":
+            own = data.get("cls")
+            mro = _mro(data.get("mro"))
+            if isinstance(own, list) and ("builtins", "BaseException") in mro:
+                # A learner exception class: the judge's stand-in, so pytest.raises/except work.
+                return _error_type(mro)
+            return Remote(self, generation, _int(data.get("id")), data)
+        if tag == "jobj":
+            ident = data.get("id")
+            if type(ident) is not int or ident not in self.judge_objects:
+                raise CodecError("unknown grader object")
+            return self.judge_objects[ident]
+        if tag == "iter":
+            return RemoteIterator(self, generation, _int(data.get("id")), str(data.get("type")))
+        if tag == "rec":
+            return self._record(data, generation, depth)
+        if tag == "exc":
+            return self._exception(data, generation, depth)
+        raise CodecError(f"unknown value tag {tag!r}")
+
+    def _record(self, data: dict[str, Any], generation: int, depth: int) -> Any:
+        mro = _mro(data.get("mro"))
+        kind = str(data.get("kind"))
+        fields: dict[str, Any] = {}
+        for pair in data.get("fields") or []:
+            if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
+                raise CodecError("malformed record")
+            fields[pair[0]] = self.decode(pair[1], depth + 1)
+        if mro:
+            own = _lookup(*mro[0])
+            rebuilt = _rebuild(own, kind, fields) if own is not None else None
+            if rebuilt is not None:
+                return rebuilt
+        return Record(self, generation, _int(data.get("id")), data, fields, kind, mro)
+
+    def _exception(self, data: dict[str, Any], generation: int, depth: int) -> Any:
+        mro = _mro(data.get("mro"))
+        message = str(data.get("message") or "")
+        error: Any = None
+        exact = _lookup(*mro[0]) if mro else None
+        if (
+            exact is not None
+            and issubclass(exact, Exception)
+            and not issubclass(exact, LearnerError)
+            and mro[0] not in _UNBUILDABLE
+        ):
+            # The judge's own copy of the exact type (``type(e) is openai.BadRequestError``),
+            # made without running any __init__; the learner's details are attributes.
+            try:
+                if exact.__module__ == "builtins":
+                    error = exact(message)  # str() of some built-ins reads fields __init__ sets
+                else:
+                    error = exact.__new__(exact)
+            except TypeError:
+                _UNBUILDABLE.add(mro[0])
+        if error is None:
+            cls = _error_type(mro)
+            try:
+                error = cls.__new__(cls)
+            except TypeError:
+                cls = _plain_error_type(mro)
+                error = cls.__new__(cls)
+            error._message = message
+        error.args = (message,)
+        error._mro = tuple(mro)
+        error.type_name = mro[0][1] if mro else "Exception"
+        error.where = str(data.get("where") or "")
+        trace = data.get("trace")
+        error.trace = tuple(str(t) for t in trace) if isinstance(trace, list) else ()
+        attrs = data.get("attrs")
+        error.attrs = {}
+        if not isinstance(error, LearnerError):
+            error.is_a = lambda name, _m=tuple(mro): any(
+                name in (q, f"{m}.{q}", q.rsplit(".", 1)[-1]) for m, q in _m
+            )
+        if isinstance(attrs, dict):
+            for key, raw in attrs.items():
+                value = self.decode(raw, depth + 1)
+                error.attrs[str(key)] = value
+                if str(key).isidentifier() and not str(key).startswith("_"):
+                    try:
+                        object.__setattr__(error, str(key), value)
+                    except (AttributeError, TypeError):
+                        pass
+        if "errors" in data:
+            error._errors = self.decode(data["errors"], depth + 1)
+        error._handle = (generation, _int(data.get("id")))
+        error._labkit_remote = True
+        return error
+
+
+def _client_recipe(value: Any) -> Recipe | None:
+    """A test written before the worker may hand learner code an SDK client it built itself
+    (``config.client("openai", max_retries=0)``): the worker gets an equal client of its own,
+    built from the client's settings (base URL, key, retries, timeout)."""
+    for sdk in ("openai", "anthropic"):
+        module = sys.modules.get(sdk)
+        kind = getattr(module, "OpenAI" if sdk == "openai" else "Anthropic", None)
+        if isinstance(kind, type) and type(value) is kind:
+            client: Any = value
+            timeout = getattr(client, "timeout", None)
+            settings: dict[str, Any] = {
+                "api_key": str(client.api_key),
+                "base_url": str(client.base_url),
+                "max_retries": int(client.max_retries),
+            }
+            if isinstance(timeout, int | float):
+                settings["timeout"] = float(timeout)
+            return Recipe("sdk_client", (sdk,), settings)
+    return None
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise CodecError("malformed handle")
+    return value
+
+
+def _mro(raw: Any) -> list[tuple[str, str]]:
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw[:64]:
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            out.append((item[0], item[1]))
+    return out
+
+
+def _rebuild(cls: type, kind: str, fields: dict[str, Any]) -> Any:
+    """A judge-side instance of the judge's own contract type, or None."""
+    try:
+        if kind == "nt" and issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return cls(**fields)
+        if kind == "dc" and dataclasses.is_dataclass(cls):
+            obj = object.__new__(cls)
+            for name, value in fields.items():
+                object.__setattr__(obj, name, value)
+            return obj
+        if kind == "pm" and hasattr(cls, "model_validate"):
+            return cls.model_validate(fields)  # type: ignore[attr-defined]
+    except Exception:  # fields that do not fit the judge's type: keep a Record
+        return None
+    return None
+
+
+class Remote:
+    """A learner object that stays in the worker (a module, a class, a session, a collection)."""
+
+    __slots__ = ("__weakref__", "_gen", "_id", "_info", "_worker")
+
+    def __init__(self, worker: WorkerClient, generation: int, ident: int, info: dict[str, Any]):
+        object.__setattr__(self, "_worker", worker)
+        object.__setattr__(self, "_gen", generation)
+        object.__setattr__(self, "_id", ident)
+        object.__setattr__(self, "_info", info)
+
+    def _check(self) -> None:
+        if self._gen == self._worker.generation and self._worker.alive():
+            return
+        name = self._info.get("module_name")
+        if isinstance(name, str):  # a module: import it again in the new worker
+            fresh = self._worker.request({"op": "import", "name": name})
+            if isinstance(fresh, Remote):
+                object.__setattr__(self, "_gen", fresh._gen)
+                object.__setattr__(self, "_id", fresh._id)
+                return
+        pytest.fail(
+            "this object came from an earlier run of your code, which was stopped "
+            "(a timeout or a crash in an earlier step)",
+            pytrace=False,
+        )
+
+    def _ask(self, op: str, **payload: Any) -> Any:
+        self._check()
+        return self._worker.request({"op": op, "target": self._id, **payload})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ask("setattr", name=name, value=self._worker.encode(value))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        encoded_args = self._worker.encode(list(args))
+        encoded_kwargs = self._worker.encode(dict(kwargs))
+        return self._ask("call", args=encoded_args, kwargs=encoded_kwargs)
+
+    def __iter__(self) -> Iterator[Any]:
+        result = self._ask("iter")
+        if isinstance(result, RemoteIterator):
+            return result
+        return iter(result)
+
+    def __len__(self) -> int:
+        return int(self._ask("len"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ask("getitem", key=self._worker.encode(key))
+
+    def __contains__(self, key: Any) -> bool:
+        return self._ask("contains", key=self._worker.encode(key)) is True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        own = self._info.get("cls")
+        if not isinstance(own, list):
+            raise TypeError("isinstance() arg 2 must be a class of the learner's code")
+        key = (own[0], own[1])
+        mro = getattr(obj, "_mro", None) if isinstance(obj, Record) or is_remote_error(obj) else None
+        if mro is None and isinstance(obj, Remote):
+            mro = _mro(obj._info.get("mro"))
+        return bool(mro) and key in list(mro or ())
+
+    @property
+    def __name__(self) -> str:
+        name = self._info.get("name")
+        if not isinstance(name, str):
+            raise AttributeError("__name__")
+        return name
+
+    @property
+    def type_name(self) -> str:
+        """The learner object's type name (``"ChatSession"``)."""
+        mro = _mro(self._info.get("mro"))
+        return mro[0][1] if mro else "object"
+
+    def __repr__(self) -> str:
+        return str(self._info.get("repr") or f"<learner {self.type_name}>")
+
+
+class Record(Remote):
+    """A learner dataclass / pydantic model / NamedTuple: its fields as data, compared as data.
+
+    Attributes that are not fields (methods, properties) are forwarded to the object in the worker.
+    """
+
+    __slots__ = ("_fields", "_kind", "_mro")
+
+    def __init__(
+        self,
+        worker: WorkerClient,
+        generation: int,
+        ident: int,
+        info: dict[str, Any],
+        fields: dict[str, Any],
+        kind: str,
+        mro: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(worker, generation, ident, info)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_mro", tuple(mro))
+
+    def __getattr__(self, name: str) -> Any:
+        fields = object.__getattribute__(self, "_fields")
+        if name in fields:
+            return fields[name]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot set {name}: results of learner code are read-only here")
+
+    @property
+    def type_name(self) -> str:
+        return self._mro[0][1] if self._mro else "object"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The fields, by name, as data."""
+        return dict(self._fields)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._mro[:1], tuple(self._fields.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            return self._key() == other._key()
+        if self._kind == "nt" and type(other) is tuple:
+            return tuple(self._fields.values()) == other
+        if self._kind == "enum" and type(other) in (str, int):
+            return bool(self._fields.get("value") == other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        if self._kind == "enum":
+            return hash(self._fields.get("value"))
+        return hash(self._key())
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._kind == "nt":
+            return iter(tuple(self._fields.values()))
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        if self._kind == "nt":
+            return len(self._fields)
+        return super().__len__()
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._kind == "nt":
+            return tuple(self._fields.values())[key]
+        return super().__getitem__(key)
+
+    def __str__(self) -> str:
+        if self._kind == "enum":
+            return str(self._fields.get("value"))
+        return self.__repr__()
+
+    def __repr__(self) -> str:
+        if self._kind == "enum":
+            return f"<{self.type_name}.{self._fields.get('name')}: {self._fields.get('value')!r}>"
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._fields.items())
+        return f"{self.type_name}({inner})"
+
+
+class RemoteIterator:
+    """A generator or iterator of learner code, pulled item by item across the boundary.
+
+    ``arrivals`` holds the ``time.monotonic()`` at which each item arrived in the judge.
+    """
+
+    __slots__ = ("_done", "_gen", "_id", "_worker", "arrivals", "type_name")
+
+    def __init__(self, worker: WorkerClient, generation: int, ident: int, type_name: str) -> None:
+        self._worker = worker
+        self._gen = generation
+        self._id = ident
+        self.type_name = type_name
+        self.arrivals: list[float] = []
+        self._done = False
+
+    def _check(self) -> None:
+        if self._gen != self._worker.generation or not self._worker.alive():
+            pytest.fail("this iterator came from an earlier run of your code", pytrace=False)
+
+    def __iter__(self) -> RemoteIterator:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        if len(self.arrivals) >= _MAX_ITEMS:
+            self._done = True
+            pytest.fail(
+                f"your {self.type_name} yielded more than {_MAX_ITEMS} items: is it endless?",
+                pytrace=False,
+            )
+        self._check()
+        try:
+            item = self._worker.request({"op": "next", "target": self._id})
+        except StopIteration:
+            self._done = True
+            raise
+        self.arrivals.append(time.monotonic())
+        return item
+
+    def close(self) -> None:
+        if not self._done and self._gen == self._worker.generation and self._worker.alive():
+            self._done = True
+            self._worker.request({"op": "close", "target": self._id})
+
+    def __repr__(self) -> str:
+        return f"<learner {self.type_name}>"

@@ -1,0 +1,216 @@
+"""Recipes: live objects a test needs inside the worker, built there from a name and plain data.
+
+A test cannot hand learner code an SDK client or an exception carrying an HTTP response: those are
+live objects, and only data crosses the boundary. It names a recipe instead,
+``learner.make.client("openai", max_retries=0)``, and the worker builds the object with the
+function of that name below. Arguments are data, other recipes, or handles to worker objects.
+
+Add a recipe here (a typed function, a docstring) when a new lab needs one; it runs in the worker,
+next to learner code, so it must never read anything a learner may not see.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+def client(sdk: str | None = None, **kwargs: Any) -> Any:
+    """``labkit.config.client(sdk, **kwargs)``: an SDK client pointed at the fake provider."""
+    from labkit import config
+
+    return config.client(sdk, **kwargs)  # type: ignore[arg-type]
+
+
+def sdk_client(sdk: str, **kwargs: Any) -> Any:
+    """``openai.OpenAI(**kwargs)`` or ``anthropic.Anthropic(**kwargs)`` exactly as given."""
+    if sdk == "openai":
+        import openai
+
+        return openai.OpenAI(**kwargs)
+    import anthropic
+
+    return anthropic.Anthropic(**kwargs)
+
+
+def refusing_client(sdk: str, **kwargs: Any) -> Any:
+    """A client whose server (a loopback port of the worker itself) accepts one connection and
+    closes it without answering: the SDK raises its APIConnectionError."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        server.settimeout(10)
+        try:
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.close()
+        except OSError:
+            pass
+        finally:
+            server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    root = f"http://127.0.0.1:{port}"
+    base = f"{root}/v1" if sdk == "openai" else root
+    return sdk_client(sdk, api_key="x", base_url=base, max_retries=0, **kwargs)
+
+
+def status_error(status: int, headers: dict[str, str] | None = None) -> Any:
+    """The OpenAI SDK's exception for an HTTP ``status`` (RateLimitError for 429, ...)."""
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(status, headers=headers or {}, request=request, json={"error": {}})
+    classes: dict[int, type[openai.APIStatusError]] = {
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        403: openai.PermissionDeniedError,
+        404: openai.NotFoundError,
+        409: openai.ConflictError,
+        422: openai.UnprocessableEntityError,
+        429: openai.RateLimitError,
+    }
+    cls = classes.get(status, openai.InternalServerError if status >= 500 else openai.APIStatusError)
+    return cls(f"HTTP {status}", response=response, body=None)
+
+
+def connection_error(timeout: bool = False) -> Any:
+    """The OpenAI SDK's APIConnectionError (or APITimeoutError with ``timeout=True``)."""
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    if timeout:
+        return openai.APITimeoutError(request=request)
+    return openai.APIConnectionError(request=request)
+
+
+def chat_call(client: Any, model: str | None = None, content: str = "ping") -> Callable[[], Any]:
+    """A no-argument function making one chat request with ``client`` (what a caller of a retry
+    helper passes)."""
+    from labkit import config
+
+    chosen = model or config.chat_model()
+    return lambda: client.chat.completions.create(
+        model=chosen, messages=[{"role": "user", "content": content}]
+    )
+
+
+class _RecordingConnection(sqlite3.Connection):
+    """A connection that remembers the SQL text of every statement run through it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.statements: list[str] = []
+
+    def take_statements(self) -> list[str]:
+        """The SQL run since the last call (and forget it)."""
+        taken, self.statements = self.statements, []
+        return taken
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self.statements.append(sql)
+        return super().execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self.statements.append(sql)
+        return super().executemany(sql, *args)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
+        self.statements.append(script)
+        return super().executescript(script)
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(_RecordingCursor)
+
+
+class _RecordingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.statements.append(sql)  # type: ignore[attr-defined]
+        return super().execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.statements.append(sql)  # type: ignore[attr-defined]
+        return super().executemany(sql, *args)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.statements.append(script)  # type: ignore[attr-defined]
+        return super().executescript(script)
+
+
+def sqlite(path: str, record: bool = False) -> sqlite3.Connection:
+    """A WRITABLE sqlite3 connection to ``path`` with rows as ``sqlite3.Row``; with ``record``,
+    it remembers the SQL text it runs (``take_statements()``)."""
+    factory = _RecordingConnection if record else sqlite3.Connection
+    conn = sqlite3.connect(path, factory=factory)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def span_recorder() -> Any:
+    """An in-memory OpenTelemetry span exporter in the worker
+    (:class:`labkit.grading.spans.SpanRecorder`): attach it to a tracer provider, then read the
+    finished spans as dicts with ``span_dicts()``. Use ``learner.new(...)`` to keep one."""
+    from labkit.grading.spans import SpanRecorder
+
+    return SpanRecorder()
+
+
+def tracer_provider(*exporters: Any) -> Any:
+    """A plain OpenTelemetry SDK ``TracerProvider`` (not the global one) sending each finished
+    span to every exporter given, through a ``SimpleSpanProcessor`` each."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    for exporter in exporters:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def mcp_probe(server: Any) -> Any:
+    """An MCP client for ``server`` (an ``MCPServer`` built by learner code, or a URL), in the
+    worker: ``list_tools()`` / ``call_tool(name, arguments)`` open an in-memory session there and
+    return plain data (``labkit.mcp_testing.tools.McpProbe``)."""
+    from labkit.mcp_testing.tools import McpProbe
+
+    return McpProbe(server)
+
+
+def mcp_http(server: Any) -> Any:
+    """Serve ``server`` (an ``MCPServer`` living in the worker) over streamable HTTP on a loopback
+    port of the worker, so a client in the judge can reach it: the handle's ``.url``, and
+    ``.stop()`` when done (``labkit.mcp_testing.http.HttpMcpServer``, already started)."""
+    from labkit.mcp_testing.http import HttpMcpServer
+
+    return HttpMcpServer(server).start()
+
+
+RECIPES: dict[str, Callable[..., Any]] = {
+    "sqlite": sqlite,
+    "client": client,
+    "sdk_client": sdk_client,
+    "refusing_client": refusing_client,
+    "status_error": status_error,
+    "connection_error": connection_error,
+    "chat_call": chat_call,
+    "span_recorder": span_recorder,
+    "tracer_provider": tracer_provider,
+    "mcp_probe": mcp_probe,
+    "mcp_http": mcp_http,
+}
+
+
+def build(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Build recipe ``name`` (in the worker)."""
+    recipe = RECIPES.get(name)
+    if recipe is None:
+        raise ValueError(f"no recipe called {name!r} (see labkit.grading.recipes)")
+    return recipe(*args, **kwargs)

@@ -1,0 +1,80 @@
+"""Helpers for lab authors, so graders stop re-writing the same small functions.
+
+- What a request carried, whatever the SDK: :func:`system_prompt`, :func:`turns`,
+  :func:`tool_results` read the fake provider's normalised request (``JournalEntry.chat``), so a
+  test does not care whether the learner used the OpenAI or the Anthropic SDK.
+- :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
+  (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package).
+- The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
+  that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
+  ``-current`` symlink the guard refuses).
+- Sharing helpers between the test files of one grader: put them in a module next to the tests
+  (``graders/<id>/helpers.py``) and ``import helpers``; the grader's folder is on ``sys.path``
+  (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are collected with the
+  tests, before their files are deleted.
+- Typed fixtures: annotate ``learner: Learner`` and ``fake_llm: FakeLLM``; a learner module is a
+  :class:`~labkit.grading.proxy.Remote`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from labkit.datasets.paths import datasets_dir
+from labkit.fakellm.journal import JournalEntry
+
+
+def _chat(entry: JournalEntry) -> Any:
+    if entry.chat is None:
+        raise AssertionError(
+            f"the request to {entry.path} is not a generation request the fake provider understood"
+        )
+    return entry.chat
+
+
+def system_prompt(entry: JournalEntry) -> str:
+    """The system prompt of one request ("" if none): OpenAI's system message or Anthropic's
+    top-level ``system``."""
+    return str(_chat(entry).system)
+
+
+def turns(entry: JournalEntry) -> list[tuple[str, str]]:
+    """``[(role, text), ...]`` of one request, oldest first, without the system prompt."""
+    return [(str(m.role), str(m.text)) for m in _chat(entry).messages]
+
+
+def tool_results(entry: JournalEntry) -> list[dict[str, Any]]:
+    """Every tool result one request sent back: ``{"call_id", "content", "is_error",
+    "tool_name"}``, in order."""
+    out: list[dict[str, Any]] = []
+    for message in _chat(entry).messages:
+        for result in message.tool_results:
+            out.append(
+                {
+                    "call_id": result.call_id,
+                    "content": result.content,
+                    "is_error": result.is_error,
+                    "tool_name": result.tool_name,
+                }
+            )
+    return out
+
+
+def tool_calls(entry: JournalEntry) -> list[dict[str, Any]]:
+    """Every tool call the assistant turns of one request echo back: ``{"id", "name",
+    "arguments"}`` (arguments parsed)."""
+    out: list[dict[str, Any]] = []
+    for message in _chat(entry).messages:
+        for call in message.tool_calls:
+            out.append({"id": call.id, "name": call.name, "arguments": call.parsed_arguments()})
+    return out
+
+
+def dataset_path(*parts: str) -> Path:
+    """A file or folder under the course's ``datasets/`` (``dataset_path("shop", "shop.sqlite")``);
+    fails the test's module import with a clear message if it is missing."""
+    path = datasets_dir().joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing (is the course's datasets/ folder there?)")
+    return path

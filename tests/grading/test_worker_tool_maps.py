@@ -1,0 +1,71 @@
+"""The two boundary behaviours an agent grader (agent-01) relies on, pinned on their own.
+
+- A judge-side tool that raises: learner code calling it back gets a real exception of the same
+  built-in type, with the message, that its own ``except`` catches (the lab turns it into an
+  ``Error: ...`` observation).
+- A mapping of learner functions (``tools.default_tools(db)``) comes back to the judge as a dict of
+  handles; handing that dict to learner code again gives the worker its own original functions, so
+  the tools never leave the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from labkit.grading.learner import Learner
+from labkit.grading.proxy import Remote
+
+CODE = '''
+def upper(text):
+    return text.upper()
+
+def default_tools():
+    return {"upper": upper, "length": lambda text: str(len(text))}
+
+def observe(tools, name, value):
+    """What an agent loop does with a tool: call it, and turn an exception into an observation."""
+    try:
+        return "ok: " + tools[name](value)
+    except Exception as exc:
+        return f"Error: {type(exc).__name__}: {exc}"
+
+def same_functions(tools):
+    return tools["upper"] is upper and callable(tools["length"])
+'''
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
+    folder = tmp_path_factory.mktemp("lab")
+    (folder / "agentish.py").write_text(CODE)
+    learner = Learner(folder, "labs/demo", default_timeout=10)
+    yield learner
+    learner.stop_worker()
+
+
+@pytest.fixture
+def mod(learner: Learner) -> Any:
+    learner.test_deadline = time.monotonic() + 10
+    return learner.import_module("agentish")
+
+
+def test_a_judge_tool_that_raises_is_an_exception_in_learner_code(mod: Any) -> None:
+    calls: list[str] = []
+
+    def broken(query: str) -> str:
+        calls.append(query)
+        raise RuntimeError("database is locked")
+
+    got = mod.observe({"sql": broken}, "sql", "SELECT 1")
+    assert got == "Error: RuntimeError: database is locked" and calls == ["SELECT 1"]
+
+
+def test_learner_tool_maps_stay_in_the_worker(mod: Any) -> None:
+    tools = mod.default_tools()
+    assert type(tools) is dict and all(type(f) is Remote for f in tools.values())
+    assert mod.same_functions(tools) is True
+    assert mod.observe(tools, "length", "abcd") == "ok: 4"
