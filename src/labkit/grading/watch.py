@@ -1,0 +1,121 @@
+"""Watch mode (``labkit watch <lab>`` / ``make watch LAB=<id>``): save a file, see the next thing
+to fix.
+
+The lab's folder is watched with ``watchfiles`` (OS file events, not polling by hand). Only the
+lab's allow-listed files count; a burst of saves (an editor writing a file twice, a formatter
+rewriting several) is grouped into one re-grade: changes are collected until the folder has been
+quiet for ``debounce_ms``. Each grade goes through the same runner as ``make grade`` and updates
+the learner's record; the screen shows only the first failing test (its reason — what was
+expected and what was seen — and its hint) and a one-line summary. Ctrl-C stops grading and
+watching at once and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from fnmatch import fnmatch
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from labkit.grading.compiles import compile_problems
+from labkit.grading.hints import hints_used
+from labkit.grading.manifest import LabManifest, is_reserved
+from labkit.grading.records import own_folder, record_path, stamp_record
+from labkit.grading.report import render_first_failure
+from labkit.grading.results import to_gradescope, write_json
+
+
+def watch(
+    root: Path,
+    manifest: LabManifest,
+    console: Console,
+    debounce_ms: int = 600,
+    max_rounds: int | None = None,
+) -> int:
+    """Grade now, then after every burst of changes, until Ctrl-C (or ``max_rounds`` grades)."""
+    from watchfiles import watch as watch_changes
+
+    from labkit.grading.runner import kill_all
+
+    folder = own_folder(root, manifest.id)
+    if not folder.is_dir():
+        from labkit.errors import LabkitError
+
+        raise LabkitError(f"folder not found: labs/{manifest.id}")
+    console.print(
+        Text.assemble(
+            ("Watching ", "bold"),
+            f"labs/{manifest.id} ({', '.join(manifest.files)}): save a file to re-grade. ",
+            ("Ctrl-C stops.", "dim"),
+        )
+    )
+
+    def relevant(_change: object, path: str) -> bool:
+        try:
+            rel = Path(path).resolve().relative_to(folder.resolve()).as_posix()
+        except ValueError:
+            return False
+        if is_reserved(rel) or "__pycache__" in rel:
+            return False
+        return any(rel == pattern or fnmatch(rel, pattern) for pattern in manifest.files)
+
+    rounds = 0
+    try:
+        grade_once(root, manifest, console, changed=[])
+        rounds += 1
+        for changes in watch_changes(
+            folder,
+            watch_filter=relevant,
+            step=debounce_ms,  # quiet time that ends a burst of changes
+            debounce=max(1600, 4 * debounce_ms),  # the longest a burst is collected
+            raise_interrupt=True,
+        ):
+            if max_rounds is not None and rounds >= max_rounds:
+                break
+            names = sorted({os.path.relpath(path, folder) for _, path in changes})
+            grade_once(root, manifest, console, changed=names)
+            rounds += 1
+            if max_rounds is not None and rounds >= max_rounds:
+                break
+    except KeyboardInterrupt:
+        kill_all()
+        console.print()
+        console.print(Text(f"Stopped watching labs/{manifest.id}.", style="dim"))
+    return 0
+
+
+def grade_once(root: Path, manifest: LabManifest, console: Console, changed: list[str]) -> None:
+    """One grade of ``labs/<id>``: saved as the learner's record, shown compactly."""
+    from labkit.grading.runner import GradeOptions, grade
+
+    folder = own_folder(root, manifest.id)
+    options = GradeOptions(
+        mode="learner",
+        repo_root=root,
+        protected=[root / "graders", root / "solutions", root / ".labkit"],
+    )
+    if console.is_terminal:
+        console.clear()
+    when = datetime.now().strftime("%H:%M:%S")
+    what = f"{', '.join(changed)} changed" if changed else "first grade"
+    console.print(Text(f"── {when} · {manifest.id} · {what} ──", style="dim"))
+    started = time.monotonic()
+    with console.status(f"grading {manifest.id}…", spinner="dots"):
+        result = grade(manifest, folder, options)
+    problems = compile_problems(manifest, folder)
+    document = to_gradescope(result)
+    if problems:
+        document["extra_data"]["compile_errors"] = [p.summary() for p in problems]
+    stamp_record(document, manifest, folder)
+    write_json(record_path(root, manifest.id), document)
+    render_first_failure(
+        result,
+        console,
+        problems=problems,
+        hints=hints_used(root, manifest.id),
+        seconds=time.monotonic() - started,
+    )

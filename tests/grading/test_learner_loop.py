@@ -1,0 +1,210 @@
+"""The learner's loop around grading (issue 14): the progress board, hints one tier at a time,
+one test at a time, watch mode, and reset — on a private copy of the fixture course."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from grader_fixtures import LABROOT, MEAN_WITHOUT_EMPTY_CASE
+from rich.console import Console
+
+from labkit.cli import main
+from labkit.grading.board import board_rows, render_board
+from labkit.grading.hints import dumps_state
+from labkit.grading.manifest import load_manifest
+from labkit.grading.records import files_digest, record_path
+
+HINTS_TOML = """
+"1.3" = [
+  "Concept: the mean of no numbers is defined here as 0.0, not an error.",
+  "Nearly there: return sum(xs) / len(xs) if xs else 0.0",
+]
+"""
+
+
+@pytest.fixture
+def own_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh copy of the fixture course (these tests change labs/ and .labkit/)."""
+    root = tmp_path / "course"
+    shutil.copytree(LABROOT, root, ignore=shutil.ignore_patterns("__pycache__", ".labkit"))
+    (root / "graders" / "calc" / "hints.toml").write_text(HINTS_TOML)
+    monkeypatch.setenv("LABKIT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    yield root
+
+
+def _board(root: Path) -> str:
+    out = StringIO()
+    render_board(board_rows(root), Console(file=out, width=100, color_system=None))
+    return out.getvalue()
+
+
+def _record(root: Path, lab: str, score: float, total: float, digest: str) -> None:
+    path = record_path(root, lab)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "score": score,
+        "tests": [],
+        "extra_data": {
+            "max_score": total,
+            "graded_at": "2026-12-01T09:30:00+00:00",
+            "files_digest": digest,
+        },
+    }
+    path.write_text(json.dumps(doc))
+
+
+def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) -> None:
+    calc = load_manifest(own_course / "graders" / "calc" / "lab.toml")
+    board = _board(own_course)
+    lines = [ln.rstrip() for ln in board.splitlines() if ln.strip()]
+    assert lines[0].split() == ["lab", "title", "phase", "points", "progress", "graded"]
+    # Course order (phase 0: calc order 1, ask order 2); ungraded labs show their total points,
+    # read from the grader's @lab_test decorators (calc's hidden test is not counted).
+    assert lines[1].split()[:5] == ["▶", "calc", "Calculator", "warm-up", "0"]
+    assert "–/10" in lines[1] and "not graded" in lines[1]
+    assert "–/4" in lines[2] and "not graded" in lines[2]
+    assert "Course 0/14 pts · 0 of 2 labs complete" in board
+    assert "Next   calc · Calculator warm-up" in board
+    assert "make watch LAB=calc" in board
+
+    # calc complete and unchanged; ask half done, and its files changed since that grade.
+    _record(own_course, "calc", 10, 10, files_digest(calc, own_course / "labs" / "calc"))
+    _record(own_course, "ask", 2, 4, "0" * 64)
+    board = _board(own_course)
+    calc_line = next(ln for ln in board.splitlines() if " calc " in ln)
+    ask_line = next(ln for ln in board.splitlines() if " ask " in ln)
+    local = time.strftime("%b %d", time.localtime(1796117400))  # 2026-12-01 09:30 UTC
+    assert "10/10" in calc_line and "██████████ 100%" in calc_line and local in calc_line
+    assert "2/4" in ask_line and "█████░░░░░  50%" in ask_line
+    assert "ask: your files changed since its last grade" in board
+    assert "calc: your files changed" not in board
+    assert "Course 12/14 pts · 1 of 2 labs complete" in board
+    assert "Next   ask · Ask the model" in board
+    assert "\x1b[" not in board  # no colour codes when not a terminal
+
+
+def test_hint_tiers_are_revealed_in_order_and_remembered(
+    own_course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["hint", "calc"]) == 2
+    assert "has not been graded yet: run make grade LAB=calc first" in capsys.readouterr().err
+    (own_course / "labs" / "calc" / "calc.py").write_text(MEAN_WITHOUT_EMPTY_CASE)
+    assert main(["grade", "calc"]) == 0
+    shown = capsys.readouterr().out
+    assert "labkit hint calc reveals the next one" in " ".join(shown.split())
+
+    assert main(["hint", "calc"]) == 0  # first failing test: 1.3; tier 2 revealed
+    out = capsys.readouterr().out
+    assert "test 1.3" in out and "mean([]) raised ZeroDivisionError" in out
+    assert "hint 1/3 (nudge)  mean([]) is 0.0" in out
+    assert "hint 2/3 (concept)  Concept: the mean of no numbers" in out
+    assert "hint 3/3" not in out
+    assert dumps_state(own_course) == '{"calc": {"1.3": 1}}'
+
+    assert main(["hint", "calc", "1.3"]) == 0  # remembered: now tier 3 as well
+    out = capsys.readouterr().out
+    assert "hint 2/3 (concept)" in out and "hint 3/3 (near-solution)  Nearly there" in out
+    assert "That is every hint for this test." in out
+    assert main(["hint", "calc"]) == 0  # nothing more to reveal: the same three, no new count
+    assert dumps_state(own_course) == '{"calc": {"1.3": 2}}'
+    capsys.readouterr()
+
+    assert main(["grade", "calc"]) == 0  # the report counts them
+    assert "2 extra hints used so far" in " ".join(capsys.readouterr().out.split())
+    assert main(["list"]) == 0
+    assert "calc: 2 extra hints used" in capsys.readouterr().out
+    assert main(["hint", "calc", "9.9"]) == 2
+    assert "calc has no test '9.9'; its tests: 1.1, 1.2, 1.3, 2.1" in capsys.readouterr().err
+
+
+def test_grading_one_test_keeps_the_record(
+    own_course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (own_course / "labs" / "calc" / "calc.py").write_text(MEAN_WITHOUT_EMPTY_CASE)
+    assert main(["grade", "calc", "--test", "1.3"]) == 0
+    out = capsys.readouterr().out
+    assert "1.3" in out and "1.1" not in out and "3/4 pts" in out
+    assert "only test 1.3 was graded: your record is unchanged" in " ".join(out.split())
+    assert not record_path(own_course, "calc").exists()
+    assert main(["grade", "calc", "--test", "7"]) == 2
+    assert "calc has no test 7; its tests: 1.1, 1.2, 1.3, 2.1" in capsys.readouterr().err
+
+
+def test_reset_saves_the_learners_files_then_restores_the_starter(
+    own_course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q"], cwd=own_course, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=own_course, check=True)
+    subprocess.run([*git, "commit", "-qm", "course"], cwd=own_course, check=True)
+    starter = (own_course / "labs" / "calc" / "calc.py").read_text()
+    (own_course / "labs" / "calc" / "calc.py").write_text("# my work\n")
+    assert main(["reset", "calc"]) == 0
+    out = capsys.readouterr().out
+    assert (own_course / "labs" / "calc" / "calc.py").read_text() == starter
+    saved = list((own_course / ".labkit" / "saved").glob("calc-*/calc.py"))
+    assert len(saved) == 1 and saved[0].read_text() == "# my work\n"
+    assert "Restored the starter of calc: calc.py" in out
+
+
+def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> None:
+    """A real `labkit watch` process: first grade, a save, one re-grade, Ctrl-C, exit 0."""
+    env = {**os.environ, "LABKIT_ROOT": str(own_course), "COLUMNS": "100"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labkit.cli", "watch", "calc", "--debounce", "300"],
+        cwd=own_course,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+
+    def read_until(marker: str, count: int, limit: float) -> None:
+        end = time.monotonic() + limit
+        while sum(marker in ln for ln in seen) < count:
+            assert time.monotonic() < end, f"no {marker!r} within {limit} s:\n" + "".join(seen)
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line, "watch exited early:\n" + "".join(seen)
+            seen.append(line)
+
+    try:
+        read_until("calc 0/10 pts", 1, 90)  # the starter: first grade
+        text = "".join(seen)
+        assert "first grade" in text and "✗ 1.1" in text and "hint" in text
+        assert "· next: test 1.1 ·" in text
+        calc = own_course / "labs" / "calc" / "calc.py"
+        for _ in range(3):  # a save storm: graded once
+            calc.write_text(MEAN_WITHOUT_EMPTY_CASE)
+            time.sleep(0.05)
+        read_until("calc 9/10 pts", 1, 90)
+        text = "".join(seen)
+        assert "calc.py changed" in text
+        assert "◐ 1.3" in text and "mean([]) raised ZeroDivisionError" in text
+        assert "· next: test 1.3 ·" in text
+        time.sleep(1.5)  # nothing else changed: no third grade
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+        seen.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(seen)
+    assert proc.returncode == 0, text
+    assert text.count("── ") == 2, text
+    assert "Stopped watching labs/calc." in text and "Traceback" not in text
+    saved = json.loads(record_path(own_course, "calc").read_text())
+    assert saved["score"] == 9.0
