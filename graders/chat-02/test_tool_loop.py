@@ -11,39 +11,32 @@ import json
 import random
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-import labkit
-from labkit import config
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test
+from labkit.grading import assert_same, lab_test, make
+from labkit.grading.toolkit import dataset_path
 
 SDKS = ["openai", "anthropic"]
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 TOOL_NAMES = ["get_customer", "list_orders", "get_product", "search_products"]
-SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
+SHOP_DB = dataset_path("shop", "shop.sqlite")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 @pytest.fixture
-def shop_copy() -> Iterator[Path]:
-    """A private, writable copy of the committed shop database.
-
-    (A plain temporary folder rather than ``tmp_path``: pytest links ``tmp_path`` folders with a
-    symlink, which the grading guard refuses once learner code has been imported.)
-    """
-    with tempfile.TemporaryDirectory(prefix="chat02-") as folder:
-        target = Path(folder) / "shop.sqlite"
-        shutil.copyfile(SHOP_DB, target)
-        yield target
+def shop_copy(private_dir: Path) -> Path:
+    """A private, writable copy of the committed shop database (in the plugin's ``private_dir``,
+    which learner code in the worker may use too)."""
+    target = private_dir / "shop.sqlite"
+    shutil.copyfile(SHOP_DB, target)
+    return target
 
 
 def db_rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -111,7 +104,7 @@ def call_id(sdk: str, rng: random.Random) -> str:
 def ask(learner, sdk: str, db: Path, question: str, **kwargs: Any):
     """Run the learner's assistant through the given answer() entry point."""
     assistant = learner.import_module("assistant")
-    client = config.client(sdk, max_retries=0)
+    client = make.client(sdk, max_retries=0)
     return assistant.answer(question, db_path=db, client=client, sdk=sdk, **kwargs)
 
 

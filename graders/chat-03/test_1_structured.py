@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-import labkit
 from labkit import config
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test
+from labkit.grading import LearnerError, assert_same, exact_type, lab_test
+from labkit.grading.toolkit import dataset_path
 
 DATASET = (
-    Path(labkit.__file__).resolve().parents[2] / "datasets" / "support-emails" / "emails.jsonl"
+    dataset_path("support-emails", "emails.jsonl")
 )
 CHAT = "/v1/chat/completions"
 TICKET_FIELDS = [
@@ -48,8 +47,8 @@ def _pick(seed: int, k: int) -> list[dict[str, Any]]:
 def _assert_record(learner: Any, record: Any, row: dict[str, Any]) -> None:
     """The record is a real SupportTicket whose serialised fields are exactly the gold ones."""
     ticket = learner.import_module("ticket")
-    assert type(record) is ticket.SupportTicket, (
-        f"{row['id']}: expected a SupportTicket, got {type(record).__name__}"
+    assert exact_type(record, ticket.SupportTicket), (
+        f"{row['id']}: expected a SupportTicket, got {getattr(record, 'type_name', type(record).__name__)}"
     )
     assert_same(record.model_dump(mode="json"), row["gold"], f"{row['id']}: the record")
 
@@ -225,8 +224,8 @@ def test_extracts_typed_records(learner: Any, fake_llm: Any, lab_seed: int) -> N
         result = _extract(learner, row["text"])
         record = result.record
         _assert_record(learner, record, row)
-        assert type(record.category) is ticket.IssueCategory, (
-            f"category should be an IssueCategory, got {type(record.category).__name__}"
+        assert exact_type(record.category, ticket.IssueCategory), (
+            f"category should be an IssueCategory, got {getattr(record.category, 'type_name', type(record.category).__name__)}"
         )
         assert result.replies == 1, f"{row['id']}: one valid reply, but replies={result.replies!r}"
     assert fake_llm.journal.count(CHAT) == len(rows), (
@@ -248,11 +247,9 @@ def _new_messages(
 
 
 def _validation_msg(ext: Any, text: str) -> str:
-    from pydantic import ValidationError
-
     try:
         ext.SupportTicket.model_validate_json(text)
-    except ValidationError as exc:
+    except LearnerError as exc:  # pydantic's ValidationError, raised in the worker
         return str(exc.errors()[0]["msg"])
     raise AssertionError("the grader's invalid reply validated: grader bug")
 

@@ -11,20 +11,18 @@ import itertools
 import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
-import labkit
 from labkit import config
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test
+from labkit.grading import assert_same, lab_test, make
+from labkit.grading.toolkit import dataset_path
 
 DATASET = (
-    Path(labkit.__file__).resolve().parents[2] / "datasets" / "support-emails" / "emails.jsonl"
+    dataset_path("support-emails", "emails.jsonl")
 )
 CHAT = "/v1/chat/completions"
 TOLERANCE = 0.003  # seconds: clock granularity between the test and the server thread
@@ -65,28 +63,14 @@ def _policy(learner: Any, **overrides: Any) -> Any:
 
 
 def _ping(client: Any) -> Any:
-    """One chat request, the way any caller of call_with_retries would make it."""
-    return lambda: client.chat.completions.create(
-        model=config.chat_model(), messages=[{"role": "user", "content": "ping"}]
-    )
+    """One chat request, the way any caller of call_with_retries would make it (built in the
+    worker, around the client the learner's make_client returned)."""
+    return make.chat_call(client, config.chat_model())
 
 
-def _status_error(status: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    response = httpx.Response(status, headers=headers or {}, request=request, json={"error": {}})
-    classes: dict[int, type[openai.APIStatusError]] = {
-        400: openai.BadRequestError,
-        401: openai.AuthenticationError,
-        403: openai.PermissionDeniedError,
-        404: openai.NotFoundError,
-        409: openai.ConflictError,
-        422: openai.UnprocessableEntityError,
-        429: openai.RateLimitError,
-    }
-    cls = classes.get(
-        status, openai.InternalServerError if status >= 500 else openai.APIStatusError
-    )
-    return cls(f"HTTP {status}", response=response, body=None)
+def _status_error(status: int, headers: dict[str, str] | None = None) -> Any:
+    """The OpenAI SDK's exception for an HTTP status (built in the worker: it holds a response)."""
+    return make.status_error(status, headers or {})
 
 
 def _assert_no_sdk_retries(entries: list[Any]) -> None:
@@ -155,7 +139,6 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
     retry = learner.import_module("retry")
     ms = 20 + lab_seed % 80
     seconds = 1 + lab_seed % 5
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
     cases: list[tuple[str, BaseException, float | None]] = [
         (
             f"429 with retry-after-ms: {ms}",
@@ -173,7 +156,7 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
             ms / 1000,
         ),
         ("500 without headers", _status_error(500), None),
-        ("a connection error", openai.APIConnectionError(request=request), None),
+        ("a connection error", make.connection_error(), None),
         ("a ValueError", ValueError("not an HTTP error"), None),
     ]
     for label, error, expected in cases:
@@ -195,12 +178,11 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
 def test_is_retryable_classifies_errors(learner: Any) -> None:
     """is_retryable: 429, 5xx and connection errors only."""
     retry = learner.import_module("retry")
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
     cases: list[tuple[str, BaseException, bool]] = [
         *[(f"HTTP {s}", _status_error(s), True) for s in (408, 409, 429, 500, 502, 503, 504, 529)],
         *[(f"HTTP {s}", _status_error(s), False) for s in (400, 401, 403, 404, 422)],
-        ("APIConnectionError", openai.APIConnectionError(request=request), True),
-        ("APITimeoutError", openai.APITimeoutError(request=request), True),
+        ("APIConnectionError", make.connection_error(), True),
+        ("APITimeoutError", make.connection_error(timeout=True), True),
         ("ValueError", ValueError("a bug in our code"), False),
     ]
     wrong = [

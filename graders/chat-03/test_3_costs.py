@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import labkit
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test
+from labkit.grading.toolkit import dataset_path
 
 DATASET = (
-    Path(labkit.__file__).resolve().parents[2] / "datasets" / "support-emails" / "emails.jsonl"
+    dataset_path("support-emails", "emails.jsonl")
 )
 CHAT = "/v1/chat/completions"
 

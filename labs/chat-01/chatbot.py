@@ -56,7 +56,7 @@ def count_message_tokens(messages: Sequence[Message]) -> int:
         The sum over messages of ``TOKENS_PER_MESSAGE`` + the content's tokens, counted with
         ``labkit.tokens.count_tokens``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def trim_history(history: Sequence[Message], budget: int, system_prompt: str) -> list[Message]:
@@ -74,7 +74,7 @@ def trim_history(history: Sequence[Message], budget: int, system_prompt: str) ->
         The newest user message is kept even when it alone exceeds the budget.
         ``history`` itself is not modified.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 # --- Task 2: one request, two APIs ----------------------------------------------------------
@@ -102,7 +102,7 @@ def to_openai_request(
     Returns:
         The request as a dict, with ``stream`` set to True.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def to_anthropic_request(
@@ -129,7 +129,7 @@ def to_anthropic_request(
         no ``temperature`` / ``top_p`` arguments any more: the ones that are set go in
         ``extra_body``, which the SDK merges into the JSON body.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- Task 3: stream ---------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def stream_openai(client: openai.OpenAI, request: dict[str, Any]) -> Iterator[st
     Yields:
         Each non-empty ``delta.content`` as soon as its chunk arrives.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def stream_anthropic(client: anthropic.Anthropic, request: dict[str, Any]) -> Iterator[str]:
@@ -158,7 +158,7 @@ def stream_anthropic(client: anthropic.Anthropic, request: dict[str, Any]) -> It
     Yields:
         The text of each ``content_block_delta`` event whose delta is a ``text_delta``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 # --- Task 4: the session ----------------------------------------------------------------------
@@ -191,16 +191,16 @@ class ChatSession:
             top_p: nucleus sampling, or None for the provider's default.
             max_tokens: the longest reply allowed.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 4")
 
     @property
     def history(self) -> list[Message]:
         """The conversation so far (user and assistant messages, oldest first; a copy)."""
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 4")
 
     def reset(self) -> None:
         """Forget the conversation; the persona and the settings stay."""
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 4")
 
     def send(self, user_text: str) -> Iterator[str]:
         """Send ``user_text`` and yield the reply's text pieces as they arrive.
@@ -214,7 +214,7 @@ class ChatSession:
         Yields:
             The reply, piece by piece, as the provider streams it.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 4")
 
 
 # --- Task 5: fail politely --------------------------------------------------------------------
@@ -230,4 +230,4 @@ def friendly_error(exc: BaseException) -> str | None:
         What to tell the user (one line, no traceback; an HTTP error names its status code),
         or None to let the exception propagate.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")

@@ -17,8 +17,11 @@ from labkit.errors import LabkitError
 # Modules that expose ``register(subparsers)``; each sub-command sets ``func`` via set_defaults.
 _COMMAND_MODULES = (
     "labkit.grading.cli",  # grade, grade-all, list
+    "labkit.grading.learner_cli",  # hint, watch, reset
     "labkit.fakellm.cli",  # serve
     "labkit.retrieval.cli",  # eval-retrieval
+    "labkit.grading.instructor_cli",  # export, autograde, classroom-result, gradebook, similarity
+    "labkit.mcp_testing.cli",  # mcp-serve
 )
 
 

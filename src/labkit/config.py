@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, ProviderNotRunning
 
 if TYPE_CHECKING:
     import anthropic
@@ -130,6 +130,35 @@ def _root_url(s: Settings) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
+def _fake_http_client(sdk: Sdk, url: str) -> object:
+    """The SDK's own default HTTP client, except that a refused connection to the fake provider
+    raises :class:`~labkit.errors.ProviderNotRunning` (one line: start ``make serve``) instead of
+    retrying and ending in a long SDK traceback. Other failures are untouched."""
+    if sdk == "openai":
+        import httpx
+        import openai
+
+        class _OpenAIClient(openai.DefaultHttpxClient):
+            def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+                try:
+                    return super().send(request, **kwargs)
+                except httpx.ConnectError:
+                    raise ProviderNotRunning(url) from None
+
+        return _OpenAIClient()
+    import anthropic
+    import httpx2
+
+    class _AnthropicClient(anthropic.DefaultHttpxClient):  # type: ignore[misc,valid-type]
+        def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+            try:
+                return super().send(request, **kwargs)  # type: ignore[no-any-return]
+            except httpx2.ConnectError:
+                raise ProviderNotRunning(url) from None
+
+    return _AnthropicClient()
+
+
 def openai_client(**kwargs: object) -> openai.OpenAI:
     """A real ``openai.OpenAI`` client configured for the current provider.
 
@@ -152,6 +181,8 @@ def openai_client(**kwargs: object) -> openai.OpenAI:
         opts = {"api_key": os.environ.get("OPENAI_API_KEY") or "not-needed", "base_url": s.base_url}
     else:
         opts = {"api_key": FAKE_API_KEY, "base_url": _root_url(s) + "/v1"}
+        if s.provider == "fake" and "http_client" not in kwargs:
+            opts["http_client"] = _fake_http_client("openai", _root_url(s))
     opts.update(kwargs)
     return openai.OpenAI(**opts)  # type: ignore[arg-type]
 
@@ -172,6 +203,8 @@ def anthropic_client(**kwargs: object) -> anthropic.Anthropic:
             opts["base_url"] = s.base_url
     else:
         opts = {"api_key": FAKE_API_KEY, "base_url": _root_url(s)}
+        if s.provider == "fake" and "http_client" not in kwargs:
+            opts["http_client"] = _fake_http_client("anthropic", _root_url(s))
     opts.update(kwargs)
     return anthropic.Anthropic(**opts)  # type: ignore[arg-type]
 

@@ -21,6 +21,9 @@ import pytest
 
 from labkit.fakellm import FakeLLM
 
+# The MCP fixtures (``mcp_course_server``, ``mcp_course``: agent-02) are loaded with this plugin.
+pytest_plugins = ["labkit.mcp_testing.fixtures"]
+
 
 def _register_with_guard(port: int) -> None:
     """Tell the grader's network guard that learner code may reach this port (no-op outside a

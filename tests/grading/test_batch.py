@@ -30,7 +30,7 @@ from rich.console import Console
 from test_learner_mode import check_gradescope_schema
 
 from labkit.cli import main
-from labkit.grading.batch import BatchOptions, BatchSummary, grade_all
+from labkit.grading.batch import BatchOptions, BatchSummary, content_hash, grade_all, render_summary
 from labkit.grading.manifest import LabManifest
 from labkit.grading.runner import GradeOptions, grade
 
@@ -74,8 +74,9 @@ PARTIAL = {
     "partial_no_stream": (NO_STREAMING, 11.0),
 }
 HANGING = {"infinite_loop", "infinite_loop_import"}
-# rebinding builtins.type breaks pytest itself (fail closed); a segfault kills the child
-CRASHING = {"patch_builtins", "segfault"}
+# rebinding builtins.type breaks the worker's own replies (fail closed); a segfault kills the
+# worker; signal_judge kills the judge itself through libc (same user: a container stops that)
+CRASHING = {"patch_builtins", "segfault", "signal_judge"}
 
 
 @dataclass
@@ -176,6 +177,19 @@ def test_attack_scores_no_more_than_the_starter(batch: Batch, attack: str) -> No
     attacked = batch.results(attack)
     assert attacked["score"] <= starter["score"] == 0.0, attacked["tests"]
     assert batch.gradebook()[attack]["score"] == "0.0"
+
+
+def test_no_learner_object_ran_code_in_the_judge(batch: Batch) -> None:
+    """getattr_reduce returns objects whose __getattr__/__reduce__/__eq__ would leave a mark in
+    the batch's output folder if the judge ever touched them (only data crosses)."""
+    assert not list(batch.out.glob("pwned*"))
+    tests = batch.results("getattr_reduce")["tests"]
+    assert all(t["score"] == 0 for t in tests), tests
+
+
+def test_an_endless_generator_costs_only_its_tests(batch: Batch) -> None:
+    tests = {t["number"]: t["extra_data"] for t in batch.results("endless_generator")["tests"]}
+    assert tests["1.1"]["outcome"] == "failed", tests["1.1"]
 
 
 def test_hanging_submissions_cost_only_the_tests_they_touched(batch: Batch) -> None:
@@ -306,12 +320,117 @@ def test_second_layer_holds_when_the_allow_list_is_bypassed(
     assert len(result.tests) == 5
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known gap: in-process forgery through the plugin (docs/THREAT-MODEL.md)"
-)
-def test_known_gap_forging_results_through_the_plugin(calc: LabManifest, tmp_path: Path) -> None:
-    """Kept as a strict xfail so the gap stays visible, and so a fix is noticed."""
-    attack = (Path(__file__).parent.parent / "fixtures" / "known_gaps" / "plugin_forgery.py").read_text()
-    sub = build_code(tmp_path / "forger", STARTER.read_text() + "\n\n" + attack)
-    result = grade(calc, sub, GradeOptions(mode="instructor"))
-    assert result.score == 0.0
+# --- 15.0: reuse depends on the submission's content, and the pass-rate table keeps suffixes ------
+
+
+def _book(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "gradebook.csv").open() as fh:
+        return {row["submission"]: row for row in csv.DictReader(fh)}
+
+
+def test_a_resubmission_is_regraded_without_force(
+    calc: LabManifest, course: Path, tmp_path: Path
+) -> None:
+    """The bug: a learner fixed their code in the same folder and kept their old grade."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    build_code(subs / "alice", ONLY_ADD)
+    build_code(subs / "bob", ONLY_ADD)
+    options = BatchOptions(jobs=2, repo_root=course)
+    console = Console(stderr=True, width=100)
+    first = grade_all(calc, subs, out, options, console)
+    assert sorted(first.graded_now) == ["alice", "bob"]
+    assert _book(out)["alice"]["score"] == "4.0"
+    old_hash = _book(out)["alice"]["content_hash"]
+    assert old_hash == content_hash(calc, subs / "alice")
+
+    (subs / "alice" / "calc.py").write_text(REFERENCE.read_text())  # the resubmission
+    (subs / "bob" / "scratch.md").write_text("not in the allow-list: cannot change the grade")
+    second = grade_all(calc, subs, out, options, console)
+    assert second.graded_now == ["alice"] and second.skipped == ["bob"]
+    row = _book(out)["alice"]
+    assert row["score"] == "12.0"
+    assert row["content_hash"] == content_hash(calc, subs / "alice") != old_hash
+    assert batch_results(out, "alice")["extra_data"]["content_hash"] == row["content_hash"]
+
+
+def test_reuse_also_needs_the_same_grader_version(
+    calc: LabManifest, course: Path, tmp_path: Path
+) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    build_code(subs / "alice", ONLY_ADD)
+    options = BatchOptions(repo_root=course)
+    grade_all(calc, subs, out, options, Console(stderr=True))
+    doc = batch_results(out, "alice")
+    doc["extra_data"]["grader_version"] = "0.0-older"
+    (out / "alice" / "results.json").write_text(json.dumps(doc))
+    again = grade_all(calc, subs, out, options, Console(stderr=True))
+    assert again.graded_now == ["alice"]
+    assert batch_results(out, "alice")["extra_data"]["grader_version"] != "0.0-older"
+
+
+def test_content_hash_follows_the_allow_list_not_the_folder_name(
+    calc: LabManifest, tmp_path: Path
+) -> None:
+    a = build_code(tmp_path / "a", ONLY_ADD)
+    b = build_code(tmp_path / "renamed", ONLY_ADD, {"scratch.md": "ignored"})
+    assert content_hash(calc, a) == content_hash(calc, b)
+    (b / "notes").mkdir()
+    (b / "notes" / "plan.txt").write_text("allow-listed (notes/*.txt): graded, so hashed")
+    assert content_hash(calc, a) != content_hash(calc, b)
+
+
+def test_pass_rate_table_keeps_parametrized_suffixes() -> None:
+    """rich read "[openai]" as a style tag and printed two different tests as the same name."""
+    summary = BatchSummary(
+        stats={
+            "submissions": 1,
+            "statuses": {"graded": 1},
+            "mean_percent": 50.0,
+            "median_percent": 50.0,
+            "distribution": [{"range": "50-60%", "count": 1}],
+            "tests": [
+                {
+                    "number": f"1.1.{i}",
+                    "name": f"streams [{p}]",
+                    "visibility": "visible",
+                    "passed": i - 1,
+                    "graded": 1,
+                    "pass_rate": float(i - 1),
+                }
+                for i, p in ((1, "openai"), (2, "anthropic"))
+            ],
+        }
+    )
+    console = Console(record=True, width=120)
+    render_summary(summary, Path("out"), console)
+    text = console.export_text()
+    assert "streams [openai]" in text and "streams [anthropic]" in text
+
+
+def batch_results(out: Path, name: str) -> dict[str, Any]:
+    return json.loads((out / name / "results.json").read_text())
+
+
+def test_a_zip_instead_of_a_folder_gets_an_invalid_row_not_silence(
+    in_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    build_code(subs / "alice", REFERENCE.read_text())
+    shutil.make_archive(str(subs / "bob"), "zip", subs / "alice")  # bob.zip, never unpacked
+    (subs / "carol.py").write_text(REFERENCE.read_text())
+    (subs / "dave").mkdir()  # an empty submission folder
+    assert main(["grade-all", "calc", "--submissions", str(subs), "--out", str(out)]) == 0
+    book = _book(out)
+    assert set(book) == {"alice", "bob.zip", "carol.py", "dave"}
+    assert book["alice"]["status"] == "graded"
+    assert book["bob.zip"]["status"] == "invalid"
+    assert "bob.zip is an archive, not a folder; unpack it into bob/" in book["bob.zip"]["detail"]
+    assert "carol.py is a file, not a folder" in book["carol.py"]["detail"]
+    assert book["dave"]["status"] == "invalid" and "none of the lab's files" in book["dave"]["detail"]
+    check_gradescope_schema(batch_results(out, "bob.zip"))
+    capsys.readouterr()
+
+    code = main(["grade-all", "calc", "--submissions", str(subs / "bob.zip"), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].endswith("is a file (unzip it first)") and len(err) == 1, err

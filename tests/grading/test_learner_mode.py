@@ -12,7 +12,6 @@ import pytest
 from grader_fixtures import (
     MEAN_WITHOUT_EMPTY_CASE,
     NO_STREAMING,
-    REFERENCE,
     STARTER,
     build_attack,
     build_code,
@@ -20,6 +19,7 @@ from grader_fixtures import (
 
 from labkit.cli import main
 from labkit.grading.manifest import LabManifest
+from labkit.grading.records import other_path
 from labkit.grading.runner import GradeOptions, GradeResult, grade
 
 
@@ -104,8 +104,9 @@ def test_report_shows_marks_reasons_hints_and_next_step(
     assert "Traceback" not in shown
     doc = json.loads(out.read_text())
     check_gradescope_schema(doc)
-    saved = json.loads((in_course / ".labkit" / "results" / "calc.json").read_text())
+    saved = json.loads(other_path(in_course, "calc", folder).read_text())
     assert saved == doc
+    assert "kept apart: your labs/calc record is unchanged" in " ".join(shown.split())
     assert doc["score"] == 9.0
     assert doc["extra_data"]["hidden_tests"] == {"count": 1, "points": 2.0}
     assert all(t["visibility"] != "hidden" for t in doc["tests"])
@@ -147,12 +148,47 @@ def test_list_shows_status_per_lab(in_course: Path, capsys: pytest.CaptureFixtur
     results = in_course / ".labkit" / "results" / "calc.json"
     results.unlink(missing_ok=True)
     assert main(["list"]) == 0
-    assert "not graded yet" in capsys.readouterr().out
-    assert main(["grade", "calc", "--dir", str(REFERENCE.parent)]) == 0
+    assert "not graded" in capsys.readouterr().out
+    assert main(["grade", "calc"]) == 0  # labs/calc: the learner's own folder (the starter)
     capsys.readouterr()
     assert main(["list"]) == 0
     listing = capsys.readouterr().out
-    assert "Calculator warm-up" in listing and "10/10 pts" in listing
+    assert "Calculator warm-up" in listing and " 0/10 " in listing
+    assert "Next   calc · Calculator warm-up" in listing
+
+
+def test_grading_another_folder_keeps_the_learners_record(
+    in_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """14.0: grading the reference (or any other folder) never overwrites labs/<id>'s record."""
+    record = in_course / ".labkit" / "results" / "calc.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    mine = {"score": 7.0, "tests": [], "extra_data": {"max_score": 10.0}}
+    record.write_text(json.dumps(mine))
+    assert main(["grade", "calc", "--dir", str(in_course / "solutions" / "calc")]) == 0
+    shown = capsys.readouterr().out
+    assert json.loads(record.read_text()) == mine
+    apart = in_course / ".labkit" / "results" / "other" / "calc" / "solutions-calc.json"
+    assert json.loads(apart.read_text())["score"] == 10.0
+    assert "kept apart: your labs/calc record is unchanged" in " ".join(shown.split())
+    assert main(["list"]) == 0
+    assert " 7/10 " in capsys.readouterr().out
+    # The learner's own folder, named through --dir, is still their record.
+    assert main(["grade", "calc", "--dir", str(in_course / "labs" / ".." / "labs" / "calc")]) == 0
+    capsys.readouterr()
+    assert json.loads(record.read_text())["score"] == 0.0
+    # A folder with none of the lab's files is refused in one line, naming make's DIR=.
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.md").write_text("nothing to grade")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MAKELEVEL", "1")
+        assert main(["grade", "calc", "--dir", str(stray)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"labkit: {stray} holds none of calc's files (calc.py, notes/*.txt): "
+        "DIR=<folder> must name a folder like labs/calc"
+    )
 
 
 def test_usage_errors_are_one_line_and_exit_2(
@@ -173,7 +209,7 @@ def test_learner_mode_attacks_change_nothing(
         folder = build_attack(tmp_path / attack, attack, {"__OUT_DIR__": str(tmp_path / "out")})
         assert main(["grade", "calc", "--dir", str(folder)]) == 0, attack
         capsys.readouterr()
-        saved = json.loads((in_course / ".labkit" / "results" / "calc.json").read_text())
+        saved = json.loads(other_path(in_course, "calc", folder).read_text())
         assert saved["score"] == 0.0, attack
         assert saved["extra_data"]["submission"].endswith(attack)
         assert not (folder / "results.json").exists()
@@ -214,14 +250,42 @@ def test_report_prints_brackets_in_names_and_reasons_literally() -> None:
     from labkit.grading.runner import GradeResult, TestOutcome
     from labkit.grading.spec import TestMeta
 
-    meta = TestMeta("t::x", "4.2", "citations [n] map to documents [2][1]", 2.0, "visible", "Check [n].")
+    meta = TestMeta(
+        "t::x", "4.2", "citations [n] map to documents [2][1]", 2.0, "visible", "Check [n]."
+    )
     result = GradeResult(
-        "lab", "Lab", "labs/lab", "learner", "graded",
+        "lab",
+        "Lab",
+        "labs/lab",
+        "learner",
+        "graded",
         [TestOutcome(meta, "failed", 0.0, reason="saw [bold]2[/bold] citations")],
-        [], 0.1, 0, "hash",
+        [],
+        0.1,
+        0,
+        "hash",
     )
     out = StringIO()
     render(result, Console(file=out, width=120, color_system=None))
     text = out.getvalue()
     assert "citations [n] map to documents [2][1]" in text
     assert "saw [bold]2[/bold] citations" in text and "Check [n]." in text
+
+
+def test_a_file_that_does_not_compile_is_said_once_at_the_top(
+    in_course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """14.0: one line at the top naming file and line, the tests point at it, Next too."""
+    broken = build_code(tmp_path / "broken", STARTER.read_text() + "\ndef oops(:\n    pass\n")
+    assert main(["grade", "calc", "--dir", str(broken)]) == 0
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    top = lines.index("✗ calc.py does not compile: line 34: invalid syntax (def oops(:)")
+    assert top < next(i for i, ln in enumerate(lines) if ln.startswith("✗ 1.1"))
+    assert lines.count("why   calc.py does not compile (above)") == 4  # 1.1 to 1.3 and 2.1
+    assert not any("SyntaxError" in ln for ln in lines)
+    text = " ".join(" ".join(lines).split())
+    assert "Next Fix calc.py line 34 first: it does not compile, so nothing in it runs." in text
+    saved = json.loads(other_path(in_course, "calc", broken).read_text())
+    assert saved["extra_data"]["compile_errors"] == [
+        "calc.py does not compile: line 34: invalid syntax (def oops(:)"
+    ]

@@ -60,6 +60,42 @@ def test_the_whole_run_deadline_fails_what_did_not_run(course: Path, tmp_path: P
     assert result.execution_time < 15
 
 
+HANGS_THEN_OTHERS = (
+    HANGS
+    + """
+@lab_test(points=1, number="4", hint="h")
+def test_four(learner):
+    assert learner.import_module("calc").mul(2, 3) == 6
+"""
+)
+
+
+def test_a_timeout_names_the_stuck_line_and_two_in_a_row_stop_the_run(
+    course: Path, tmp_path: Path
+) -> None:
+    """14.0: where the learner's code was stuck, and no waiting for a third identical hang."""
+    lab = _lab(course, tmp_path, "stuck", {}, HANGS_THEN_OTHERS)  # test_timeout 3, run 30 s
+    code = "def add(a, b):\n    total = 0\n    while True:\n        total += 1\n\n"
+    code += "def mul(a, b):\n    return a * b\n"
+    sub = build_code(tmp_path / "stuck_sub", code)
+    result = grade(lab, sub, GradeOptions(mode="learner"))
+    by_number = {t.meta.number: t for t in result.tests}
+    where = f"{sub}/calc.py line 4 (in add)"
+    for number in ("1", "2"):
+        assert by_number[number].kind == "timeout"
+        assert by_number[number].reason == (
+            f"timeout: the test did not finish within 3 s; it was stuck at {where} "
+            "(an endless loop, or much slower than it should be?)"
+        )
+    assert by_number["3"].kind == "timeout"
+    assert by_number["3"].reason == (
+        f"not run: tests 1 and 2 both got stuck at {where}; fix that loop and grade again"
+    )
+    assert by_number["4"].kind == "timeout" and by_number["4"].score == 0
+    assert result.notes == [f"stopped early: tests 1 and 2 both got stuck at {where}"]
+    assert result.execution_time < 25  # two 3 s timeouts and restarts, not four
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [

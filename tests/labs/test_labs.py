@@ -73,6 +73,7 @@ def test_starter_scores_at_most_ten_percent(lab_id: str) -> None:
     assert len(result.tests) >= 10, f"{lab_id}: only {len(result.tests)} tests (want 10-20)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_grading_is_deterministic(lab_id: str) -> None:
     first = _graded(lab_id, "solutions")
@@ -151,6 +152,7 @@ def _mutants(lab: LabManifest) -> list[tuple[str, str, str]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Path) -> None:
     lab = _lab(lab_id)

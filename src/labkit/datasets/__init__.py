@@ -1,7 +1,9 @@
 """Loaders for the course data sets in ``datasets/`` and for any BEIR-format folder.
 
 - :mod:`labkit.datasets.knowledge_base`: the Tessaline knowledge base and its golden questions
+- :mod:`labkit.datasets.judge_labels`: human-labelled (question, contexts, answer) items for eval-01
 - :mod:`labkit.datasets.wiki`: 10,033 Wikipedia summaries (pinned package) and questions about them
+- :mod:`labkit.datasets.agent_tasks`: multi-step agent questions over the knowledge base and shop
 - :mod:`labkit.datasets.beir`: export to / load from the BEIR folder format
 - :mod:`labkit.datasets.paths`: where the repository and its ``datasets/`` folder are
 
@@ -10,6 +12,13 @@
 
 from __future__ import annotations
 
+from labkit.datasets.agent_tasks import (
+    AgentTask,
+    PlanStep,
+    answer_matches,
+    find_agent_task,
+    load_agent_tasks,
+)
 from labkit.datasets.beir import (
     BeirDataset,
     export_beir,
@@ -17,6 +26,7 @@ from labkit.datasets.beir import (
     export_wiki_beir,
     load_beir,
 )
+from labkit.datasets.judge_labels import JudgeItem, load_judge_items
 from labkit.datasets.knowledge_base import (
     Document,
     Passage,
@@ -35,19 +45,26 @@ from labkit.datasets.wiki import (
 )
 
 __all__ = [
+    "AgentTask",
     "BeirDataset",
     "Document",
+    "JudgeItem",
     "Passage",
+    "PlanStep",
     "Question",
     "WikiDoc",
     "WikiQuestion",
+    "answer_matches",
     "datasets_dir",
     "export_beir",
     "export_knowledge_base_beir",
     "export_wiki_beir",
+    "find_agent_task",
     "kb_dir",
+    "load_agent_tasks",
     "load_beir",
     "load_documents",
+    "load_judge_items",
     "load_questions",
     "load_wiki_questions",
     "load_wiki_summaries",

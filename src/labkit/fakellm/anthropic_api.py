@@ -403,12 +403,13 @@ def _stop_reason(comp: Completion) -> str:
     return FINISH_TO_STOP[comp.finish]
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _usage(input_tokens: int, output_tokens: int, cached: int = 0) -> dict[str, Any]:
+    # Anthropic's input_tokens excludes what was read from the prompt cache.
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": input_tokens - cached,
         "output_tokens": output_tokens,
         "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_read_input_tokens": cached,
         "service_tier": "standard",
     }
 
@@ -429,7 +430,7 @@ def message_body(req: ChatRequest, comp: Completion, message_id: str) -> dict[st
         "content": content,
         "stop_reason": _stop_reason(comp),
         "stop_sequence": comp.stop_sequence,
-        "usage": _usage(comp.prompt_tokens, comp.completion_tokens()),
+        "usage": _usage(comp.prompt_tokens, comp.completion_tokens(), comp.cached_tokens),
     }
 
 
@@ -446,7 +447,7 @@ async def message_frames(
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": _usage(comp.prompt_tokens, 1),
+        "usage": _usage(comp.prompt_tokens, 1, comp.cached_tokens),
     }
     yield "head", sse_event("message_start", {"type": "message_start", "message": start})
     index = 0

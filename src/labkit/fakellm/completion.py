@@ -74,6 +74,7 @@ class Completion:
     prompt_tokens: int
     chunk_delay: float
     lazy: Iterable[str] | None = None
+    cached_tokens: int = 0
     streamed_text: list[str] = field(default_factory=list)
 
     @classmethod
@@ -116,6 +117,7 @@ class Completion:
             prompt_tokens=ptokens,
             chunk_delay=delay,
             lazy=reply.text_stream,
+            cached_tokens=(reply.usage.cached_tokens or 0) if reply.usage is not None else 0,
         )
 
     def text_pieces(self) -> list[str]:

@@ -523,7 +523,7 @@ def _usage(comp: Completion, n: int = 1) -> dict[str, Any]:
         "prompt_tokens": comp.prompt_tokens,
         "completion_tokens": out,
         "total_tokens": comp.prompt_tokens + out,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": comp.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -849,7 +849,7 @@ def response_body(
         out = comp.completion_tokens()
         usage = {
             "input_tokens": comp.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {"cached_tokens": comp.cached_tokens, "cache_write_tokens": 0},
             "output_tokens": out,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": comp.prompt_tokens + out,

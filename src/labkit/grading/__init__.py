@@ -19,6 +19,15 @@ GRADER_VERSION = "1.0"
 if TYPE_CHECKING:
     from labkit.grading.api import PartialCredit, assert_same, lab_test, same
     from labkit.grading.learner import Learner, RunResult
+    from labkit.grading.proxy import (
+        LearnerError,
+        Record,
+        Remote,
+        RemoteIterator,
+        exact_type,
+        is_remote_error,
+        make,
+    )
 
 _LAZY = {
     "PartialCredit": "labkit.grading.api",
@@ -26,6 +35,13 @@ _LAZY = {
     "lab_test": "labkit.grading.api",
     "same": "labkit.grading.api",
     "Learner": "labkit.grading.learner",
+    "LearnerError": "labkit.grading.proxy",
+    "Record": "labkit.grading.proxy",
+    "Remote": "labkit.grading.proxy",
+    "RemoteIterator": "labkit.grading.proxy",
+    "make": "labkit.grading.proxy",
+    "exact_type": "labkit.grading.proxy",
+    "is_remote_error": "labkit.grading.proxy",
     "RunResult": "labkit.grading.learner",
 }
 
@@ -44,9 +60,16 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "GRADER_VERSION",
     "Learner",
+    "LearnerError",
     "PartialCredit",
+    "Record",
+    "Remote",
+    "RemoteIterator",
     "RunResult",
     "assert_same",
+    "exact_type",
+    "is_remote_error",
     "lab_test",
+    "make",
     "same",
 ]

@@ -6,16 +6,23 @@ guarded child (``--jobs`` at a time) and writes:
 - ``OUTDIR/<submission>/results.json`` (Gradescope schema), atomically, as each one finishes;
 - ``OUTDIR/gradebook.csv``: one row for EVERY submission, whatever it did
   (status ``graded`` / ``timeout`` / ``crashed`` / ``invalid``), rewritten after each one;
-- ``OUTDIR/summary.json``: mean, median, score distribution, pass rate per test.
+- ``OUTDIR/summary.json``: mean, median, score distribution, pass rate per test;
+- ``OUTDIR/report.html``: the class at a glance (see :mod:`labkit.grading.classreport`).
 
-Resumable: a submission whose results.json was produced by the same tests (hash) and seed is
-skipped unless ``--force``. The expected tests are collected once, up front, from the grader alone,
+``--shard i/n`` grades only the submissions of shard i (see :mod:`labkit.grading.shard`); the
+shards' folders are joined by ``labkit gradebook merge``.
+
+Resumable: a submission is skipped (unless ``--force``) only if its results.json was produced from
+the same submission *content* (the sha256 of its allow-listed files, see :func:`content_hash`), by
+the same grader version, tests (hash) and seed. A resubmission (changed files in the same folder)
+is regraded; the gradebook records the content hash each grade was computed from. The expected tests are collected once, up front, from the grader alone,
 so a broken grader stops the batch before it grades anyone.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -28,16 +35,20 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labkit.errors import LabkitError
+from labkit.grading import GRADER_VERSION
 from labkit.grading.manifest import LabManifest, compute_tests_hash
 from labkit.grading.results import read_json, to_gradescope, write_json
 from labkit.grading.runner import (
     GradeOptions,
     GradeResult,
     GradingError,
+    Kind,
+    Status,
     TestOutcome,
     collect_expected,
     grade,
@@ -45,6 +56,7 @@ from labkit.grading.runner import (
     kill_all,
     seed_label,
 )
+from labkit.grading.shard import Shard, listing_hash
 from labkit.grading.spec import TestMeta
 
 STATUSES = ("graded", "timeout", "crashed", "invalid")
@@ -58,6 +70,7 @@ _BASE_COLUMNS = [
     "tests_total",
     "execution_time",
     "detail",
+    "content_hash",
 ]
 
 
@@ -71,6 +84,8 @@ class BatchOptions:
     seed: int | None = None
     secret_seed: bool = False
     repo_root: Path | None = None
+    shard: Shard | None = None
+    report: bool = True
 
 
 @dataclass
@@ -81,18 +96,42 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed: float = 0.0
+    report_seconds: float = 0.0
+    shard: Shard | None = None
+    listed: int = 0
 
 
 def list_submissions(folder: Path) -> list[Path]:
-    """The submission folders in ``folder`` (one per learner), sorted; hidden entries ignored."""
+    """The entries of ``folder`` (one per learner), sorted; names starting with "." or "_" ignored.
+
+    Files and symlinks are listed too: they are not gradable, but silently skipping them would
+    lose a learner (``alice.zip`` uploaded instead of unzipped), so each gets an ``invalid`` row
+    saying what to do.
+    """
     if not folder.is_dir():
+        if folder.is_file():
+            raise LabkitError(
+                f"--submissions must be a folder with one sub-folder per submission; {folder} is "
+                "a file (unzip it first)"
+            )
         raise LabkitError(f"submissions folder not found: {folder}")
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_"))
-    )
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "_")))
+
+
+def not_a_folder_reason(path: Path) -> str:
+    """Why an entry of the submissions folder cannot be graded, or "" if it is a real folder."""
+    if path.is_symlink():
+        return f"invalid: {path.name} is a symlink; copy the submission in as a real folder"
+    if path.is_dir():
+        return ""
+    if path.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z"):
+        return (
+            f"invalid: {path.name} is an archive, not a folder; unpack it into "
+            f"{path.name.split('.')[0]}/ and run grade-all again"
+        )
+    return f"invalid: {path.name} is a file, not a folder; put each submission in its own folder"
 
 
 def grade_all(
@@ -106,10 +145,20 @@ def grade_all(
     console = console or Console(stderr=True)
     started = time.monotonic()
     submissions = list_submissions(submissions_dir)
+    listing = listing_hash([p.name for p in submissions])
+    summary = BatchSummary(shard=options.shard, listed=len(submissions))
+    if options.shard is not None:
+        submissions = [p for p in submissions if options.shard.owns(p.name)]
     out_dir.mkdir(parents=True, exist_ok=True)
     hidden = options.hidden_tests.resolve() if options.hidden_tests else None
     if hidden is not None and not hidden.is_dir():
         raise LabkitError(f"hidden tests folder not found: {hidden}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # docs/THREAT-MODEL.md, "Root"
+        console.print(
+            "note: grading as root: learner code runs in a worker with no capabilities but still "
+            "as uid 0; use an unprivileged user or a container for stronger isolation",
+            soft_wrap=True,
+        )
     digest = compute_tests_hash(manifest, [hidden] if hidden else [])
     seed = manifest.seed if options.seed is None else options.seed
     shown_seed: str | int = seed_label(seed) if options.secret_seed else seed
@@ -118,7 +167,6 @@ def grade_all(
     if root is not None:
         protected += [root / "graders", root / "solutions", root / ".labkit"]
     base = Path(tempfile.mkdtemp(prefix="batch-", dir=grading_root()))
-    summary = BatchSummary()
     try:
         common = GradeOptions(
             mode="instructor",
@@ -135,27 +183,66 @@ def grade_all(
         todo: list[Path] = []
         for sub in submissions:
             previous = read_json(out_dir / sub.name / "results.json")
-            if not options.force and _reusable(previous, digest, shown_seed):
+            current = content_hash(manifest, sub)
+            if not options.force and _reusable(previous, current, digest, shown_seed):
                 assert previous is not None
                 summary.skipped.append(sub.name)
                 summary.rows[sub.name] = row_from_results(sub.name, previous)
+                summary.docs[sub.name] = previous
             else:
                 todo.append(sub)
-        _write_gradebook(out_dir, summary.rows, expected)
+        write_gradebook(out_dir, summary.rows, expected)
         if summary.skipped:
             console.print(
-                f"[dim]{len(summary.skipped)} already graded with these tests (use --force to "
+                f"[dim]{len(summary.skipped)} already graded from the same files, tests and seed (use --force to "
                 "regrade)[/dim]"
             )
         _run_pool(manifest, todo, out_dir, common, options.jobs, summary, expected, console)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     summary.stats = compute_stats(summary.rows, expected)
+    record: dict[str, Any] = {
+        **summary.stats,
+        "lab": manifest.id,
+        "tests_hash": digest,
+        "seed": shown_seed,
+        "grader_version": GRADER_VERSION,
+        "expected": [m.to_dict() for m in expected],
+    }
+    if options.shard is not None:
+        record["shard"] = {
+            "index": options.shard.index,
+            "count": options.shard.count,
+            "listing": listing,
+            "submissions": sorted(summary.rows),
+        }
+    write_json(out_dir / "summary.json", record)
+    if options.report:
+        report_started = time.monotonic()
+        write_report(out_dir, manifest.id, summary.rows, summary.docs, summary.stats, expected)
+        summary.report_seconds = time.monotonic() - report_started
     summary.elapsed = time.monotonic() - started
-    write_json(
-        out_dir / "summary.json", {**summary.stats, "tests_hash": digest, "seed": shown_seed}
-    )
     return summary
+
+
+def write_report(
+    out_dir: Path,
+    lab: str,
+    rows: dict[str, dict[str, Any]],
+    docs: dict[str, dict[str, Any]],
+    stats: dict[str, Any],
+    expected: list[TestMeta],
+) -> Path:
+    """Write ``OUTDIR/report.html`` (the class at a glance)."""
+    from labkit.grading.classreport import build_report
+
+    html = build_report(lab, rows, docs, stats, expected)
+    target = out_dir / "report.html"
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=out_dir)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    os.replace(tmp, target)
+    return target
 
 
 def _run_pool(
@@ -183,24 +270,34 @@ def _run_pool(
     )
     task = progress.add_task("", total=len(todo))
 
-    def work(sub: Path) -> GradeResult:
-        return _grade_one(manifest, sub, common, expected)
+    def work(sub: Path) -> tuple[GradeResult, str]:
+        # Hashed just before grading: if the learner's files change while the batch runs, the
+        # recorded hash is the one of the files this grade was computed from (or older), so the
+        # next run regrades rather than trusting a stale grade.
+        graded_hash = content_hash(manifest, sub)
+        return _grade_one(manifest, sub, common, expected), graded_hash
 
     with progress, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures: dict[Future[GradeResult], Path] = {pool.submit(work, sub): sub for sub in todo}
+        futures: dict[Future[tuple[GradeResult, str]], Path] = {
+            pool.submit(work, sub): sub for sub in todo
+        }
         try:
             for future in as_completed(futures):
                 sub = futures[future]
-                result = future.result()
+                result, graded_hash = future.result()
                 document = to_gradescope(result)
+                document.setdefault("extra_data", {})["content_hash"] = graded_hash
                 write_json(out_dir / sub.name / "results.json", document)
                 summary.rows[sub.name] = row_from_results(sub.name, document)
+                summary.docs[sub.name] = document
                 summary.graded_now.append(sub.name)
-                _write_gradebook(out_dir, summary.rows, expected)
+                write_gradebook(out_dir, summary.rows, expected)
                 progress.update(
                     task,
                     advance=1,
-                    description=f"{sub.name}: {result.score:g}/{result.max_score:g} {result.status}",
+                    description=escape(
+                        f"{sub.name}: {result.score:g}/{result.max_score:g} {result.status}"
+                    ),
                 )
         except KeyboardInterrupt:
             for pending in futures:
@@ -215,17 +312,23 @@ def _grade_one(
     """Grade one submission; an error of the grader itself becomes a ``crashed`` result, so the
     submission still gets its gradebook row."""
     started = time.monotonic()
-    try:
-        return grade(manifest, sub, common, display=sub.name)
-    except (GradingError, OSError) as exc:
-        reason = f"crash: grading could not run: {exc}"
-    tests = [TestOutcome(m, "crash", 0.0, reason) for m in expected]
+    status: Status = "crashed"
+    kind: Kind = "crash"
+    reason = not_a_folder_reason(sub)
+    if reason:
+        status, kind = "invalid", "invalid"
+    else:
+        try:
+            return grade(manifest, sub, common, display=sub.name)
+        except (GradingError, OSError) as exc:
+            reason = f"crash: grading could not run: {exc}"
+    tests = [TestOutcome(m, kind, 0.0, reason) for m in expected]
     return GradeResult(
         manifest.id,
         manifest.title,
         sub.name,
         "instructor",
-        "crashed",
+        status,
         tests,
         [],
         time.monotonic() - started,
@@ -235,11 +338,35 @@ def _grade_one(
     )
 
 
-def _reusable(previous: dict[str, Any] | None, digest: str, seed_label: str | int) -> bool:
+def content_hash(manifest: LabManifest, folder: Path) -> str:
+    """sha256 over what the grader would copy from ``folder``: each allow-listed file's relative
+    path and bytes. Files outside the allow-list (notes, caches) do not change it, because they
+    cannot change the grade; a resubmission that edits a graded file always does."""
+    digest = hashlib.sha256(b"labkit-submission-v1\0")
+    try:
+        files = manifest.learner_files(folder)
+        for path, rel in files:
+            digest.update(rel.encode() + b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    except OSError as exc:  # unreadable: never reusable
+        digest.update(f"unreadable: {exc}".encode())
+    return digest.hexdigest()
+
+
+def _reusable(
+    previous: dict[str, Any] | None, content: str, digest: str, seed_label: str | int
+) -> bool:
+    """A previous grade stands only for the same content, grader version, tests and seed."""
     if previous is None:
         return False
     extra = previous.get("extra_data") or {}
-    return extra.get("tests_hash") == digest and extra.get("seed") == seed_label
+    return (
+        extra.get("content_hash") == content
+        and extra.get("grader_version") == GRADER_VERSION
+        and extra.get("tests_hash") == digest
+        and extra.get("seed") == seed_label
+    )
 
 
 def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -268,13 +395,14 @@ def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
         "tests_total": len(tests),
         "execution_time": doc.get("execution_time", ""),
         "detail": detail,
+        "content_hash": extra.get("content_hash", ""),
     }
     for t in tests:
         row[f"test {t.get('number')}"] = t.get("score", 0)
     return row
 
 
-def _write_gradebook(
+def write_gradebook(
     out_dir: Path, rows: dict[str, dict[str, Any]], expected: list[TestMeta]
 ) -> None:
     columns = _BASE_COLUMNS + [f"test {m.number}" for m in expected]
@@ -331,9 +459,11 @@ def render_summary(summary: BatchSummary, out_dir: Path, console: Console) -> No
     """Print the batch summary: statuses, mean/median, a distribution, pass rate per test."""
     stats = summary.stats
     console.print()
+    where = escape(f"{out_dir}/gradebook.csv")
+    shard = f"shard {summary.shard} ({summary.listed} listed in all), " if summary.shard else ""
     console.print(
-        f"[bold]{stats['submissions']} submissions[/bold] in {out_dir}/gradebook.csv  "
-        f"(graded now: {len(summary.graded_now)}, reused: {len(summary.skipped)}, "
+        f"[bold]{stats['submissions']} submissions[/bold] in {where}  "
+        f"({shard}graded now: {len(summary.graded_now)}, reused: {len(summary.skipped)}, "
         f"{summary.elapsed:.1f} s)"
     )
     statuses = ", ".join(f"{k} {v}" for k, v in stats["statuses"].items())
@@ -351,7 +481,13 @@ def render_summary(summary: BatchSummary, out_dir: Path, console: Console) -> No
     for t in stats["tests"]:
         tests.add_row(
             t["number"],
-            t["name"] + (" (hidden)" if t["visibility"] == "hidden" else ""),
+            # escape: a parametrized test's name ends in "[openai]", which rich would otherwise
+            # swallow as a style tag, leaving two different tests with the same name
+            escape(t["name"]) + (" (hidden)" if t["visibility"] == "hidden" else ""),
             f"{t['passed']}/{t['graded']} ({100 * t['pass_rate']:.0f}%)",
         )
     console.print(tests)
+    if (out_dir / "report.html").is_file():
+        console.print(
+            f"class report: {escape(str(out_dir / 'report.html'))}  (open it in a browser)"
+        )

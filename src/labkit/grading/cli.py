@@ -10,15 +10,26 @@ import argparse
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
 from labkit.errors import LabkitError
-from labkit.grading.manifest import discover_labs, find_lab, repo_root
-from labkit.grading.results import read_json, score_text, to_gradescope, write_json
+from labkit.grading.hints import hints_used
+from labkit.grading.manifest import LabManifest, find_lab, repo_root
+from labkit.grading.records import (
+    dir_option,
+    is_own_folder,
+    other_path,
+    own_folder,
+    record_path,
+    stamp_record,
+)
+from labkit.grading.results import to_gradescope, write_json
 
-RESULTS_DIR = Path(".labkit") / "results"
+if TYPE_CHECKING:
+    from labkit.grading.runner import GradeOptions
+    from labkit.grading.spec import TestMeta
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     grade.add_argument("lab", help="lab id (labkit list shows them)")
     grade.add_argument("--dir", help="folder to grade instead of labs/<id>")
     grade.add_argument("--json", dest="json_out", help="also write results.json (Gradescope) here")
+    grade.add_argument(
+        "--test", help="grade only this test (its number, e.g. 1.3; 4.1 includes 4.1.1, 4.1.2)"
+    )
     grade.set_defaults(func=cmd_grade)
 
     batch = subparsers.add_parser(
@@ -48,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument(
         "--seed", help="secret seed for lab_seed (default: $LABKIT_SECRET_SEED, else the lab's)"
     )
+    batch.add_argument(
+        "--shard", help="i/n: grade only shard i of n (join shards with labkit gradebook merge)"
+    )
     batch.set_defaults(func=cmd_grade_all)
 
     listing = subparsers.add_parser("list", help="the labs, with your current status")
@@ -56,19 +73,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Learner mode: grade one folder, print the report, save results."""
+    from labkit.grading.compiles import compile_problems
     from labkit.grading.report import render
     from labkit.grading.runner import GradeOptions, grade, kill_all
 
     root = repo_root()
     manifest = find_lab(root, args.lab)
-    folder = Path(args.dir) if args.dir else root / "labs" / manifest.id
+    folder = Path(args.dir) if args.dir else own_folder(root, manifest.id)
+    flag = dir_option()
     if not folder.is_dir():
-        raise LabkitError(f"folder not found: {folder} (grade another one with --dir PATH)")
+        raise LabkitError(f"folder not found: {folder} (grade another one with {flag}<folder>)")
+    own = is_own_folder(root, manifest.id, folder)
+    if not own and not manifest.learner_files(folder):
+        raise LabkitError(
+            f"{folder} holds none of {manifest.id}'s files ({', '.join(manifest.files)}): "
+            f"{flag}<folder> must name a folder like labs/{manifest.id}"
+        )
     options = GradeOptions(
         mode="learner",
         repo_root=root,
         protected=[root / "graders", root / "solutions", root / ".labkit"],
     )
+    only = getattr(args, "test", None)
+    if only:
+        options.expected = select_tests(manifest, options, only)
     console = Console()
     try:
         with console.status(f"grading {manifest.id}…", spinner="dots"):
@@ -76,19 +104,44 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         kill_all()
         raise
+    problems = compile_problems(manifest, folder)
     document = to_gradescope(result)
-    saved = root / RESULTS_DIR / f"{manifest.id}.json"
+    if problems:
+        document["extra_data"]["compile_errors"] = [p.summary() for p in problems]
+    if only:  # one test is not a grade of the lab: report it, keep the record as it is
+        render(
+            result,
+            console,
+            saved_note=f"only test {only} was graded: your record is unchanged",
+            problems=problems,
+            hints=hints_used(root, manifest.id),
+        )
+        return 0
+    # Only labs/<id> is the learner's record; any other folder is kept apart (see records.py).
+    if own:
+        stamp_record(document, manifest, folder)
+    saved = record_path(root, manifest.id) if own else other_path(root, manifest.id, folder)
     write_json(saved, document)
     if args.json_out:
         write_json(Path(args.json_out), document)
-    render(result, console, saved_to=_relative(saved))
+    note = None if own else f"kept apart: your labs/{manifest.id} record is unchanged"
+    render(
+        result,
+        console,
+        saved_to=_relative(saved),
+        saved_note=note,
+        problems=problems,
+        hints=hints_used(root, manifest.id) if own else 0,
+    )
     return 0
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
     """Instructor mode: grade a folder of submissions in parallel into a gradebook."""
     from labkit.grading.batch import BatchOptions, grade_all, render_summary
+    from labkit.grading.shard import parse_shard
 
+    shard = parse_shard(args.shard) if args.shard else None
     root = repo_root()
     manifest = find_lab(root, args.lab)
     if args.jobs < 1:
@@ -101,6 +154,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
         seed=parse_seed(raw_seed) if raw_seed else None,
         secret_seed=bool(raw_seed),
         repo_root=root,
+        shard=shard,
     )
     out_dir = Path(args.out)
     console = Console(stderr=True)
@@ -110,30 +164,24 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """The labs in course order, with the learner's latest result for each."""
+    """The progress board: the labs in course order, the learner's standing, the next lab."""
+    from labkit.grading.board import board_rows, render_board
+
     root = repo_root()
-    labs = discover_labs(root)
-    console = Console()
-    if not labs:
-        console.print("No labs yet (graders/<id>/lab.toml).")
-        return 0
-    table = Table(box=None, padding=(0, 2), header_style="bold")
-    table.add_column("lab")
-    table.add_column("title")
-    table.add_column("status", justify="right")
-    for lab in labs:
-        data = read_json(root / RESULTS_DIR / f"{lab.id}.json")
-        if data is None:
-            status = "[dim]not graded yet[/dim]"
-        else:
-            text = score_text(data)
-            earned, total = text.split()[0].split("/")
-            style = "green" if earned == total else "yellow"
-            status = f"[{style}]{text}[/{style}]"
-        table.add_row(lab.id, lab.title, status)
-    console.print(table)
-    console.print("[dim]Grade one with: make grade LAB=<lab>[/dim]")
+    render_board(board_rows(root), Console())
     return 0
+
+
+def select_tests(manifest: LabManifest, options: GradeOptions, number: str) -> list[TestMeta]:
+    """The expected tests whose number is ``number`` or starts with it ("4.1" → 4.1.1, 4.1.2)."""
+    from labkit.grading.runner import collect_expected
+
+    every = collect_expected(manifest, options)
+    chosen = [m for m in every if m.number == number or m.number.startswith(number + ".")]
+    if not chosen:
+        known = ", ".join(m.number for m in every if m.visibility != "hidden")
+        raise LabkitError(f"{manifest.id} has no test {number}; its tests: {known}")
+    return chosen
 
 
 def parse_seed(raw: str) -> int:

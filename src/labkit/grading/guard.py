@@ -158,6 +158,24 @@ def freeze() -> None:
     _install(config, _registry.violations.append)
 
 
+def current_policy() -> str | None:
+    """The policy a learner process (the worker, a CLI) must apply, as JSON; None outside a
+    grading run. Ports are those allowed so far (frozen: those of the frozen policy)."""
+    if _registry.frozen_config is not None:
+        return _registry.frozen_config.to_json()
+    base = _registry.config
+    if base is None:
+        return None
+    return GuardConfig(
+        work_dir=base.work_dir,
+        write_roots=base.write_roots,
+        protected_roots=base.protected_roots,
+        ports=tuple(sorted(_registry.ports)),
+        learner_dir=base.learner_dir,
+        display_dir=base.display_dir,
+    ).to_json()
+
+
 def sandbox_argv(target: Sequence[str]) -> list[str]:
     """The command line that runs a learner module/script under this guard (see sandbox.py)."""
     return [sys.executable, "-I", "-B", "-m", SANDBOX_MODULE, "--", *target]
@@ -165,10 +183,11 @@ def sandbox_argv(target: Sequence[str]) -> list[str]:
 
 def sandbox_env(base: Mapping[str, str]) -> dict[str, str]:
     """``base`` plus the frozen policy, which the launched process re-applies before learner code."""
-    if _registry.frozen_config is None:
-        raise GuardViolation("learner CLIs can only be launched once the guard is frozen")
+    policy = current_policy()
+    if policy is None:
+        raise GuardViolation("learner CLIs can only be launched in a grading run")
     env = {k: v for k, v in base.items() if not k.startswith("LD_")}
-    env[SANDBOX_ENV] = _registry.frozen_config.to_json()
+    env[SANDBOX_ENV] = policy
     return env
 
 

@@ -1,7 +1,7 @@
 """The ``learner`` fixture: the only door from a lab test to the learner's code.
 
-Tests never import learner modules at module level; they ask ``learner.import_module("chatbot")``
-inside the test. That keeps collection free of learner code (so the expected tests are known before
+Tests never import learner modules; they ask ``learner.import_module("chatbot")`` inside the test
+and get a proxy to the module, which lives in a separate worker process (``proxy.py``). That keeps collection free of learner code (so the expected tests are known before
 anything the learner wrote runs) and turns a broken file into one clear failing test instead of a
 crashed run. ``learner.run(...)`` starts a learner CLI in a guarded subprocess and records when each
 piece of output arrived, so a test can check that output was streamed.
@@ -9,21 +9,26 @@ piece of output arrived, so a test can check that output was streamed.
 
 from __future__ import annotations
 
-import importlib
 import os
 import selectors
 import subprocess
-import sys
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 
 from labkit.grading import guard
+from labkit.grading.proxy import (
+    LearnerCrash,
+    LearnerTimeout,
+    Make,
+    Remote,
+    WorkerClient,
+    is_remote_error,
+)
 
 _RUN_OUTPUT_CAP = (
     1024 * 1024
@@ -83,18 +88,41 @@ class Learner:
 
     ``path`` is the folder holding the learner's files. ``display`` is how messages name it
     ("labs/chat-01"), so a learner recognises their own files, never a temporary copy.
+
+    Learner code never runs in this process: ``import_module`` returns a proxy to the module in a
+    worker process (``proxy.py``), ``make`` names recipes for live objects built there, and
+    ``run`` starts a learner CLI in its own guarded process.
     """
 
-    def __init__(self, path: Path, display: str, default_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, display: str, default_timeout: float = 30.0, in_process: bool = False
+    ) -> None:
+        self.in_process = in_process
         self._path = path.resolve()
         self.display = display.rstrip("/") or "."
         self.default_timeout = default_timeout
         self._failures: dict[str, str] = {}
+        self.test_deadline: float | None = None
+        self.make = Make()
+        self.time_limit = default_timeout + 1.0
+        self._worker = WorkerClient(
+            self._path, self.display, guard.current_policy, self._deadline, lambda: self.time_limit
+        )
+
+    def _deadline(self) -> float:
+        if self.test_deadline is not None:
+            return self.test_deadline
+        return time.monotonic() + self.default_timeout
 
     @property
     def path(self) -> Path:
         """The folder with the learner's files (a copy the grader owns, while grading)."""
         return self._path
+
+    @property
+    def worker(self) -> WorkerClient:
+        """The worker process client (its ``call_count``, ``stop()``; for the grader's own tests)."""
+        return self._worker
 
     def file(self, relative: str) -> Path:
         """Path of one learner file; fails the test with a clear message if it is missing."""
@@ -103,14 +131,13 @@ class Learner:
             pytest.fail(f"{relative} is missing from {self.display}", pytrace=False)
         return target
 
-    def import_module(self, name: str) -> ModuleType:
-        """Import the learner's module ``name`` from the graded folder (once per process).
+    def import_module(self, name: str) -> Any:
+        """The learner's module ``name``, imported in the worker, as a proxy.
 
         A missing file, a syntax error or an exception at import becomes a failure of the calling
         test with a one-line reason ("labs/calc/calc.py line 12: SyntaxError: ..."); the same
         reason is given to every later test that needs the module, without re-running it.
         """
-        guard.freeze()
         if name in self._failures:
             pytest.fail(self._failures[name], pytrace=False)
         top = name.split(".", 1)[0]
@@ -118,6 +145,27 @@ class Learner:
             message = f"{top}.py is missing from {self.display}"
             self._failures[name] = message
             pytest.fail(message, pytrace=False)
+        if self.in_process:
+            return self._import_here(name)
+        try:
+            return self._worker.request({"op": "import", "name": name})
+        except Exception as exc:
+            if not is_remote_error(exc):
+                raise
+            message = self._import_message(name, exc)
+        except (LearnerTimeout, LearnerCrash) as exc:  # remembered: every later import fails fast
+            self._failures[name] = f"importing {name} failed: {exc.msg}"
+            raise
+        self._failures[name] = message
+        pytest.fail(message, pytrace=False)
+
+    def _import_here(self, name: str) -> Any:
+        """Before issue 19: import into this process, under the frozen guard (graders marked
+        ``[extra] learner_process = "in-process"`` only, until they are ported to the worker)."""
+        import importlib
+        import sys
+
+        guard.freeze()
         folder = str(self._path)
         if sys.path[:1] != [folder]:
             if folder in sys.path:
@@ -127,22 +175,60 @@ class Learner:
         try:
             module = importlib.import_module(name)
         except SyntaxError as exc:
-            message = self._syntax_message(exc)
-        except (
-            BaseException
-        ) as exc:  # SystemExit, KeyboardInterrupt, pytest.exit: all the learner's
-            message = f"importing {name} failed: {self._describe(exc)}"
+            where = self._here(exc.filename)
+            message = f"{where} line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt: all the learner's
+            text = str(exc).strip().splitlines()
+            what = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+            where = self.location(exc)
+            message = f"importing {name} failed: " + (f"{where}: {what}" if where else what)
         else:
             origin = getattr(module, "__file__", None) or ""
-            if not self._inside(origin):
-                message = (
-                    f"{name} was found outside {self.display} ({origin or 'built in'}); "
-                    "the module name clashes with an installed one"
-                )
-            else:
+            if origin and self._is_inside(origin):
                 return module
+            message = (
+                f"{name} was found outside {self.display} ({origin or 'built in'}); "
+                "the module name clashes with an installed one"
+            )
         self._failures[name] = message
         pytest.fail(message, pytrace=False)
+
+    def _is_inside(self, filename: str) -> bool:
+        try:
+            return Path(filename).resolve().is_relative_to(self._path)
+        except OSError:
+            return False
+
+    def _here(self, filename: str | None) -> str:
+        if not filename:
+            return "?"
+        try:
+            return f"{self.display}/{Path(filename).resolve().relative_to(self._path).as_posix()}"
+        except (ValueError, OSError):
+            return Path(filename).name
+
+    def new(self, recipe: Any) -> Any:
+        """Build ``recipe`` (``learner.make.sqlite(path)``) once in the worker and return a handle
+        to it, to pass the same live object to several calls."""
+        return self._worker.request({"op": "echo", "value": self._worker.encode(recipe)})
+
+    def timed(self, function: Any, *args: Any, keep: bool = False, **kwargs: Any) -> Any:
+        """Seconds one call of a learner ``function`` took, measured in the worker around the call
+        alone (arguments are decoded before the clock starts, the result is not sent back unless
+        ``keep``): ``(seconds, result_or_None)``. For speed tests, where moving a large matrix
+        across the boundary must not count."""
+        if not isinstance(function, Remote):
+            raise TypeError("learner.timed() takes a function of the learner's code")
+        return function._ask(
+            "timed",
+            args=self._worker.encode(list(args)),
+            kwargs=self._worker.encode(dict(kwargs)),
+            keep=keep,
+        )
+
+    def stop_worker(self) -> None:
+        """End the worker process (the next call starts a fresh one)."""
+        self._worker.stop()
 
     def run(
         self,
@@ -155,11 +241,10 @@ class Learner:
         """Run a learner CLI (``"chatbot"``, ``"chatbot.py"`` or ``["chatbot", "--flag"]``).
 
         It runs as ``python -m <module>`` (or the script) in the graded folder, under the same guard
-        as the grading process, with ``input`` on stdin and ``env`` added to the environment. It is
+        as the worker, with ``input`` on stdin and ``env`` added to the environment. It is
         killed after ``timeout`` seconds (default: a bit less than the test's own timeout, so the
         test can still report what happened).
         """
-        guard.freeze()
         if isinstance(module_or_args, str):
             target: list[str] = [module_or_args]
         else:
@@ -169,7 +254,7 @@ class Learner:
         merged = dict(os.environ)
         if env:
             merged.update({str(k): str(v) for k, v in env.items()})
-        if guard.is_frozen():
+        if guard.current_policy() is not None:
             merged = guard.sandbox_env(merged)
         limit = self.default_timeout if timeout is None else float(timeout)
         data = input.encode() if isinstance(input, str) else (input or b"")
@@ -177,45 +262,29 @@ class Learner:
 
     # -- messages ---------------------------------------------------------------------------------
 
-    def _inside(self, filename: str) -> bool:
-        if not filename:
-            return False
-        try:
-            return Path(filename).resolve().is_relative_to(self._path)
-        except OSError:
-            return False
-
-    def _rel(self, filename: str | None) -> str:
-        if not filename:
-            return "?"
-        path = Path(filename)
-        try:
-            return f"{self.display}/{path.resolve().relative_to(self._path).as_posix()}"
-        except (ValueError, OSError):
-            return path.name
-
-    def _syntax_message(self, exc: SyntaxError) -> str:
-        where = self._rel(exc.filename)
-        line = f" line {exc.lineno}" if exc.lineno else ""
-        return f"{where}{line}: {type(exc).__name__}: {exc.msg}"
-
-    def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, SystemExit):
-            what = f"the module exited ({type(exc).__name__}: {exc.code!r})"
-        elif isinstance(exc, KeyboardInterrupt):
-            what = "KeyboardInterrupt"
+    def _import_message(self, name: str, exc: Any) -> str:
+        if exc.is_a("SyntaxError"):
+            where = exc.where or f"{self.display}/{name}.py"
+            return f"{where}: {exc.type_name}: {exc}"
+        if exc.is_a("ImportError") and "clashes with an installed one" in str(exc):
+            return str(exc)
+        if exc.is_a("SystemExit"):
+            what = str(exc)
         else:
             text = str(exc).strip().splitlines()
-            what = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
-        where = self.location(exc)
-        return f"{where}: {what}" if where else what
+            what = f"{exc.type_name}: {text[0][:300]}" if text else exc.type_name
+        return f"importing {name} failed: " + (f"{exc.where}: {what}" if exc.where else what)
 
     def location(self, exc: BaseException) -> str:
         """Where in the learner's files an exception was raised ("labs/x/foo.py line 7"), or ""."""
+        if is_remote_error(exc):
+            return str(getattr(exc, "where", "") or "")
+        import traceback
+
         best = ""
         for frame in traceback.extract_tb(exc.__traceback__):
-            if self._inside(frame.filename):
-                best = f"{self._rel(frame.filename)} line {frame.lineno}"
+            if self._is_inside(frame.filename):
+                best = f"{self._here(frame.filename)} line {frame.lineno}"
         return best
 
 

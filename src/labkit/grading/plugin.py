@@ -20,6 +20,7 @@ summary is printed at the end.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
 import inspect
 import json
@@ -27,6 +28,7 @@ import linecache
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Generator
@@ -41,9 +43,11 @@ from labkit.grading import guard
 from labkit.grading.api import MARKER, VISIBILITIES, PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.learner import Learner
+from labkit.grading.proxy import LearnerCrash, LearnerTimeout
 from labkit.grading.spec import RunSpec, TestMeta, clean_text
 
 _REASON_LIMIT = 1500
+_JUDGE_MARGIN = 0.6  # s before the parent's per-test kill: ask the worker's stack, kill, report
 
 
 @dataclass
@@ -60,6 +64,8 @@ class _Record:
     skipped: bool = False
     output: str = ""
     credit: PartialCredit | None = None
+    outcome: str = ""
+    stuck_at: str = ""
     started: float = 0.0
     blocked_at_start: int = 0
 
@@ -76,6 +82,7 @@ class _State:
     default_timeout: float
     output_limit: int
     hidden_dir: Path | None = None
+    in_process: bool = False
     records: dict[str, _Record] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     learner: Learner | None = None
@@ -100,6 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("labkit", "labkit grading")
     group.addoption("--labkit-spec-fd", type=int, default=None, help=_RUNNER_ONLY)
     group.addoption("--labkit-channel-fd", type=int, default=None, help=_RUNNER_ONLY)
+    group.addoption("--labkit-trace-fd", type=int, default=None, help=_RUNNER_ONLY)
     group.addoption(
         "--lab-dir", default=None, help="folder with the learner's files (default: labs/<id>)"
     )
@@ -117,6 +125,9 @@ def pytest_configure(config: pytest.Config) -> None:
         state = _runner_state(config, spec_fd)
     else:
         state = _standalone_state(config)
+    state.learner = Learner(
+        state.learner_dir, state.display_dir, state.default_timeout, in_process=state.in_process
+    )
     config.stash[_KEY] = state
     _STATE_REF["state"] = state
     if importlib.util.find_spec("labkit.testing") is not None:
@@ -138,6 +149,8 @@ def _runner_state(config: pytest.Config, spec_fd: int) -> _State:
     if channel_fd is None:
         raise pytest.UsageError("--labkit-channel-fd is required with --labkit-spec-fd")
     guard.configure(guard.GuardConfig.from_json(spec.guard))
+    _register_stack_dump(config.getoption("labkit_trace_fd"))
+    _not_dumpable()
     # platform.processor() runs `uname -p` once and caches it; SDKs (openai) ask for it, and after
     # the freeze that subprocess would be blocked (harmlessly, but noisily), so ask first.
     platform.processor()
@@ -150,7 +163,29 @@ def _runner_state(config: pytest.Config, spec_fd: int) -> _State:
         default_timeout=max(1.0, spec.test_timeout - 1.0),
         output_limit=spec.output_limit,
         hidden_dir=Path(spec.hidden_dir) if spec.hidden_dir else None,
+        in_process=spec.in_process,
     )
+
+
+def _not_dumpable() -> None:
+    """Mark the judge non-dumpable: no ptrace, no /proc/<pid>/mem for same-user processes (the
+    worker running learner code is one), so its memory (the seed, expected values) stays its own."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
+def _register_stack_dump(fd: int | None) -> None:
+    """On SIGUSR1, write every thread's stack to ``fd``: the runner asks for it just before it
+    kills a timed-out test, to tell the learner which line of theirs was running."""
+    if fd is None or not hasattr(signal, "SIGUSR1"):
+        return
+    faulthandler.register(signal.SIGUSR1, file=fd, all_threads=True, chain=False)
 
 
 def _standalone_state(config: pytest.Config) -> _State:
@@ -164,10 +199,16 @@ def _standalone_state(config: pytest.Config) -> _State:
         lab_dir = grader_dir.parent.parent / "labs" / grader_dir.name
     else:
         lab_dir = Path.cwd()
-    if seed is None and grader_dir is not None and (grader_dir / "lab.toml").is_file():
+    timeout = 30.0
+    in_process = False
+    if grader_dir is not None and (grader_dir / "lab.toml").is_file():
         from labkit.grading.manifest import load_manifest
 
-        seed = load_manifest(grader_dir / "lab.toml").seed
+        manifest = load_manifest(grader_dir / "lab.toml")
+        timeout = max(1.0, manifest.limits.test_timeout - 1.0)
+        in_process = manifest.extra.get("learner_process") == "in-process"
+        if seed is None:
+            seed = manifest.seed
     try:
         display = os.path.relpath(lab_dir)
     except ValueError:
@@ -178,7 +219,8 @@ def _standalone_state(config: pytest.Config) -> _State:
         learner_dir=lab_dir.resolve(),
         display_dir=display,
         seed=seed if seed is not None else 0,
-        default_timeout=30.0,
+        default_timeout=timeout,
+        in_process=in_process,
         output_limit=4096,
     )
 
@@ -349,8 +391,21 @@ def learner(request: pytest.FixtureRequest) -> Learner:
     """The folder being graded: ``.path``, ``.import_module(name)``, ``.run(cli, input=...)``."""
     state = _state(request.config)
     if state.learner is None:
-        state.learner = Learner(state.learner_dir, state.display_dir, state.default_timeout)
+        state.learner = Learner(
+            state.learner_dir, state.display_dir, state.default_timeout, in_process=state.in_process
+        )
     return state.learner
+
+
+@pytest.fixture
+def private_dir() -> Generator[Path, None, None]:
+    """A fresh, writable folder for this test only, that learner code in the worker may use too
+    (a plain temporary folder: pytest's ``tmp_path`` links its folders with a symlink, which the
+    grading guard refuses). Removed after the test."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="labkit-test-") as folder:
+        yield Path(folder)
 
 
 @pytest.fixture(scope="session")
@@ -412,8 +467,18 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
     record.called = record.returned = record.skipped = False
     record.failed_phase = record.reason = record.output = ""
     record.credit = None
+    record.outcome = ""
+    record.stuck_at = ""
     record.started = time.monotonic()
-    record.blocked_at_start = len(guard.violations())
+    record.blocked_at_start = 0
+    if state.learner is not None:
+        state.learner.test_deadline = record.started + state.default_timeout
+        if state.spec is not None:
+            # The judge stops a hung call itself just before the parent's per-test timer would
+            # kill the whole judge: it has time to ask the worker where it was stuck and report.
+            limit = state.spec.test_timeout
+            state.learner.test_deadline = record.started + max(0.5, limit - _JUDGE_MARGIN)
+            state.learner.time_limit = limit
     state.send("start", id=nodeid)
 
 
@@ -474,6 +539,11 @@ def pytest_runtest_makereport(
         return report
     record.failed_phase = report.when
     record.skipped = bool(report.skipped)
+    if call.excinfo is not None and isinstance(call.excinfo.value, LearnerTimeout):
+        record.outcome = "timeout"
+        record.stuck_at = call.excinfo.value.stuck_at
+    elif call.excinfo is not None and isinstance(call.excinfo.value, LearnerCrash):
+        record.outcome = "crash"
     record.reason = _reason(state, call, report)
     return report
 
@@ -526,7 +596,7 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     points = record.meta.points
     credit = record.credit.points if record.credit is not None else 0.0
     score = points if passed else min(points, max(0.0, credit))
-    blocked = guard.violations()[record.blocked_at_start :][:10]
+    blocked = state.learner.worker.blocked()[:10] if state.learner is not None else []
     state.send(
         "result",
         id=nodeid,
@@ -535,6 +605,8 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
         reason="" if passed else record.reason,
         output=clean_text(record.output, state.output_limit),
         blocked=blocked,
+        outcome="" if passed else record.outcome,
+        stuck_at="" if passed else record.stuck_at,
         duration=round(time.monotonic() - record.started, 3),
     )
 
@@ -542,6 +614,8 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
+    if state.learner is not None:
+        state.learner.stop_worker()
     state.send("done", exitstatus=int(exitstatus))
 
 

@@ -3,6 +3,8 @@ total, and one concrete thing to try next. Never a traceback first."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -10,6 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from labkit.grading.compiles import CompileProblem
 from labkit.grading.runner import GradeResult, TestOutcome
 
 _MAX_REASON_LINES = 6
@@ -28,8 +31,19 @@ _MARKS = {
 }
 
 
-def render(result: GradeResult, console: Console, saved_to: Path | None = None) -> None:
-    """Print the report for one graded folder."""
+def render(
+    result: GradeResult,
+    console: Console,
+    saved_to: Path | None = None,
+    saved_note: str | None = None,
+    problems: Sequence[CompileProblem] = (),
+    hints: int = 0,
+) -> None:
+    """Print the report for one graded folder (``hints``: extra hint tiers the learner revealed).
+
+    ``saved_note`` is said after where the result was saved; ``problems`` (files that do not
+    compile) are said once, at the top, and the tests they break point back to them.
+    """
     console.print()
     header = Text.assemble(
         (result.lab_id, "bold"),
@@ -40,6 +54,10 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
     )
     console.print(header)
     console.print()
+    for problem in problems:
+        console.print(Padding(Text(f"✗ {problem.summary()}", style="bold red"), (0, 2)))
+    if problems:
+        console.print()
     table = Table.grid(padding=(0, 1))
     table.add_column(width=1)
     table.add_column(no_wrap=True, style="dim")
@@ -51,10 +69,20 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
         tag = "" if outcome.meta.visibility != "after_due_date" else " (after due date)"
         # Text(), not str: rich would read "[2]" in a test name as markup and drop it.
         table.add_row(
-            Text(mark, style=style), Text(outcome.meta.number), Text(outcome.meta.name + tag), points
+            Text(mark, style=style),
+            Text(outcome.meta.number),
+            Text(outcome.meta.name + tag),
+            points,
         )
         if not outcome.passed:
-            table.add_row("", "", _details(outcome), "")
+            cause = next((p for p in problems if p.explains(outcome.reason)), None)
+            if cause is not None:  # the same syntax error again: said once, at the top
+                why = Text.assemble(
+                    ("why   ", "bold red"), f"{cause.file} does not compile (above)"
+                )
+                table.add_row("", "", why, "")
+            else:
+                table.add_row("", "", _details(outcome), "")
     console.print(Padding(table, (0, 2)))
     if result.not_run_hidden:
         hidden_points = sum(m.points for m in result.not_run_hidden)
@@ -70,7 +98,7 @@ def render(result: GradeResult, console: Console, saved_to: Path | None = None) 
     for note in result.notes:
         console.print(Padding(Text(f"⚠ {note}", style="yellow"), (0, 2)))
     console.print()
-    console.print(Padding(_summary(result, saved_to), (0, 2)))
+    console.print(Padding(_summary(result, saved_to, saved_note, problems, hints), (0, 2)))
     console.print()
 
 
@@ -107,7 +135,13 @@ def _details(outcome: TestOutcome) -> Group:
     return Group(*lines)
 
 
-def _summary(result: GradeResult, saved_to: Path | None) -> Table:
+def _summary(
+    result: GradeResult,
+    saved_to: Path | None,
+    saved_note: str | None = None,
+    problems: Sequence[CompileProblem] = (),
+    hints: int = 0,
+) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -122,16 +156,86 @@ def _summary(result: GradeResult, saved_to: Path | None) -> Table:
         ),
     )
     first = next((t for t in result.tests if not t.passed), None)
-    if first is None:
-        grid.add_row("Next", "Everything passes. Well done! `make list` shows what comes next.")
+    if problems:
+        where = f" line {problems[0].line}" if problems[0].line else ""
+        grid.add_row(
+            "Next",
+            f"Fix {problems[0].file}{where} first: it does not compile, so nothing in it runs.",
+        )
+    elif first is None:
+        grid.add_row("Next", "Everything passes. Well done! `make list` shows the next lab.")
     else:
         grid.add_row(
             "Next", Text.assemble(first.meta.hint, (f"  (test {first.meta.number})", "dim"))
         )
+    if first is not None:
+        used = f"{hints} extra hint{'s' if hints != 1 else ''} used so far; " if hints else ""
+        grid.add_row(
+            "Hints",
+            Text(f"{used}{_hint_command(result.lab_id)} reveals the next one", style="dim"),
+        )
     if saved_to is not None:
-        grid.add_row("Saved", Text(str(saved_to), style="dim"))
+        saved = Text(str(saved_to), style="dim")
+        if saved_note:
+            saved.append(f"\n{saved_note}", style="yellow")
+        grid.add_row("Saved", saved)
+    elif saved_note:
+        grid.add_row("Saved", Text(saved_note, style="yellow"))
     return grid
 
 
 def _fmt(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")
+
+
+def render_first_failure(
+    result: GradeResult,
+    console: Console,
+    problems: Sequence[CompileProblem] = (),
+    hints: int = 0,
+    seconds: float | None = None,
+) -> None:
+    """Watch mode's view: only the first thing to fix, then a one-line summary."""
+    first = next((t for t in result.tests if not t.passed), None)
+    console.print()
+    if problems:
+        console.print(Padding(Text(f"✗ {problems[0].summary()}", style="bold red"), (0, 2)))
+    elif first is not None:
+        mark, style = _mark(first)
+        console.print(
+            Padding(
+                Text.assemble(
+                    (f"{mark} ", style),
+                    (first.meta.number, "bold"),
+                    f"  {first.meta.name}  ",
+                    (f"{_fmt(first.score)}/{_fmt(first.meta.points)} pts", style),
+                ),
+                (0, 2),
+            )
+        )
+        console.print(Padding(_details(first), (0, 6)))
+    else:
+        console.print(Padding(Text("✓ every test passes", style="bold green"), (0, 2)))
+    console.print()
+    total = result.max_score
+    pct = 100 * result.score / total if total else 0.0
+    style = "green" if first is None else "yellow" if pct >= 50 else "red"
+    line = Text.assemble(
+        (f"{result.lab_id} {_fmt(result.score)}/{_fmt(total)} pts", f"bold {style}"),
+        f" · {result.passed_count} of {len(result.tests)} tests pass",
+    )
+    if first is not None:
+        line.append(f" · next: test {first.meta.number}")
+        line.append(f" · {_hint_command(result.lab_id)}", style="dim")
+        if hints:
+            line.append(f" ({hints} used)", style="dim")
+    else:
+        line.append(" · make list shows the next lab")
+    if seconds is not None:
+        line.append(f" · {seconds:.0f} s", style="dim")
+    console.print(Padding(line, (0, 2)))
+
+
+def _hint_command(lab_id: str) -> str:
+    """How to ask for a hint, as the learner types commands (make exports MAKELEVEL)."""
+    return f"make hint LAB={lab_id}" if os.environ.get("MAKELEVEL") else f"labkit hint {lab_id}"

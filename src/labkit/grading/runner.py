@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
+import select
 import selectors
 import shutil
 import signal
@@ -46,6 +48,9 @@ Kind = Literal["passed", "failed", "timeout", "crash", "deadline", "tamper", "in
 _COLLECT_TIMEOUT = 120.0  # collecting imports test modules (maybe torch); generous but bounded
 _EXIT_GRACE = 2.0  # after "done", how long a child may take to exit before it is killed
 _TAIL_BYTES = 8192
+_TRACE_BYTES = 65536  # a faulthandler dump of every thread, asked for just before a timeout kill
+_TRACE_WAIT = 1.0  # how long the parent waits for that dump before killing anyway
+_FRAME_RE = re.compile(r'File "(.+?)", line (\d+) in (\S+)')
 
 
 # Process groups of running grading children, so an interrupted grader can take them down too.
@@ -259,6 +264,9 @@ class _Session:
         self.notes: list[str] = []
         self.last_failure = ""
         self.deadline = time.monotonic() + self.limits.run_timeout
+        # Consecutive timeouts stuck at the same learner line: (test number, "file line N (in f)").
+        self.stuck: list[tuple[str, str]] = []
+        self.stop_reason = ""
 
     # which tests this session must produce outcomes for
     def to_run(self) -> list[TestMeta]:
@@ -280,6 +288,9 @@ class _Session:
             progressed = self._attempt(select)
             if self.opts.collect_only:
                 return
+            if self.stop_reason:  # the same endless loop twice in a row: do not wait for a third
+                self._fail_remaining("timeout", self.stop_reason)
+                return
             remaining = [m.id for m in self.to_run() if m.id not in self.outcomes]
             if not remaining:
                 return
@@ -293,6 +304,27 @@ class _Session:
                 )
                 return
             select = remaining
+
+    def note_timeout(self, number: str, where: str) -> None:
+        """Remember where a timed-out test was stuck; two in a row at the same line stop the run.
+
+        Each timeout costs the whole per-test limit plus a restart, and tests of one lab share
+        code: when two consecutive tests hang at the same line, the rest would almost surely hang
+        there too, so they are reported as not run, naming the line, instead of waiting for each.
+        """
+        if not where:
+            self.stuck = []
+            return
+        if self.stuck and self.stuck[-1][1] == where:
+            first = self.stuck[-1][0]
+            self.stop_reason = (
+                f"not run: tests {first} and {number} both got stuck at {where}; "
+                "fix that loop and grade again"
+            )
+            self.notes.append(
+                f"stopped early: tests {first} and {number} both got stuck at {where}"
+            )
+        self.stuck = [(number, where)]
 
     def deadline_reason(self) -> str:
         return f"did not run: the whole run hit its {self.limits.run_timeout:g} s limit"
@@ -333,6 +365,8 @@ class _Attempt:
         self.killed_for: str | None = None
         self.selected: set[str] | None = None
         self.reader_seen_collected = False
+        self.trace_fd: int | None = None
+        self.trace = bytearray()
 
     # -- folder -----------------------------------------------------------------------------------
 
@@ -364,6 +398,8 @@ class _Attempt:
         lab, tests, hidden, ini = self.prepare()
         spec_r, spec_w = os.pipe()
         chan_r, chan_w = os.pipe()
+        trace_r, trace_w = os.pipe()  # faulthandler's stack dump, asked for before a timeout kill
+        self.trace_fd = trace_r
         argv = [
             self.s.opts.python,
             "-I",
@@ -390,6 +426,8 @@ class _Attempt:
             str(spec_r),
             "--labkit-channel-fd",
             str(chan_w),
+            "--labkit-trace-fd",
+            str(trace_w),
             str(tests),
             *([str(hidden)] if hidden else []),
         ]
@@ -401,14 +439,18 @@ class _Attempt:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                pass_fds=(spec_r, chan_w),
+                pass_fds=(spec_r, chan_w, trace_w),
                 close_fds=True,
                 start_new_session=True,
                 preexec_fn=None if _HAS_PRLIMIT else self._preexec(),
             )
+        except BaseException:
+            os.close(trace_r)
+            raise
         finally:
             os.close(spec_r)
             os.close(chan_w)
+            os.close(trace_w)
         _ACTIVE.add(self.proc.pid)
         self._limit(self.proc.pid)
         self._send_spec(spec_w, lab, tests, hidden)
@@ -420,6 +462,7 @@ class _Attempt:
         finally:
             os.close(chan_r)
             self._reap()
+            os.close(trace_r)
         return self._settle()
 
     def _env(self) -> dict[str, str]:
@@ -507,6 +550,7 @@ class _Attempt:
             skip_hidden=self.s.opts.mode == "learner",
             collect_only=self.s.opts.collect_only,
             delete_after_collection=[str(tests), *([str(hidden)] if hidden else [])],
+            in_process=self.s.manifest.extra.get("learner_process") == "in-process",
         )
         import json
 
@@ -528,6 +572,8 @@ class _Attempt:
         selector = selectors.DefaultSelector()
         selector.register(chan_r, selectors.EVENT_READ, "chan")
         selector.register(out_fd, selectors.EVENT_READ, "out")
+        assert self.trace_fd is not None
+        selector.register(self.trace_fd, selectors.EVENT_READ, "trace")
         collect_deadline = time.monotonic() + min(_COLLECT_TIMEOUT, self.s.limits.run_timeout)
         try:
             while True:
@@ -549,6 +595,12 @@ class _Attempt:
                         else:
                             self._keep_tail(data)
                         continue
+                    if key.data == "trace":
+                        if not data:
+                            selector.unregister(key.fd)
+                        elif len(self.trace) < _TRACE_BYTES:
+                            self.trace += data
+                        continue
                     if not data:  # the child closed the channel: it exited (or cut it)
                         return
                     for message in self.reader.feed(data):
@@ -569,6 +621,7 @@ class _Attempt:
 
     def _on_deadline(self, now: float) -> None:
         if self.current is not None and now >= self.current_deadline:
+            self._dump_stack()
             self._kill("timeout")
         elif now >= self.s.deadline:
             self._kill("deadline")
@@ -648,9 +701,15 @@ class _Attempt:
             else []
         )
         duration = data.get("duration")
+        # The judge may say a failure was a timeout or a crash of the worker (a claim that only
+        # names the kind of a failure; it cannot turn one into a pass).
+        claimed_kind = data.get("outcome")
+        kind: Kind = "passed" if passed else "failed"
+        if not passed and claimed_kind in ("timeout", "crash"):
+            kind = "timeout" if claimed_kind == "timeout" else "crash"
         self.s.outcomes[test_id] = TestOutcome(
             meta=meta,
-            kind="passed" if passed else "failed",
+            kind=kind,
             score=round(score, 6),
             reason=clean_text(self._rewrite(str(data.get("reason") or "")), 2000),
             output=clean_text(self._rewrite(str(data.get("output") or "")), limit),
@@ -658,6 +717,52 @@ class _Attempt:
             duration=float(duration) if isinstance(duration, int | float) else 0.0,
         )
         self.accepted.append(test_id)
+        if kind == "timeout":
+            # The judge stopped the worker itself and says where learner code was stuck.
+            where = clean_text(self._rewrite(str(data.get("stuck_at") or "")), 300)
+            self.s.note_timeout(meta.number, where)
+            if self.s.stop_reason:  # the same loop twice in a row: end this attempt now
+                self._kill("stopped")
+        else:
+            self.s.stuck = []  # a test that finished breaks a run of stuck ones
+
+    def _dump_stack(self) -> None:
+        """Ask the child (SIGUSR1, faulthandler in the plugin) where it is stuck, before the kill.
+
+        faulthandler writes from a C signal handler, so it answers even from a tight ``while True:
+        pass``; a child that does not answer within a second is killed all the same.
+        """
+        if self.proc is None or self.trace_fd is None or not hasattr(signal, "SIGUSR1"):
+            return
+        self.trace.clear()
+        try:
+            os.kill(self.proc.pid, signal.SIGUSR1)
+        except (ProcessLookupError, PermissionError):
+            return
+        end = time.monotonic() + _TRACE_WAIT
+        while (left := end - time.monotonic()) > 0:
+            wait = min(left, 0.2) if self.trace else left
+            ready, _, _ = select.select([self.trace_fd], [], [], wait)
+            if not ready:
+                if self.trace:
+                    return  # the dump is complete: it came in one burst, then silence
+                continue
+            chunk = os.read(self.trace_fd, 65536)
+            if not chunk:
+                return
+            if len(self.trace) < _TRACE_BYTES:
+                self.trace += chunk
+
+    def _stuck_at(self) -> str:
+        """The innermost learner frame of the stack dump: "labs/x/foo.py line 7 (in f)", or ""."""
+        text = bytes(self.trace).decode("utf-8", "replace")
+        lab = str(self.dir / "lab") + os.sep
+        for match in _FRAME_RE.finditer(text):  # most recent call first, thread by thread
+            filename, line, function = match.groups()
+            if filename.startswith(lab):
+                rel = filename[len(lab) :].replace(os.sep, "/")
+                return f"{self.s.display}/{rel} line {line} (in {function})"
+        return ""
 
     def _tamper(self, what: str) -> None:
         """Someone other than the plugin wrote with the token: distrust this whole attempt."""
@@ -746,13 +851,19 @@ class _Attempt:
             meta = next(m for m in self.s.expected if m.id == self.current)
             if why == "timeout":
                 limit = self.s.limits.test_timeout
+                where = self._stuck_at()
+                detail = (
+                    f"; it was stuck at {where} (an endless loop, or much slower than it should be?)"
+                    if where
+                    else " (an endless loop, or much slower than it should be?)"
+                )
                 outcome = TestOutcome(
                     meta,
                     "timeout",
                     0.0,
-                    f"timeout: the test did not finish within {limit:g} s "
-                    "(an endless loop, or much slower than it should be?)",
+                    f"timeout: the test did not finish within {limit:g} s{detail}",
                 )
+                self.s.note_timeout(meta.number, where)
             elif why == "deadline":
                 outcome = TestOutcome(meta, "deadline", 0.0, self.s.deadline_reason())
             else:

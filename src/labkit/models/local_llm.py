@@ -78,7 +78,11 @@ class LocalLLM:
 
     @staticmethod
     def _request(
-        messages: list[dict[str, str]], max_tokens: int, temperature: float, seed: int | None
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: list[str] | None = None,
     ) -> dict[str, Any]:
         req: dict[str, Any] = {
             "messages": messages,
@@ -87,6 +91,10 @@ class LocalLLM:
         }
         if seed is not None:
             req["seed"] = seed
+        if stop:
+            # llama.cpp ends generation at these strings and leaves them out of the text, as the
+            # real APIs do (a ReAct agent's "Observation:" depends on it).
+            req["stop"] = list(stop)
         return req
 
     def complete(
@@ -96,11 +104,13 @@ class LocalLLM:
         max_tokens: int = 256,
         temperature: float = 0.0,
         seed: int | None = 0,
+        stop: list[str] | None = None,
     ) -> Completion:
-        """Generate a whole reply to OpenAI-style ``messages`` (role/content strings)."""
+        """Generate a whole reply to OpenAI-style ``messages`` (role/content strings), ending at
+        any of the ``stop`` strings (not included in the text)."""
         with self._lock:
             result = self._server.handle_chat_completions(
-                self._request(messages, max_tokens, temperature, seed)
+                self._request(messages, max_tokens, temperature, seed, stop)
             )
         if "error" in result:
             raise LabkitError(f"the local model failed: {result['error']}")
@@ -121,6 +131,7 @@ class LocalLLM:
         temperature: float = 0.0,
         seed: int | None = 0,
         finish: dict[str, Any] | None = None,
+        stop: list[str] | None = None,
     ) -> Iterator[str]:
         """Yield the reply's text pieces as llama.cpp produces them.
 
@@ -147,7 +158,7 @@ class LocalLLM:
 
         def run() -> None:
             try:
-                req = self._request(messages, max_tokens, temperature, seed)
+                req = self._request(messages, max_tokens, temperature, seed, stop)
                 req["stream"] = True
                 with self._lock:
                     self._server.handle_chat_completions(req, on_chunk)
@@ -236,13 +247,21 @@ class LocalModelBehaviour:
         max_tokens = request.max_tokens or self.default_max_tokens
         temperature = request.temperature if request.temperature is not None else 0.0
         seed = request.seed if request.seed is not None else 0
+        stop = list(request.stop) or None  # OpenAI `stop` / Anthropic `stop_sequences`
         if request.stream:
             return Reply(
                 text_stream=_FinishingStream(
-                    self.llm, messages, max_tokens=max_tokens, temperature=temperature, seed=seed
+                    self.llm,
+                    messages,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=seed,
+                    stop=stop,
                 )
             )
-        done = self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        done = self.llm.complete(
+            messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
+        )
         return Reply(text=done.text, finish_reason="length" if done.finish_reason == "length" else "stop")
 
 

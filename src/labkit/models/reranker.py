@@ -60,6 +60,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -575,9 +576,18 @@ def length_bucketed_batches(
 def _new_cross_encoder(recipe: Recipe) -> CrossEncoder:
     from sentence_transformers import CrossEncoder
 
-    model = CrossEncoder(
-        str(model_path()), num_labels=1, max_length=recipe.train_max_length, device="cpu"
-    )
+    # Starting a cross-encoder from the packaged bi-encoder is the recipe, not a problem:
+    # sentence-transformers' "Converting SentenceTransformer model ... to CrossEncoder" warning
+    # would only alarm a learner whose first rag-03 run trains the model.
+    st_logger = logging.getLogger("sentence_transformers.base.model")
+    level = st_logger.level
+    st_logger.setLevel(logging.ERROR)
+    try:
+        model = CrossEncoder(
+            str(model_path()), num_labels=1, max_length=recipe.train_max_length, device="cpu"
+        )
+    finally:
+        st_logger.setLevel(level)
     frozen = [f".encoder.layer.{i}." for i in range(recipe.frozen_layers)]
     if recipe.freeze_embeddings:
         frozen.append(".embeddings.")
