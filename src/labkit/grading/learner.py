@@ -16,11 +16,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 
-from labkit.grading import guard
+from labkit.grading import guard, zygote
 from labkit.grading.proxy import (
     LearnerCrash,
     LearnerTimeout,
@@ -94,10 +94,7 @@ class Learner:
     ``run`` starts a learner CLI in its own guarded process.
     """
 
-    def __init__(
-        self, path: Path, display: str, default_timeout: float = 30.0, in_process: bool = False
-    ) -> None:
-        self.in_process = in_process
+    def __init__(self, path: Path, display: str, default_timeout: float = 30.0) -> None:
         self._path = path.resolve()
         self.display = display.rstrip("/") or "."
         self.default_timeout = default_timeout
@@ -145,8 +142,6 @@ class Learner:
             message = f"{top}.py is missing from {self.display}"
             self._failures[name] = message
             pytest.fail(message, pytrace=False)
-        if self.in_process:
-            return self._import_here(name)
         try:
             return self._worker.request({"op": "import", "name": name})
         except Exception as exc:
@@ -156,40 +151,6 @@ class Learner:
         except (LearnerTimeout, LearnerCrash) as exc:  # remembered: every later import fails fast
             self._failures[name] = f"importing {name} failed: {exc.msg}"
             raise
-        self._failures[name] = message
-        pytest.fail(message, pytrace=False)
-
-    def _import_here(self, name: str) -> Any:
-        """Before issue 19: import into this process, under the frozen guard (graders marked
-        ``[extra] learner_process = "in-process"`` only, until they are ported to the worker)."""
-        import importlib
-        import sys
-
-        guard.freeze()
-        folder = str(self._path)
-        if sys.path[:1] != [folder]:
-            if folder in sys.path:
-                sys.path.remove(folder)
-            sys.path.insert(0, folder)
-        importlib.invalidate_caches()
-        try:
-            module = importlib.import_module(name)
-        except SyntaxError as exc:
-            where = self._here(exc.filename)
-            message = f"{where} line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt: all the learner's
-            text = str(exc).strip().splitlines()
-            what = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
-            where = self.location(exc)
-            message = f"importing {name} failed: " + (f"{where}: {what}" if where else what)
-        else:
-            origin = getattr(module, "__file__", None) or ""
-            if origin and self._is_inside(origin):
-                return module
-            message = (
-                f"{name} was found outside {self.display} ({origin or 'built in'}); "
-                "the module name clashes with an installed one"
-            )
         self._failures[name] = message
         pytest.fail(message, pytrace=False)
 
@@ -293,30 +254,21 @@ def _run_process(
 ) -> RunResult:
     """Start, feed, read and (if needed) kill one learner CLI, recording output arrival times."""
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        close_fds=True,
-    )
+    proc, stdin, stdout, stderr = _start_process(argv, cwd, env)
     guard.note_child(proc.pid)
-    assert proc.stdin and proc.stdout and proc.stderr
     selector = selectors.DefaultSelector()
     buffers: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
     chunks: list[Chunk] = []
     truncated = False
     pending = memoryview(data)
-    stdin_fd = proc.stdin.fileno()
+    stdin_fd = stdin.fileno()
     if pending:
         os.set_blocking(stdin_fd, False)
         selector.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
     else:
-        proc.stdin.close()
-    selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
-    selector.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
+        stdin.close()
+    selector.register(stdout.fileno(), selectors.EVENT_READ, "stdout")
+    selector.register(stderr.fileno(), selectors.EVENT_READ, "stderr")
     open_streams = 2
     timed_out = False
     deadline = start + timeout
@@ -336,7 +288,7 @@ def _run_process(
                     pending = pending[written:]
                     if not pending:
                         selector.unregister(stdin_fd)
-                        proc.stdin.close()
+                        stdin.close()
                     continue
                 piece = os.read(key.fd, 65536)
                 if not piece:
@@ -367,7 +319,7 @@ def _run_process(
             returncode = None
     finally:
         selector.close()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (stdin, stdout, stderr):
             try:
                 stream.close()
             except OSError:
@@ -381,4 +333,47 @@ def _run_process(
         timed_out=timed_out,
         truncated=truncated,
         chunks=tuple(chunks),
+    )
+
+
+def _start_process(
+    argv: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes] | zygote.Forked, BinaryIO, BinaryIO, BinaryIO]:
+    """Start a learner CLI: forked from the grading run's zygote when one is up (the SDKs are
+    already imported there), else a fresh interpreter. Returns the process and its stdin (to
+    write), stdout and stderr (to read)."""
+    warm = zygote.shared(cwd) if argv[3:5] == ["-m", guard.SANDBOX_MODULE] else None
+    if warm is not None:
+        ends = [os.pipe() for _ in range(3)]
+        child_ends = [ends[0][0], ends[1][1], ends[2][1]]
+        try:
+            forked = warm.spawn(guard.SANDBOX_MODULE, argv[5:], cwd=cwd, env=env, stdio=child_ends)
+        except zygote.ZygoteError:
+            for r, w in ends:
+                os.close(r)
+                os.close(w)
+        else:
+            for fd in child_ends:
+                os.close(fd)
+            return (
+                forked,
+                os.fdopen(ends[0][1], "wb", buffering=0),
+                os.fdopen(ends[1][0], "rb", buffering=0),
+                os.fdopen(ends[2][0], "rb", buffering=0),
+            )
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    return (
+        proc,
+        cast(BinaryIO, proc.stdin),
+        cast(BinaryIO, proc.stdout),
+        cast(BinaryIO, proc.stderr),
     )

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from labkit.grading import guard
+from labkit.grading import guard, zygote
 from labkit.grading.api import MARKER, VISIBILITIES, PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.learner import Learner
@@ -82,7 +82,6 @@ class _State:
     default_timeout: float
     output_limit: int
     hidden_dir: Path | None = None
-    in_process: bool = False
     records: dict[str, _Record] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     learner: Learner | None = None
@@ -125,11 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
         state = _runner_state(config, spec_fd)
     else:
         state = _standalone_state(config)
-    state.learner = Learner(
-        state.learner_dir, state.display_dir, state.default_timeout, in_process=state.in_process
-    )
+    state.learner = Learner(state.learner_dir, state.display_dir, state.default_timeout)
     config.stash[_KEY] = state
     _STATE_REF["state"] = state
+    _start_zygote(config, state)
     if importlib.util.find_spec("labkit.testing") is not None:
         if not config.pluginmanager.has_plugin("labkit.testing"):
             config.pluginmanager.import_plugin("labkit.testing")
@@ -163,8 +161,23 @@ def _runner_state(config: pytest.Config, spec_fd: int) -> _State:
         default_timeout=max(1.0, spec.test_timeout - 1.0),
         output_limit=spec.output_limit,
         hidden_dir=Path(spec.hidden_dir) if spec.hidden_dir else None,
-        in_process=spec.in_process,
     )
+
+
+def _start_zygote(config: pytest.Config, state: _State) -> None:
+    """Start importing the SDKs for learner processes now, while pytest collects (zygote.py).
+
+    Not for a collection-only run (nothing of the learner's runs), and not with
+    ``LABKIT_NO_ZYGOTE=1`` (every learner process then starts a fresh interpreter, as before)."""
+    collect_only = state.spec.collect_only if state.spec is not None else config.option.collectonly
+    if collect_only or os.environ.get("LABKIT_NO_ZYGOTE") or not state.learner_dir.is_dir():
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    try:
+        zygote.start(state.learner_dir, env)
+    except OSError:
+        pass  # learner processes start fresh interpreters instead
 
 
 def _not_dumpable() -> None:
@@ -200,13 +213,11 @@ def _standalone_state(config: pytest.Config) -> _State:
     else:
         lab_dir = Path.cwd()
     timeout = 30.0
-    in_process = False
     if grader_dir is not None and (grader_dir / "lab.toml").is_file():
         from labkit.grading.manifest import load_manifest
 
         manifest = load_manifest(grader_dir / "lab.toml")
         timeout = max(1.0, manifest.limits.test_timeout - 1.0)
-        in_process = manifest.extra.get("learner_process") == "in-process"
         if seed is None:
             seed = manifest.seed
     try:
@@ -220,7 +231,6 @@ def _standalone_state(config: pytest.Config) -> _State:
         display_dir=display,
         seed=seed if seed is not None else 0,
         default_timeout=timeout,
-        in_process=in_process,
         output_limit=4096,
     )
 
@@ -391,9 +401,7 @@ def learner(request: pytest.FixtureRequest) -> Learner:
     """The folder being graded: ``.path``, ``.import_module(name)``, ``.run(cli, input=...)``."""
     state = _state(request.config)
     if state.learner is None:
-        state.learner = Learner(
-            state.learner_dir, state.display_dir, state.default_timeout, in_process=state.in_process
-        )
+        state.learner = Learner(state.learner_dir, state.display_dir, state.default_timeout)
     return state.learner
 
 
@@ -616,6 +624,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
     if state.learner is not None:
         state.learner.stop_worker()
+    zygote.stop_all()
     state.send("done", exitstatus=int(exitstatus))
 
 

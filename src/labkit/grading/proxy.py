@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from labkit.grading import zygote
 from labkit.grading.codec import Codec, CodecError
 from labkit.grading.wire import Endpoint, WireClosed, WireError, WireTimeout
 
@@ -230,7 +231,7 @@ class WorkerClient(Codec):
         self.display = display
         self.policy = policy
         self.deadline = deadline
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | zygote.Forked | None = None
         self.endpoint: Endpoint | None = None
         self.dump_r: int | None = None
         self.generation = 0
@@ -264,7 +265,7 @@ class WorkerClient(Codec):
             str(dump_w),
         ]
         try:
-            self.proc = subprocess.Popen(
+            self.proc = self._fork_warm(env, child.fileno(), dump_w) or subprocess.Popen(
                 argv,
                 cwd=self.learner_dir,
                 env=env,
@@ -303,6 +304,26 @@ class WorkerClient(Codec):
             raise RuntimeError("the grader's worker process sent a malformed greeting")
         self.privileges = str(ready.get("privileges") or "")
 
+    def _fork_warm(self, env: dict[str, str], sock_fd: int, dump_fd: int) -> zygote.Forked | None:
+        """The worker forked from the grading run's zygote (SDKs already imported), if one is up."""
+        warm = zygote.shared(self.learner_dir)
+        if warm is None:
+            return None
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            return warm.spawn(
+                "labkit.grading.worker",
+                ["{fd0}", "{fd1}"],
+                cwd=self.learner_dir,
+                env=env,
+                stdio=[null, null, self.stderr.fileno()],
+                keep=[sock_fd, dump_fd],
+            )
+        except zygote.ZygoteError:
+            return None
+        finally:
+            os.close(null)
+
     def stop(self) -> None:
         if self.endpoint is not None:
             self.endpoint.close()
@@ -333,11 +354,7 @@ class WorkerClient(Codec):
         return {k: v for k, v in os.environ.items() if k.startswith("LABKIT_")}
 
     def ensure(self) -> Endpoint:
-        if (
-            self.endpoint is None
-            or not self.alive()
-            or (self.policy() != self.started_policy)
-        ):
+        if self.endpoint is None or not self.alive() or (self.policy() != self.started_policy):
             self.start()
         assert self.endpoint is not None
         env = self.labkit_env()
@@ -771,7 +788,9 @@ class Remote:
         if not isinstance(own, list):
             raise TypeError("isinstance() arg 2 must be a class of the learner's code")
         key = (own[0], own[1])
-        mro = getattr(obj, "_mro", None) if isinstance(obj, Record) or is_remote_error(obj) else None
+        mro = (
+            getattr(obj, "_mro", None) if isinstance(obj, Record) or is_remote_error(obj) else None
+        )
         if mro is None and isinstance(obj, Remote):
             mro = _mro(obj._info.get("mro"))
         return bool(mro) and key in list(mro or ())

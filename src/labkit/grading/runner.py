@@ -550,7 +550,6 @@ class _Attempt:
             skip_hidden=self.s.opts.mode == "learner",
             collect_only=self.s.opts.collect_only,
             delete_after_collection=[str(tests), *([str(hidden)] if hidden else [])],
-            in_process=self.s.manifest.extra.get("learner_process") == "in-process",
         )
         import json
 

@@ -56,9 +56,6 @@ class RunSpec:
     skip_hidden: bool = False
     collect_only: bool = False
     delete_after_collection: list[str] = field(default_factory=list)
-    # A grader not yet ported to the worker ([extra] learner_process = "in-process" in lab.toml):
-    # learner code is imported into the grading process, as before issue 19.
-    in_process: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,78 @@
+"""The zygote (grading/zygote.py): learner processes forked from a warm interpreter must behave
+exactly like fresh ones — own stdio, environment, folder and exit code, nothing carried from one
+run to the next — and only allow-listed packages are imported ahead."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labkit.grading import zygote
+from labkit.grading.guard import SANDBOX_MODULE
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "cli.py").write_text(
+        "import os, sys\n"
+        "import openai\n"
+        "print('warm' if getattr(openai, 'touched', False) else 'pristine')\n"
+        "openai.touched = True  # a later run must not see this\n"
+        "print(os.environ.get('WHO'), os.getcwd(), sys.argv[1:], input())\n"
+        "sys.exit(int(os.environ.get('CODE', '0')))\n",
+        encoding="utf-8",
+    )
+    yield tmp_path
+    zygote.stop_all()
+
+
+def _run(z: zygote.Zygote, folder: Path, env: dict[str, str]) -> tuple[int, str]:
+    pipes = [os.pipe() for _ in range(3)]
+    child = [pipes[0][0], pipes[1][1], pipes[2][1]]
+    proc = z.spawn(SANDBOX_MODULE, ["--", "cli.py", "arg"], cwd=folder, env=env, stdio=child)
+    for fd in child:
+        os.close(fd)
+    os.write(pipes[0][1], b"typed\n")
+    os.close(pipes[0][1])
+    out = b""
+    while chunk := os.read(pipes[1][0], 4096):
+        out += chunk
+    os.close(pipes[1][0])
+    os.close(pipes[2][0])
+    return proc.wait(10), out.decode()
+
+
+def test_forked_runs_are_like_fresh_processes(folder: Path) -> None:
+    z = zygote.start(folder, dict(os.environ))
+    assert z.preload == ["openai"]
+    env = {**os.environ, "WHO": "first", "CODE": "3"}
+    code, out = _run(z, folder, env)
+    assert code == 3
+    assert out.splitlines() == ["pristine", f"first {folder} ['arg'] typed"]
+    code, out = _run(z, folder, {**os.environ, "WHO": "second"})
+    assert code == 0
+    assert out.splitlines()[0] == "pristine", "a run saw what the previous run changed"
+    assert "second" in out
+
+
+def test_only_allow_listed_packages_are_imported_ahead(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("import antigravity, openai\nfrom anthropic import Anthropic\n")
+    (tmp_path / "b.py").write_text("import numpy\nfrom . import a\n")
+    (tmp_path / "numpy.py").write_text("# the learner's own module shadows the package\n")
+    (tmp_path / "broken.py").write_text("def (:\n")
+    assert zygote.preload_for(tmp_path) == ["openai", "anthropic"]
+
+
+def test_a_dead_zygote_is_not_used(folder: Path) -> None:
+    z = zygote.start(folder, dict(os.environ))
+    assert zygote.shared(folder) is z
+    z.proc.kill()
+    z.proc.wait(5)
+    deadline = time.monotonic() + 5
+    while zygote.shared(folder) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zygote.shared(folder) is None  # learner processes fall back to fresh interpreters
