@@ -19,7 +19,7 @@ from grader_fixtures import LABROOT, MEAN_WITHOUT_EMPTY_CASE
 from rich.console import Console
 
 from labkit.cli import main
-from labkit.grading.board import board_rows, render_board
+from labkit.grading.board import board_rows, grader_points, points_cache_path, render_board
 from labkit.grading.hints import dumps_state
 from labkit.grading.manifest import load_manifest
 from labkit.grading.records import files_digest, record_path
@@ -70,7 +70,7 @@ def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) 
     lines = [ln.rstrip() for ln in board.splitlines() if ln.strip()]
     assert lines[0].split() == ["lab", "title", "phase", "points", "progress", "graded"]
     # Course order (phase 0: calc order 1, ask order 2); ungraded labs show their total points,
-    # read from the grader's @lab_test decorators (calc's hidden test is not counted).
+    # collected from the grader (calc's hidden test is not counted).
     assert lines[1].split()[:5] == ["▶", "calc", "Calculator", "warm-up", "0"]
     assert "–/10" in lines[1] and "not graded" in lines[1]
     assert "–/4" in lines[2] and "not graded" in lines[2]
@@ -92,6 +92,30 @@ def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) 
     assert "Course 12/14 pts · 1 of 2 labs complete" in board
     assert "Next   ask · Ask the model" in board
     assert "\x1b[" not in board  # no colour codes when not a terminal
+
+
+def test_ungraded_points_are_collected_once_per_grader_version(
+    own_course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calc = load_manifest(own_course / "graders" / "calc" / "lab.toml")
+    assert grader_points(own_course, calc) == 10.0  # 2 + 2 + 4 + 2; the hidden 3.1 not counted
+    cached = json.loads(points_cache_path(own_course).read_text())
+    assert cached["calc"]["points"] == 10.0
+
+    # Same grader files: the cache answers, nothing is collected.
+    def no_collection(*_: object, **__: object) -> None:
+        raise AssertionError("collected again although the grader did not change")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("labkit.grading.runner.collect_expected", no_collection)
+        assert grader_points(own_course, calc) == 10.0
+
+    # A changed grader (a test worth 2 more points) is collected again.
+    grader = own_course / "graders" / "calc" / "test_calc.py"
+    source = grader.read_text()
+    assert 'points=4, number="1.3"' in source
+    grader.write_text(source.replace('points=4, number="1.3"', 'points=6, number="1.3"'))
+    assert grader_points(own_course, calc) == 12.0
 
 
 def test_hint_tiers_are_revealed_in_order_and_remembered(

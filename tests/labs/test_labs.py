@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.grading.board import grader_points
 from labkit.grading.manifest import LabManifest, discover_labs, repo_root
 from labkit.grading.runner import GradeResult, grade
 
@@ -60,6 +61,16 @@ def test_reference_scores_full_marks(lab_id: str) -> None:
     assert result.score == result.max_score, (
         f"{lab_id}: reference scored {result.score}/{result.max_score}:\n{_failures(result)}"
     )
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_board_total_is_what_grading_counts(lab_id: str, tmp_path: Path) -> None:
+    """The board's points for a lab not graded yet (make list) are a number, and the same number
+    grading reports — parametrised tests included, however their values are built."""
+    total = grader_points(tmp_path, _lab(lab_id))  # tmp_path: a cache of its own
+    assert total is not None, f"{lab_id}: the board cannot count the grader's points"
+    result = _graded(lab_id, "solutions")
+    assert total == result.max_score == result.score
 
 
 @pytest.mark.parametrize("lab_id", LAB_IDS)

@@ -2,13 +2,12 @@
 learner stands in each, and which lab comes next.
 
 Everything comes from what already exists for any lab — ``graders/<id>/lab.toml`` (order, phase,
-title, files), the grader's ``@lab_test`` decorators (points, for a lab not graded yet) and the
-learner's records in ``.labkit/results/`` — so a lab added later appears on the board by itself.
+title, files), the grader's collected tests (points, for a lab not graded yet) and the learner's
+records in ``.labkit/results/`` — so a lab added later appears on the board by itself.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from labkit.grading import GRADER_VERSION
 from labkit.grading.hints import hints_used
-from labkit.grading.manifest import LabManifest, discover_labs
-from labkit.grading.records import files_digest, own_folder, record_path
-from labkit.grading.results import read_json
+from labkit.grading.manifest import LabManifest, compute_tests_hash, discover_labs
+from labkit.grading.records import RESULTS_DIR, files_digest, own_folder, record_path
+from labkit.grading.results import read_json, write_json
 
 BAR_WIDTH = 10
 
@@ -57,7 +57,7 @@ def _row(root: Path, lab: LabManifest) -> LabRow:
     data = read_json(record_path(root, lab.id))
     hints = hints_used(root, lab.id)
     if data is None:
-        return LabRow(lab, None, grader_points(lab), None, False, hints)
+        return LabRow(lab, None, grader_points(root, lab), None, False, hints)
     extra: dict[str, Any] = data.get("extra_data") or {}
     earned = float(data.get("score") or 0.0)
     total = extra.get("max_score")
@@ -88,95 +88,43 @@ def _parse_time(value: object) -> datetime | None:
 # --- points of a lab that was never graded -------------------------------------------------------
 
 
-def grader_points(lab: LabManifest) -> float | None:
-    """The points a learner can earn in ``lab``, read from its grader's source without running it.
+def points_cache_path(root: Path) -> Path:
+    """Where the collected points of each lab are kept (per checkout, ignored by git)."""
+    return root / RESULTS_DIR.parent / "cache" / "points.json"
 
-    Sums ``@lab_test(points=...)`` over the visible tests, times their parametrisations (literal
-    ``parametrize`` lists, and fixtures with literal ``params``). None when a test's count cannot
-    be read statically; the board then shows "?" until the lab is graded once.
+
+def grader_points(root: Path, lab: LabManifest) -> float | None:
+    """The points a learner can earn in ``lab``: its visible tests' points, as the grader collects
+    them, so parametrised tests count however their values are built.
+
+    Collecting runs the grader's own collection on an empty folder (``collect_expected``, the
+    trusted test list of batch grading; no learner code runs), which takes a second or two, so the
+    result is cached in ``.labkit/cache/points.json`` under the hash of the grader's files and
+    re-collected only when they change. None when the grader cannot be collected: the board then
+    shows "?" (grading the lab says why).
     """
-    total = 0.0
-    for path in sorted(lab.grader_dir.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError):
-            return None
-        constants = _module_sequences(tree)
-        fixtures = _param_fixtures(tree, constants)
-        for node in tree.body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            points = _lab_test_points(node)
-            if points is None:
-                continue
-            count = 1
-            for deco in node.decorator_list:
-                if _call_name(deco).endswith("parametrize"):
-                    size = _length(deco.args[1] if len(deco.args) > 1 else None, constants)  # type: ignore[attr-defined]
-                    if size is None:
-                        return None
-                    count *= size
-            for arg in node.args.args:
-                count *= fixtures.get(arg.arg, 1)
-            total += points * count
-    return total
+    digest = compute_tests_hash(lab)
+    cache_path = points_cache_path(root)
+    cache = read_json(cache_path) or {}
+    entry = cache.get(lab.id)
+    if (
+        isinstance(entry, dict)
+        and entry.get("tests_hash") == digest
+        and entry.get("grader_version") == GRADER_VERSION
+        and isinstance(entry.get("points"), int | float)
+    ):
+        return float(entry["points"])
+    from labkit.grading.runner import GradingError, collect_expected  # only on a cache miss
 
-
-def _call_name(node: ast.expr) -> str:
-    target = node.func if isinstance(node, ast.Call) else node
-    parts: list[str] = []
-    while isinstance(target, ast.Attribute):
-        parts.append(target.attr)
-        target = target.value
-    if isinstance(target, ast.Name):
-        parts.append(target.id)
-    return ".".join(reversed(parts))
-
-
-def _lab_test_points(fn: ast.FunctionDef) -> float | None:
-    for deco in fn.decorator_list:
-        if isinstance(deco, ast.Call) and _call_name(deco).split(".")[-1] == "lab_test":
-            kwargs = {k.arg: k.value for k in deco.keywords if k.arg}
-            visibility = kwargs.get("visibility")
-            if isinstance(visibility, ast.Constant) and visibility.value == "hidden":
-                return None  # never run for learners
-            points = kwargs.get("points")
-            if isinstance(points, ast.Constant) and isinstance(points.value, int | float):
-                return float(points.value)
-    return None
-
-
-def _module_sequences(tree: ast.Module) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple | ast.List):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    sizes[target.id] = len(node.value.elts)
-    return sizes
-
-
-def _length(node: ast.expr | None, constants: dict[str, int]) -> int | None:
-    if isinstance(node, ast.Tuple | ast.List):
-        return len(node.elts)
-    if isinstance(node, ast.Name):
-        return constants.get(node.id)
-    return None
-
-
-def _param_fixtures(tree: ast.Module, constants: dict[str, int]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for deco in node.decorator_list:
-            if isinstance(deco, ast.Call) and _call_name(deco).endswith("fixture"):
-                for kw in deco.keywords:
-                    if kw.arg == "params":
-                        size = _length(kw.value, constants)
-                        if size:
-                            found[node.name] = size
-    return found
+    try:
+        expected = collect_expected(lab)
+    except GradingError:
+        return None
+    # What a learner's grade counts: every test but the hidden ones (runner.grade, learner mode).
+    points = round(sum(m.points for m in expected if m.visibility != "hidden"), 4)
+    cache[lab.id] = {"tests_hash": digest, "grader_version": GRADER_VERSION, "points": points}
+    write_json(cache_path, cache)
+    return points
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -168,7 +168,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from labkit.grading.board import board_rows, render_board
 
     root = repo_root()
-    render_board(board_rows(root), Console())
+    console = Console()
+    with console.status("Counting each lab's points (collected once per grader version)..."):
+        rows = board_rows(root)
+    render_board(rows, console)
     return 0
 
 
