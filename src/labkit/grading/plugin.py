@@ -21,6 +21,7 @@ summary is printed at the end.
 from __future__ import annotations
 
 import faulthandler
+import importlib
 import importlib.util
 import inspect
 import json
@@ -30,6 +31,7 @@ import platform
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -44,7 +46,7 @@ from labkit.grading.api import MARKER, VISIBILITIES, PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.learner import Learner
 from labkit.grading.proxy import LearnerCrash, LearnerTimeout
-from labkit.grading.spec import RunSpec, TestMeta, clean_text
+from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm
 
 _REASON_LIMIT = 1500
 _JUDGE_MARGIN = 0.6  # s before the parent's per-test kill: ask the worker's stack, kill, report
@@ -82,6 +84,7 @@ class _State:
     default_timeout: float
     output_limit: int
     hidden_dir: Path | None = None
+    judge_warm: list[str] = field(default_factory=list)
     records: dict[str, _Record] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     learner: Learner | None = None
@@ -161,6 +164,7 @@ def _runner_state(config: pytest.Config, spec_fd: int) -> _State:
         default_timeout=max(1.0, spec.test_timeout - 1.0),
         output_limit=spec.output_limit,
         hidden_dir=Path(spec.hidden_dir) if spec.hidden_dir else None,
+        judge_warm=list(spec.judge_warm),
     )
 
 
@@ -175,9 +179,29 @@ def _start_zygote(config: pytest.Config, state: _State) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
-        zygote.start(state.learner_dir, env)
+        warm = zygote.start(state.learner_dir, env)
     except OSError:
-        pass  # learner processes start fresh interpreters instead
+        return  # learner processes start fresh interpreters instead
+    # The judge needs the same SDKs (to check what went over the wire): import them while the
+    # zygote boots and the first test waits for the worker, not inside the first test's time.
+    # A lab's [extra] judge_warm names what else the judge will need (the fake provider's MiniLM:
+    # seconds of torch import), loaded on the other core while the first tests run.
+    threading.Thread(target=_warm_judge, args=(warm.preload, state.judge_warm), daemon=True).start()
+
+
+def _warm_judge(modules: list[str], warmers: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a broken package fails where the test imports it, with its message
+            pass
+    if "embedder" in warmers:
+        try:
+            from labkit.models.embedder import get_embedder
+
+            get_embedder().warm()
+        except Exception:  # e.g. the model package is missing: the test that needs it says so
+            pass
 
 
 def _not_dumpable() -> None:
@@ -213,11 +237,13 @@ def _standalone_state(config: pytest.Config) -> _State:
     else:
         lab_dir = Path.cwd()
     timeout = 30.0
+    warm: list[str] = []
     if grader_dir is not None and (grader_dir / "lab.toml").is_file():
         from labkit.grading.manifest import load_manifest
 
         manifest = load_manifest(grader_dir / "lab.toml")
         timeout = max(1.0, manifest.limits.test_timeout - 1.0)
+        warm = judge_warm(manifest.extra)
         if seed is None:
             seed = manifest.seed
     try:
@@ -232,6 +258,7 @@ def _standalone_state(config: pytest.Config) -> _State:
         seed=seed if seed is not None else 0,
         default_timeout=timeout,
         output_limit=4096,
+        judge_warm=warm,
     )
 
 

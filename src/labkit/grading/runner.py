@@ -39,7 +39,7 @@ from labkit.errors import LabkitError
 from labkit.grading.channel import ChannelReader, Message
 from labkit.grading.guard import GuardConfig
 from labkit.grading.manifest import LabManifest, compute_tests_hash
-from labkit.grading.spec import RunSpec, TestMeta, clean_text
+from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm
 
 Mode = Literal["learner", "instructor"]
 Status = Literal["graded", "timeout", "crashed", "invalid"]
@@ -487,6 +487,8 @@ class _Attempt:
         }
         if self.s.opts.repo_root is not None:
             env["LABKIT_ROOT"] = str(self.s.opts.repo_root)
+        if os.environ.get("LABKIT_NO_ZYGOTE"):  # benchmarks and debugging: fresh interpreters
+            env["LABKIT_NO_ZYGOTE"] = "1"
         return env
 
     def _preexec(self) -> Callable[[], None]:
@@ -550,6 +552,7 @@ class _Attempt:
             skip_hidden=self.s.opts.mode == "learner",
             collect_only=self.s.opts.collect_only,
             delete_after_collection=[str(tests), *([str(hidden)] if hidden else [])],
+            judge_warm=judge_warm(self.s.manifest.extra),
         )
         import json
 

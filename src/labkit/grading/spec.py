@@ -8,6 +8,7 @@ code could read from /proc).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -56,6 +57,8 @@ class RunSpec:
     skip_hidden: bool = False
     collect_only: bool = False
     delete_after_collection: list[str] = field(default_factory=list)
+    # What the judge loads in the background before tests need it (lab.toml [extra] judge_warm).
+    judge_warm: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,3 +82,15 @@ def clean_text(text: str, limit: int) -> str:
     tail = max(0, limit - head)
     cut = len(text) - head - tail
     return f"{text[:head]}\n… [{cut} characters cut] …\n{text[len(text) - tail :]}"
+
+
+JUDGE_WARMERS = ("embedder",)
+
+
+def judge_warm(extra: Mapping[str, object]) -> list[str]:
+    """The known names in a manifest's ``[extra] judge_warm`` (unknown ones are ignored: warming
+    is an optimisation, never a reason for a grade to fail)."""
+    names = extra.get("judge_warm") or []
+    if not isinstance(names, list):
+        return []
+    return [str(n) for n in names if str(n) in JUDGE_WARMERS]

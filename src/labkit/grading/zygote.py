@@ -53,6 +53,7 @@ PRELOADABLE = (
     "mcp",
     "tenacity",
     "jsonschema",
+    "chromadb",
 )
 _ALWAYS = ("labkit.grading.guard", "labkit.grading.sandbox", "labkit.grading.worker")
 _BOOT_TIMEOUT = 60.0

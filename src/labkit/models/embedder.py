@@ -165,6 +165,10 @@ class Embedder:
                 self._model = SentenceTransformer(str(model_path()), device="cpu")
             return self._model
 
+    def warm(self) -> None:
+        """Load the model now (torch import included, seconds) rather than on the first miss."""
+        self._load()
+
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         model = self._load()
         with self._encode_lock:  # torch on 2 cores: one batch at a time is fastest anyway
@@ -180,7 +184,10 @@ class Embedder:
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embed ``texts`` → (n, 384) float32, L2-normalised; cached vectors are reused."""
         return cached_embed(
-            self._cache, self.model_id, texts, lambda todo: self._encode(todo, show_progress),
+            self._cache,
+            self.model_id,
+            texts,
+            lambda todo: self._encode(todo, show_progress),
             self.dimension,
         )
 
