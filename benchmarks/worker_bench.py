@@ -140,8 +140,7 @@ def _write(r: dict[str, Any]) -> None:
         "## Learner code in a worker process (issue 19): before / after",
         "",
         f"One run each, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-        f"2 CPUs **shared with six other engineers' test runs** (1-min load {r['load']:.1f} at "
-        "start): the numbers are noisy, compare ratios, not seconds. `python -m benchmarks worker`; "
+        f"{os.cpu_count()} CPUs (1-min load {r['load']:.1f} at start). `python -m benchmarks worker`; "
         "the before column needs `LABKIT_BEFORE=<tree of c41f44e>` and `LABKIT_BEFORE_PYTHON=<a "
         "venv with that tree installed>`.",
         "",

@@ -1,0 +1,212 @@
+"""How long a learner waits for `make grade`, per lab, and where the time goes (issue 17).
+
+For every lab: ``labkit grade <lab> --dir <folder>`` end to end (what a person waits for), on the
+reference and on the starter, cold (the first grade after the lab's result records and the
+points cache are cleared) and warm (p50 of the next ``LABKIT_BENCH_RUNS`` grades, default 3), with
+learner processes forked from the zygote (today) and, for the reference, with
+``LABKIT_NO_ZYGOTE=1`` (every learner process a fresh interpreter, as before the zygote).
+
+Where the time goes comes from the per-test durations the grader records: the first test
+(it also waits for the zygote's imports and the worker), the slowest test, the sum of all tests,
+and the rest (the `labkit` command, copying the folder, starting pytest, collecting, writing the
+report). Then ``grade-all --jobs 2`` on chat-01 and rag-02 (2 references and 2 starters, twice
+over: 8 submissions), submissions per minute, with and without the zygote.
+
+``LABKIT_BENCH_LABS`` (comma-separated) narrows the run. Results: benchmarks/results/grading.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results" / "grading.md"
+LABKIT = str(Path(sys.executable).parent / "labkit")
+RUNS = int(os.environ.get("LABKIT_BENCH_RUNS", "3"))
+BATCH_LABS = ("chat-01", "rag-02")
+
+
+def _labs() -> list[str]:
+    chosen = os.environ.get("LABKIT_BENCH_LABS")
+    if chosen:
+        return chosen.split(",")
+    sys.path.insert(0, str(ROOT / "src"))
+    from labkit.grading.manifest import load_manifest
+
+    found = [load_manifest(p) for p in (ROOT / "graders").glob("*/lab.toml")]
+    return [m.id for m in sorted(found, key=lambda m: (m.phase, m.order, m.id))]
+
+
+def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.pop("LABKIT_NO_ZYGOTE", None)
+    if not zygote:
+        env["LABKIT_NO_ZYGOTE"] = "1"
+    start = time.monotonic()
+    subprocess.run(
+        [LABKIT, "grade", lab, "--dir", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    wall = time.monotonic() - start
+    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
+    tests: list[dict[str, Any]] = []
+    score = max_score = 0.0
+    if record.is_file():
+        data = json.loads(record.read_text(encoding="utf-8"))
+        tests = data.get("tests", [])
+        score = float(data.get("score", 0.0))
+        max_score = float(data.get("extra_data", {}).get("max_score", 0.0))
+    durations = [float(t.get("extra_data", {}).get("duration", 0.0)) for t in tests]
+    slowest = max(tests, key=lambda t: t.get("extra_data", {}).get("duration", 0.0), default={})
+    return {
+        "wall": wall,
+        "score": score,
+        "max": max_score,
+        "first": durations[0] if durations else 0.0,
+        "tests": sum(durations),
+        "slowest": float(slowest.get("extra_data", {}).get("duration", 0.0)),
+        "slowest_name": str(slowest.get("number", "")),
+    }
+
+
+def _clear(lab: str, folder: Path) -> None:
+    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
+    record.unlink(missing_ok=True)
+
+
+def _measure(lab: str, folder: Path, zygote: bool, runs: int) -> dict[str, Any]:
+    _clear(lab, folder)
+    cold = _grade(lab, folder, zygote=zygote)
+    warm = [_grade(lab, folder, zygote=zygote) for _ in range(runs)]
+    middle = sorted(warm, key=lambda r: r["wall"])[len(warm) // 2]
+    return {"cold": cold, "warm": middle, "walls": [r["wall"] for r in warm]}
+
+
+def _batch(lab: str, zygote: bool) -> float:
+    sys.path.insert(0, str(ROOT / "src"))
+    work = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
+    subs = work / "subs"
+    for i, kind in enumerate(["solutions", "labs"] * 4):
+        shutil.copytree(
+            ROOT / kind / lab, subs / f"s{i}", ignore=shutil.ignore_patterns("__pycache__")
+        )
+    env = dict(os.environ)
+    env.pop("LABKIT_NO_ZYGOTE", None)
+    if not zygote:
+        env["LABKIT_NO_ZYGOTE"] = "1"
+    start = time.monotonic()
+    subprocess.run(
+        [
+            LABKIT,
+            "grade-all",
+            lab,
+            "--submissions",
+            str(subs),
+            "--out",
+            str(work / "out"),
+            "--jobs",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    took = time.monotonic() - start
+    shutil.rmtree(work, ignore_errors=True)
+    return 8 / took * 60
+
+
+def run() -> dict[str, Any]:
+    labs = _labs()
+    result: dict[str, Any] = {"load": os.getloadavg()[0], "labs": {}, "batch": {}}
+    for lab in labs:
+        row = {
+            "reference": _measure(lab, ROOT / "solutions" / lab, True, RUNS),
+            "starter": _measure(lab, ROOT / "labs" / lab, True, max(1, RUNS - 2)),
+            "reference_fresh": _measure(lab, ROOT / "solutions" / lab, False, max(1, RUNS - 2)),
+        }
+        result["labs"][lab] = row
+        print(lab, json.dumps({k: round(v["warm"]["wall"], 1) for k, v in row.items()}), flush=True)
+    if not os.environ.get("LABKIT_BENCH_LABS"):
+        for lab in BATCH_LABS:
+            result["batch"][lab] = {"zygote": _batch(lab, True), "fresh": _batch(lab, False)}
+    result["load_end"] = os.getloadavg()[0]
+    _write(result)
+    return result
+
+
+def _write(r: dict[str, Any]) -> None:
+    chat_target, rag_target = 5.0, 10.0
+    lines = [
+        "# How long `make grade` takes, per lab (benchmarks/grade_bench.py)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, 1-min load {r['load']:.1f} at start and {r['load_end']:.1f} at "
+        f"the end. `python -m benchmarks grade`. Each cell is `labkit grade <lab> --dir <folder>` "
+        f"end to end, in seconds: *cold* is the first grade after the lab's record is cleared, "
+        f"*warm* the median of {RUNS} more (starter and fresh-interpreter columns: "
+        f"{max(1, RUNS - 2)}). *Fresh* is the reference with `LABKIT_NO_ZYGOTE=1`: every learner "
+        "process (worker, each CLI run) a new interpreter, as before the zygote. Target (issue 17, "
+        f"quiet machine): reference ≤ {chat_target:g} s for chat labs, ≤ {rag_target:g} s for "
+        "labs with a model in the loop.",
+        "",
+        "| lab | reference cold | reference warm | fresh warm | fresh / warm | starter warm "
+        "| score | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for lab, row in r["labs"].items():
+        ref, fresh, starter = row["reference"], row["reference_fresh"], row["starter"]
+        target = chat_target if lab.startswith("chat") else rag_target
+        met = "met" if ref["warm"]["wall"] <= target else f"not met (> {target:g} s)"
+        lines.append(
+            f"| {lab} | {ref['cold']['wall']:.1f} | {ref['warm']['wall']:.1f} | "
+            f"{fresh['warm']['wall']:.1f} | {fresh['warm']['wall'] / ref['warm']['wall']:.2f} | "
+            f"{starter['warm']['wall']:.1f} | {ref['warm']['score']:g}/{ref['warm']['max']:g} | "
+            f"{met} |"
+        )
+    lines += [
+        "",
+        "Where the time goes (reference, warm run): *first test* includes waiting for the "
+        "zygote's imports and the worker; *overhead* is everything outside the tests (the "
+        "`labkit` command, copying the folder, starting pytest and the fake provider, collecting, "
+        "the report).",
+        "",
+        "| lab | wall | overhead | first test | slowest test | all tests |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    for lab, row in r["labs"].items():
+        w = row["reference"]["warm"]
+        lines.append(
+            f"| {lab} | {w['wall']:.1f} | {w['wall'] - w['tests']:.1f} | {w['first']:.1f} | "
+            f"{w['slowest_name']}: {w['slowest']:.1f} | {w['tests']:.1f} |"
+        )
+    if r["batch"]:
+        lines += [
+            "",
+            "| `grade-all --jobs 2`, 8 submissions (4 reference, 4 starter) | zygote / min | "
+            "fresh interpreters / min | target |",
+            "|---|---:|---:|---:|",
+        ]
+        for lab, b in r["batch"].items():
+            target = "≥ 20" if lab.startswith("chat") else "≥ 6"
+            lines.append(f"| {lab} | {b['zygote']:.1f} | {b['fresh']:.1f} | {target} |")
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
