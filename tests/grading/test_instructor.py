@@ -189,6 +189,54 @@ def test_strict_export_refuses_a_grader_oracle_equal_to_the_reference(
     assert reference_leaks(tmp_path / "lenient", course) == leaks
 
 
+def test_leak_check_sees_through_renames_layout_comments_and_annotations(tmp_path: Path) -> None:
+    """A copy of a reference body stays a leak when its parameters and locals are renamed, it is
+    reformatted, commented, annotated or given a docstring, or pasted into a notebook; code that
+    computes something else (another operator, another function called) is not."""
+    course = _visible_course(tmp_path)
+    disguised = (
+        "import math\n\n\n"
+        "def _oracle(left: int, right: int) -> int:\n"
+        '    """An oracle: the sum, written out again."""\n'
+        "    # same code, other names\n"
+        "    return (left\n            + right)\n\n\n"
+        "class Checks:\n"
+        "    def mean(self, values: list[float]) -> float:\n"
+        '        "the mean"\n'
+        "        return sum(values) / len(values) if values else 0.0\n\n\n"
+        "def not_a_leak(a, b):\n"
+        "    return a - b\n\n\n"
+        "def other_function(xs):\n"
+        "    return math.fsum(xs) / len(xs) if xs else 0.0\n"
+    )
+    (course / "graders" / "calc" / "helpers.py").write_text(disguised)
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["def shown(a, b):\n", "    return a * b\n"]},
+            {
+                "cell_type": "code",
+                "source": ["%matplotlib inline\n", "def p(u, v):\n", "    return u * v\n"],
+            },
+            {"cell_type": "code", "source": "def broken(:\n"},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (course / "labs" / "calc" / "explore.ipynb").write_text(json.dumps(notebook))
+    leaks = export_student(course, tmp_path / "out").leaks
+    assert leaks == [
+        "graders/calc/helpers.py:_oracle (same body as solutions/calc/calc.py:add)",
+        "graders/calc/helpers.py:Checks.mean (same body as solutions/calc/calc.py:mean)",
+        "labs/calc/explore.ipynb:p (same body as solutions/calc/calc.py:mul)",
+    ]
+    bodies = function_bodies(disguised)
+    assert bodies["_oracle"] == function_bodies("def add(a, b):\n    return a + b\n")["add"]
+    assert bodies["not_a_leak"] != bodies["_oracle"]
+    # names read from outside (globals, imports, builtins) are kept: fsum is not sum
+    assert bodies["other_function"] != bodies["Checks.mean"]
+
+
 # --- 3. GitHub Classroom ------------------------------------------------------------------------
 
 
