@@ -43,20 +43,10 @@ from labkit.grading.shard import shard_of
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("VIRTUAL_ENV") or REPO / ".venv")
 
-# Reference code the leak check finds in the real course today. Each is a grader oracle or a
-# toolkit helper equal to a function learners must write; they are listed so the export can be
-# used now and so a NEW leak fails this test (see the issue 15 report).
-KNOWN_LEAKS = {
-    "graders/rag-01/test_2_chunkers.py:_strip_span (same body as solutions/rag-01/chunkers.py:_strip)",
-    "graders/rag-03/test_3_fusion.py:rrf (same body as solutions/rag-03/fusion.py:reciprocal_rank_fusion)",
-    "graders/rag-03/test_5_pipeline.py:rrf_scored (same body as solutions/rag-03/fusion.py:reciprocal_rank_fusion)",
-    "src/labkit/retrieval/metrics.py:dcg (same body as solutions/rag-03/ranking_metrics.py:dcg)",
-    "src/labkit/retrieval/metrics.py:recall_at_k (same body as solutions/rag-03/ranking_metrics.py:recall_at_k)",
-    "src/labkit/retrieval/metrics.py:mrr_at_k (same body as solutions/rag-03/ranking_metrics.py:mrr_at_k)",
-    # the grader's MCP course server (agent-02's fixtures) serves the same KB search tool the
-    # learner writes in task 1: known, not yet removed (see the issue 15 closing note)
-    "src/labkit/mcp_testing/course.py:build_course_server.search_kb (same body as solutions/agent-02/course_server.py:build_server.search_kb)",
-}
+# Reference code the leak check may find in the real course: none. Issue 15 removed the last
+# leaks (grader oracles now compute expected values another way, the toolkit delegates what
+# learners write to libraries); keep it empty, so any new leak fails these tests.
+KNOWN_LEAKS: set[str] = set()
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -24,7 +24,7 @@ import shutil
 import stat
 import subprocess
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -262,7 +262,7 @@ def normalised_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return "\n".join(ast.dump(stmt) for stmt in node.body)
 
 
-def _preorder(nodes: list[ast.AST]) -> Iterator[ast.AST]:
+def _preorder(nodes: Sequence[ast.AST]) -> Iterator[ast.AST]:
     """Every node under ``nodes``, parents before children, fields in order (deterministic, so
     two copies of a function meet their local names in the same order)."""
     for node in nodes:
