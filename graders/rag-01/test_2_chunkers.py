@@ -106,10 +106,15 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_NON_BLANK = re.compile(r"\S(?:.*\S)?", re.DOTALL)  # first to last non-whitespace character
+
+
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    piece = text[start:end]
-    first = start + len(piece) - len(piece.lstrip())
-    return first, first + len(piece.strip())
+    """``text[start:end]`` stripped (the README's rule), as a span: from its first to just past its
+    last non-whitespace character (regex ``\\S`` and ``str.strip`` agree on what whitespace is);
+    an empty span at ``end`` when there is none."""
+    found = _NON_BLANK.search(text, start, end)
+    return found.span() if found else (end, end)
 
 
 def _structure(text: str) -> dict[str, list[tuple[int, int]]]:

@@ -14,12 +14,21 @@ from labkit.grading import assert_same, lab_test
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """The README's RRF: terms added list by list; ties in doc-id order."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, doc_id in enumerate(ranking, start=1):
-            fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    """The README's RRF, computed straight from its definition (not the way fusion.py builds it):
+    for each document, in doc-id order, the sum over the lists, in list order, of 1 / (k + rank)
+    at every position it holds; then a stable sort by score, best first, so ties stay in doc-id
+    order. Same terms added in the same order as the README says, so the floats are exact."""
+    docs = sorted({doc_id for ranking in rankings for doc_id in ranking})
+    score = {
+        doc_id: sum(
+            1 / (k + position)
+            for ranking in rankings
+            for position, other in enumerate(ranking, start=1)
+            if other == doc_id
+        )
+        for doc_id in docs
+    }
+    return [(doc_id, float(score[doc_id])) for doc_id in sorted(docs, key=lambda d: -score[d])]
 
 
 def _random_rankings(rng: random.Random) -> list[list[str]]:

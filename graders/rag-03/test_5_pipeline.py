@@ -91,11 +91,19 @@ def queries(seed: int) -> list[str]:
 
 
 def rrf_scored(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, doc_id in enumerate(ranking, start=1):
-            fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    """RRF from the README's definition (as in test_3_fusion): per document, in doc-id order, the
+    sum over the lists of 1 / (k + rank) at every position it holds; best first, ties by doc id."""
+    docs = sorted({doc_id for ranking in rankings for doc_id in ranking})
+    score = {
+        doc_id: sum(
+            1 / (k + position)
+            for ranking in rankings
+            for position, other in enumerate(ranking, start=1)
+            if other == doc_id
+        )
+        for doc_id in docs
+    }
+    return [(doc_id, float(score[doc_id])) for doc_id in sorted(docs, key=lambda d: -score[d])]
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int) -> list[str]:

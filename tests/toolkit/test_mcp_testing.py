@@ -29,6 +29,24 @@ def test_tools_and_annotations(mcp_course) -> None:
     assert all(t["output_schema"] for t in tools.values())
 
 
+def test_search_kb_bounds_are_in_its_schema_and_enforced(mcp_course) -> None:
+    """search_kb declares a non-blank query and 1 <= k <= MAX_K in its input schema; the SDK
+    refuses arguments outside them (an error result) before the tool runs."""
+    from labkit.mcp_testing.course import MAX_K, search_passages
+
+    schema = {t["name"]: t for t in mcp_course.list_tools()}["search_kb"]["input_schema"]
+    assert schema["properties"]["query"]["minLength"] == 1
+    assert (schema["properties"]["k"]["minimum"], schema["properties"]["k"]["maximum"]) == (
+        1,
+        MAX_K,
+    )
+    for bad in ({"query": "   "}, {"query": "refund", "k": 0}, {"query": "refund", "k": MAX_K + 1}):
+        result = call_tool(mcp_course.server, "search_kb", bad)
+        assert result["is_error"] is True, (bad, result)
+    good = call_tool(mcp_course.server, "search_kb", {"query": "  refund policy ", "k": MAX_K})
+    assert good["structured"] == {"results": search_passages("refund policy", MAX_K)}
+
+
 def test_call_log_and_faults_in_order(mcp_course) -> None:
     faults = mcp_course.faults
     faults.fail("search_kb", times=2)

@@ -12,8 +12,11 @@ their own server with the same tools):
 - ``refund_order(order_id, reason)`` (destructive): marks a ``paid``/``shipped``/``delivered``
   order ``refunded`` and returns ``{"order_id", "status", "amount"}`` (dollars).
 
-Bad input is a ``ToolError`` with a message that says what to do, so the model (and the
-learner) can read it.
+``search_kb`` declares its bounds in its input schema (a non-blank ``query``, ``1 <= k <=``
+:data:`MAX_K`), so clients see them and the SDK's validation refuses bad arguments before the tool
+runs; the other tools' bad input is a ``ToolError`` with a message that says what to do, so the
+model (and the learner) can read it. (The agent-02 lab asks learners for hand-written
+``ToolError`` checks in their own ``search_kb``: this server does not ship that answer.)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 MAX_ROWS = 50
 MAX_K = 10
@@ -147,15 +150,19 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
     def search_kb(
-        query: Annotated[str, Field(description="A few words to look for in the knowledge base.")],
-        k: Annotated[int, Field(description=f"How many passages to return, 1-{MAX_K}.")] = 3,
+        query: Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1),
+            Field(description="A few words to look for in the knowledge base."),
+        ],
+        k: Annotated[
+            int, Field(ge=1, le=MAX_K, description=f"How many passages to return, 1-{MAX_K}.")
+        ] = 3,
     ) -> KbResults:
         """Search the Tessaline knowledge base (policies, manuals, API docs, runbooks) and return
         the best-matching passages with their document ids."""
-        if not query.strip():
-            raise ToolError("query is empty: pass a few words to search for")
-        if not 1 <= k <= MAX_K:
-            raise ToolError(f"k must be between 1 and {MAX_K}, got {k}")
+        # the bounds live in the input schema (minLength, minimum, maximum): the SDK's pydantic
+        # validation refuses a blank query or k outside 1-MAX_K before this runs
         return KbResults(results=[KbHit(**hit) for hit in search_passages(query, k)])
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
