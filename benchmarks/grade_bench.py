@@ -12,7 +12,7 @@ and the rest (the `labkit` command, copying the folder, starting pytest, collect
 report). Then ``grade-all --jobs 2`` on chat-01 and rag-02 (2 references and 2 starters, twice
 over: 8 submissions), submissions per minute, with and without the zygote.
 
-``LABKIT_BENCH_LABS`` (comma-separated) narrows the run. Results: benchmarks/results/grading.md.
+``LABKIT_BENCH_LABS`` (comma-separated) narrows the run. Results: benchmarks/results/grade.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RESULTS = HERE / "results" / "grading.md"
+RESULTS = HERE / "results" / "grade.md"
 LABKIT = str(Path(sys.executable).parent / "labkit")
 RUNS = int(os.environ.get("LABKIT_BENCH_RUNS", "3"))
 BATCH_LABS = ("chat-01", "rag-02")

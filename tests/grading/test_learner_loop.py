@@ -15,7 +15,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from grader_fixtures import LABROOT, MEAN_WITHOUT_EMPTY_CASE
+from grader_fixtures import LABROOT, MEAN_WITHOUT_EMPTY_CASE, REFERENCE
 from rich.console import Console
 
 from labkit.cli import main
@@ -219,6 +219,19 @@ def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> No
         assert "◐ 1.3" in text and "mean([]) raised ZeroDivisionError" in text
         assert "· next: test 1.3 ·" in text
         time.sleep(1.5)  # nothing else changed: no third grade
+        assert text.count("── ") == 2, text
+        # Still wrong: only the test that failed (1.3) is re-run, and the record is left alone.
+        calc.write_text(MEAN_WITHOUT_EMPTY_CASE + "\n# still thinking\n")
+        read_until("were re-run", 1, 90)
+        text = "".join(seen)
+        assert "1 of the 1 failing test(s) still fail · next: test 1.3" in text, text
+        assert "Only the tests that failed last time were re-run" in text
+        assert json.loads(record_path(own_course, "calc").read_text())["score"] == 9.0
+        # Fixed: 1.3 passes alone, then the whole lab is graded and saved before saying so.
+        calc.write_text(REFERENCE.read_text())
+        read_until("calc 10/10 pts", 1, 90)
+        text = "".join(seen)
+        assert "now pass" in text and "grading the whole lab" in text, text
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
         seen.append(rest)
@@ -228,7 +241,7 @@ def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> No
             proc.wait()
     text = "".join(seen)
     assert proc.returncode == 0, text
-    assert text.count("── ") == 2, text
+    assert text.count("── ") == 4, text
     assert "Stopped watching labs/calc." in text and "Traceback" not in text
     saved = json.loads(record_path(own_course, "calc").read_text())
-    assert saved["score"] == 9.0
+    assert saved["score"] == 10.0

@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -27,6 +28,10 @@ from labkit.grading.manifest import LabManifest, is_reserved
 from labkit.grading.records import own_folder, record_path, stamp_record
 from labkit.grading.report import render_first_failure
 from labkit.grading.results import to_gradescope, write_json
+from labkit.grading.spec import TestMeta
+
+if TYPE_CHECKING:
+    from labkit.grading.runner import GradeOptions
 
 
 def watch(
@@ -64,8 +69,9 @@ def watch(
         return any(rel == pattern or fnmatch(rel, pattern) for pattern in manifest.files)
 
     rounds = 0
+    failing: list[TestMeta] = []
     try:
-        grade_once(root, manifest, console, changed=[])
+        failing = grade_once(root, manifest, console, changed=[])
         rounds += 1
         for changes in watch_changes(
             folder,
@@ -77,7 +83,7 @@ def watch(
             if max_rounds is not None and rounds >= max_rounds:
                 break
             names = sorted({os.path.relpath(path, folder) for _, path in changes})
-            grade_once(root, manifest, console, changed=names)
+            failing = grade_once(root, manifest, console, changed=names, focus=failing)
             rounds += 1
             if max_rounds is not None and rounds >= max_rounds:
                 break
@@ -88,24 +94,64 @@ def watch(
     return 0
 
 
-def grade_once(root: Path, manifest: LabManifest, console: Console, changed: list[str]) -> None:
-    """One grade of ``labs/<id>``: saved as the learner's record, shown compactly."""
-    from labkit.grading.runner import GradeOptions, grade
+def grade_once(
+    root: Path,
+    manifest: LabManifest,
+    console: Console,
+    changed: list[str],
+    focus: list[TestMeta] | None = None,
+) -> list[TestMeta]:
+    """One grade of ``labs/<id>``, shown compactly; returns the tests that failed.
+
+    With ``focus`` (the tests that failed last time, fewer than all), those run first: a learner
+    fixing one test hears about it in the time of that test, not the whole lab. While any of them
+    still fails, that is all that runs and the record is left alone (it is not a grade of the lab).
+    Once they all pass, the full grade follows at once: only a full grade is saved, and only a full
+    grade can say the lab is done (a change may have broken a test that passed before).
+    """
+    from labkit.grading.runner import grade
 
     folder = own_folder(root, manifest.id)
-    options = GradeOptions(
-        mode="learner",
-        repo_root=root,
-        protected=[root / "graders", root / "solutions", root / ".labkit"],
-    )
     if console.is_terminal:
         console.clear()
     when = datetime.now().strftime("%H:%M:%S")
     what = f"{', '.join(changed)} changed" if changed else "first grade"
     console.print(Text(f"── {when} · {manifest.id} · {what} ──", style="dim"))
     started = time.monotonic()
+    if focus:
+        options = _options(root)
+        options.expected = list(focus)
+        with console.status(f"re-grading the {len(focus)} failing test(s)…", spinner="dots"):
+            result = grade(manifest, folder, options)
+        still = [t.meta for t in result.tests if not t.passed]
+        if still:
+            render_first_failure(
+                result, console, problems=compile_problems(manifest, folder), summary=False
+            )
+            console.print(
+                Text.assemble(
+                    (f"{manifest.id} · {len(still)} of the {len(focus)} failing test(s) ", "bold"),
+                    ("still fail", "bold red"),
+                    f" · next: test {still[0].number} · {time.monotonic() - started:.1f} s",
+                )
+            )
+            console.print(
+                Text(
+                    "Only the tests that failed last time were re-run; the whole lab is graded "
+                    "(and saved) as soon as they pass.",
+                    style="dim",
+                )
+            )
+            return still
+        console.print(
+            Text(
+                f"The {len(focus)} test(s) that failed now pass "
+                f"({time.monotonic() - started:.1f} s); grading the whole lab…",
+                style="dim",
+            )
+        )
     with console.status(f"grading {manifest.id}…", spinner="dots"):
-        result = grade(manifest, folder, options)
+        result = grade(manifest, folder, _options(root))
     problems = compile_problems(manifest, folder)
     document = to_gradescope(result)
     if problems:
@@ -118,4 +164,16 @@ def grade_once(root: Path, manifest: LabManifest, console: Console, changed: lis
         problems=problems,
         hints=hints_used(root, manifest.id),
         seconds=time.monotonic() - started,
+    )
+    failed = [t.meta for t in result.tests if not t.passed]
+    return failed if len(failed) < len(result.tests) else []
+
+
+def _options(root: Path) -> GradeOptions:
+    from labkit.grading.runner import GradeOptions
+
+    return GradeOptions(
+        mode="learner",
+        repo_root=root,
+        protected=[root / "graders", root / "solutions", root / ".labkit"],
     )
