@@ -4,14 +4,18 @@
 ``NotImplementedError("not implemented yet — see task N")`` into that one line instead of a
 traceback, so a notebook run on an unfinished lab stops at the first stub and says which task to
 do. ``start_fake_provider()`` runs the offline fake provider inside the notebook and points
-``labkit.config`` at it. Nothing here names a lab: every lab's notebook uses the same two calls.
+``labkit.config`` at it. ``show_messages()`` prints a conversation as it went over the wire, one
+line a message, and ``bar_chart()`` draws the small comparisons the notebooks make (a value per
+name, or per name and series). Nothing here names a lab: every notebook uses the same calls.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -73,3 +77,100 @@ def start_fake_provider() -> FakeLLM:
         os.environ[name] = value
     _FAKE.reset()
     return _FAKE
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe_part(part: Any, width: int) -> str:
+    """One content part of a message: text, a tool call or a tool result, in either SDK's shape."""
+    if not isinstance(part, Mapping):
+        return _clip(str(part), width)
+    kind = part.get("type")
+    if kind == "tool_use":
+        return f"→ {part.get('name')}({_clip(json.dumps(part.get('input')), width)}) [{part.get('id')}]"
+    if kind == "tool_result":
+        error = " ✗" if part.get("is_error") else ""
+        content = part.get("content")
+        body = content if isinstance(content, str) else json.dumps(content)
+        return f"← [{part.get('tool_use_id')}]{error} {_clip(body, width)}"
+    if "text" in part:
+        return _clip(str(part["text"]), width)
+    return _clip(json.dumps(part), width)
+
+
+def message_lines(messages: Iterable[Mapping[str, Any]], width: int = 90) -> list[str]:
+    """A conversation (OpenAI or Anthropic message dicts) as short lines, one per part.
+
+    Tool calls show as ``→ name(arguments) [id]`` and tool results as ``← [id] content``, so the
+    pairing of every result with its call can be read off by eye.
+    """
+    lines: list[str] = []
+    for number, message in enumerate(messages, start=1):
+        role = str(message.get("role", "?"))
+        parts: list[str] = []
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            parts.append(_clip(content, width))
+        elif isinstance(content, list):
+            parts.extend(_describe_part(part, width) for part in content)
+        for call in message.get("tool_calls") or []:
+            function = call.get("function", {})
+            arguments = _clip(str(function.get("arguments", "")), width)
+            parts.append(f"→ {function.get('name')}({arguments}) [{call.get('id')}]")
+        if role == "tool":
+            parts = [f"← [{message.get('tool_call_id')}] {part}" for part in parts]
+        for i, part in enumerate(parts or [""]):
+            lead = f"{number:>2} {role:<9}" if i == 0 else " " * 12
+            lines.append(f"{lead} {part}")
+    return lines
+
+
+def show_messages(messages: Iterable[Mapping[str, Any]], width: int = 90) -> None:
+    """Print :func:`message_lines`."""
+    print("\n".join(message_lines(messages, width)))
+
+
+def bar_chart(
+    values: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+    *,
+    title: str,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+) -> Any:
+    """Bars, one per name; with a mapping of mappings, one group per name and a bar per series.
+
+    ``{"fixed": 0.8, "sentences": 0.9}`` draws two bars; ``{"bm25": {"nDCG@10": 0.6, ...}, ...}``
+    draws a group per stage with a bar per metric. Returns the matplotlib ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(values)
+    series: dict[str, list[float]] = {}
+    for name in names:
+        value = values[name]
+        row = value if isinstance(value, Mapping) else {"": value}
+        for label in row:
+            series.setdefault(label, [])
+    for label, heights in series.items():
+        for name in names:
+            value = values[name]
+            heights.append(float(value.get(label, 0.0) if isinstance(value, Mapping) else value))
+    width = 0.8 / len(series)
+    _, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) * max(1, len(series) / 2)), 3.2))
+    for index, (label, heights) in enumerate(series.items()):
+        offsets = [i - 0.4 + width * (index + 0.5) for i in range(len(names))]
+        bars = ax.bar(offsets, heights, width, label=label or None)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:
+        ax.margins(y=0.15)
+    if len(series) > 1:
+        ax.legend(fontsize=8, loc="lower right")
+    return ax
