@@ -6,7 +6,9 @@ traceback, so a notebook run on an unfinished lab stops at the first stub and sa
 do. ``start_fake_provider()`` runs the offline fake provider inside the notebook and points
 ``labkit.config`` at it. ``show_messages()`` prints a conversation as it went over the wire, one
 line a message, and ``bar_chart()`` draws the small comparisons the notebooks make (a value per
-name, or per name and series). Nothing here names a lab: every notebook uses the same calls.
+name, or per name and series). ``ShippedEmbedder`` serves the MiniLM vectors the graders ship, so
+a notebook embeds only what they do not hold. Nothing here names a lab: every notebook uses the
+same calls.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from labkit.datasets.paths import repo_root
 from labkit.fakellm import FakeLLM
 
 _FAKE: FakeLLM | None = None
@@ -172,5 +175,45 @@ def bar_chart(
     else:
         ax.margins(y=0.15)
     if len(series) > 1:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+class ShippedEmbedder:
+    """The course's MiniLM, served from vectors shipped in the repository where it can be.
+
+    The graders ship ``.npz`` files of MiniLM vectors (``graders/<lab>/*.npz``, written by
+    :func:`labkit.models.embedder.save_vectors`) so that grading does not spend a minute
+    re-embedding the corpus; a notebook reuses them the same way. Texts the files do not hold
+    (your chunks may differ from the reference's) are embedded by the real model, loaded on first
+    need. ``live`` counts those.
+    """
+
+    dimension = 384
+
+    def __init__(self, *files: str | os.PathLike[str]) -> None:
+        from labkit.models.embedder import MODEL_ID, load_vectors
+
+        self.model_id = MODEL_ID
+        self.vectors: dict[str, Any] = {}
+        for name in files:
+            path = Path(name)
+            self.vectors.update(load_vectors(path if path.is_absolute() else repo_root() / path))
+        self.live = 0
+
+    def embed(self, texts: Iterable[str]) -> Any:
+        """Embed ``texts`` → ``(n, 384)`` float32, L2-normalised (a numpy array)."""
+        import numpy as np
+
+        from labkit.models.embedder import EmbeddingCache, get_embedder
+
+        items = [str(t) for t in texts]
+        keys = [EmbeddingCache.key(t) for t in items]
+        missing = {k: t for k, t in zip(keys, items, strict=True) if k not in self.vectors}
+        if missing:
+            fresh = get_embedder().embed(list(missing.values()))
+            self.vectors.update(zip(missing, fresh, strict=True))
+            self.live += len(missing)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
