@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Iterable, Mapping
@@ -217,3 +218,18 @@ class ShippedEmbedder:
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def warm_cache(self) -> int:
+        """Copy the shipped vectors into labkit's embedding cache, for code that embeds through
+        :func:`labkit.models.embedder.get_embedder` (Chroma's embedding function does). Vectors
+        already cached are left as they are. Returns how many were added."""
+        from labkit.models.embedder import EmbeddingCache, cache_dir
+
+        try:
+            cache = EmbeddingCache(cache_dir() / "embeddings.sqlite3")
+            cached = cache.get_many(self.model_id, list(self.vectors))
+            missing = {k: v for k, v in self.vectors.items() if k not in cached}
+            cache.put_many(self.model_id, missing)
+        except (OSError, sqlite3.Error):
+            return 0  # no cache, no harm: the model embeds instead
+        return len(missing)
