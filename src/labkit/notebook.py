@@ -7,18 +7,20 @@ do. ``start_fake_provider()`` runs the offline fake provider inside the notebook
 ``labkit.config`` at it. ``show_messages()`` prints a conversation as it went over the wire, one
 line a message, and ``bar_chart()`` draws the small comparisons the notebooks make (a value per
 name, or per name and series). ``ShippedEmbedder`` serves the MiniLM vectors the graders ship, so
-a notebook embeds only what they do not hold. Nothing here names a lab: every notebook uses the
+a notebook embeds only what they do not hold; ``ShippedScorer`` does the same for a reranker's
+scores. Nothing here names a lab: every notebook uses the
 same calls.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -233,3 +235,42 @@ class ShippedEmbedder:
         except (OSError, sqlite3.Error):
             return 0  # no cache, no harm: the model embeds instead
         return len(missing)
+
+
+class ShippedScorer:
+    """A cross-encoder's scores for (query, passage) pairs, served from a file the graders ship.
+
+    The file (``keys``: SHA-256 of ``query + "\\0" + passage``, ``scores``) holds the scores of
+    the pairs the reference pipeline sends; any other pair is scored by ``fallback(query,
+    passages)`` (your lab's own scorer, which loads the model). ``live`` counts those pairs.
+    """
+
+    def __init__(
+        self,
+        file: str | os.PathLike[str],
+        fallback: Callable[[str, Sequence[str]], Sequence[float]],
+    ) -> None:
+        import numpy as np
+
+        path = Path(file)
+        path = path if path.is_absolute() else repo_root() / path
+        with np.load(path) as data:
+            keys = [k.decode() for k in data["keys"]]
+            self.scores = dict(zip(keys, map(float, data["scores"]), strict=True))
+        self.fallback = fallback
+        self.live = 0
+
+    @staticmethod
+    def key(query: str, passage: str) -> str:
+        """The file's key of one pair."""
+        return hashlib.sha256(f"{query}\0{passage}".encode()).hexdigest()
+
+    def __call__(self, query: str, passages: Sequence[str]) -> list[float]:
+        missing = list(dict.fromkeys(p for p in passages if self.key(query, p) not in self.scores))
+        if missing:
+            fresh = self.fallback(query, missing)
+            self.scores.update(
+                {self.key(query, p): float(v) for p, v in zip(missing, fresh, strict=True)}
+            )
+            self.live += len(missing)
+        return [self.scores[self.key(query, p)] for p in passages]
