@@ -164,12 +164,17 @@ def bar_chart(
         for name in names:
             value = values[name]
             heights.append(float(value.get(label, 0.0) if isinstance(value, Mapping) else value))
+    every = [h for heights in series.values() for h in heights]
+    if all(h == int(h) for h in every) or max(map(abs, every), default=0) >= 100:
+        label_format = "%.0f"
+    else:
+        label_format = "%.2f" if max(map(abs, every), default=0) < 10 else "%.1f"
     width = 0.8 / len(series)
     _, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) * max(1, len(series) / 2)), 3.2))
     for index, (label, heights) in enumerate(series.items()):
         offsets = [i - 0.4 + width * (index + 0.5) for i in range(len(names))]
         bars = ax.bar(offsets, heights, width, label=label or None)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+        ax.bar_label(bars, fmt=label_format, fontsize=8, padding=2)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
