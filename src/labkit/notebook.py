@@ -170,11 +170,14 @@ def bar_chart(
     else:
         label_format = "%.2f" if max(map(abs, every), default=0) < 10 else "%.1f"
     width = 0.8 / len(series)
-    _, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) * max(1, len(series) / 2)), 3.2))
+    group = max(0.6 + 0.35 * len(series), 0.09 * max(map(len, names), default=0))
+    _, ax = plt.subplots(figsize=(max(5.0, group * len(names) + 1.5), 3.2))
     for index, (label, heights) in enumerate(series.items()):
         offsets = [i - 0.4 + width * (index + 0.5) for i in range(len(names))]
         bars = ax.bar(offsets, heights, width, label=label or None)
         ax.bar_label(bars, fmt=label_format, fontsize=8, padding=2)
+    if min(every, default=0) < 0:
+        ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
