@@ -171,7 +171,7 @@ def parse_step(text: str) -> Step:
         ``Action(tool, input, thought)``, ``FinalAnswer(answer, thought)`` or
         ``ParseError(message)``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 # --- task 5: one model call, either SDK --------------------------------------------------------
@@ -200,7 +200,7 @@ def call_model(
     Returns:
         ``ModelTurn(text, input_tokens, output_tokens)``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 # --- task 6: the loop --------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def run_agent(
     Returns:
         The :class:`Trace`, one :class:`StepRecord` per model call.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 # --- given: one question, everything environment-specific as a parameter ----------------------

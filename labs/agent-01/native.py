@@ -78,7 +78,7 @@ def run_agent_native(
     Returns:
         The :class:`agent.Trace`.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 7")
 
 
 # --- task 8: the comparison ---------------------------------------------------------------------
@@ -115,7 +115,7 @@ def summarise(traces: Sequence[Trace], expected: Sequence[str]) -> Summary:
         The :class:`Summary`; means are over all runs (0.0 for no runs); ``failures`` and
         ``step_errors`` hold only the kinds that occurred, keys sorted.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 8")
 
 
 def compare(

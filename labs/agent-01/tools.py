@@ -70,7 +70,7 @@ def calculator(expression: str) -> str:
         is not plain arithmetic, an exponent above ``MAX_EXPONENT``, a number above
         ``MAX_MAGNITUDE`` (input, intermediate or result), a division by zero or bad syntax.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 # --- task 2: read-only SQL -------------------------------------------------------------------
@@ -90,7 +90,7 @@ def run_sql(db_path: str | Path, query: str) -> str:
         anything else: not a SELECT, several statements, a write, a missing file, a query running
         longer than ``SQL_TIME_LIMIT_S``, or an SQLite error.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- task 3: searching the knowledge base ----------------------------------------------------
@@ -135,7 +135,7 @@ def search_docs(query: str, k: int = TOP_K) -> str:
         ``[1] (doc-id) passage text``; ``"No results."`` when no passage shares a word with the
         query; ``"Error: empty query"`` for a query with no words.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 # --- given: the tools an agent gets ----------------------------------------------------------

@@ -150,7 +150,7 @@ def provider_tools(tools: list[dict[str, Any]], sdk: Sdk) -> list[dict[str, Any]
     Anthropic: ``{"name", "description", "input_schema"}``. Same order; the MCP input schema is
     used as it is.
     """
-    raise NotImplementedError("provider_tools: your code here")
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- task 2: one model call, and one round of results, per SDK -------------------------------
@@ -171,7 +171,7 @@ def ask_model(
 ) -> ModelTurn:
     """Send the conversation (``SYSTEM_PROMPT`` first, then ``messages``) with ``tools``; return
     the response as a :class:`ModelTurn` with the usage the provider reported."""
-    raise NotImplementedError("ask_model: your code here")
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def add_tool_round(
@@ -180,7 +180,7 @@ def add_tool_round(
     """Append the assistant turn that asked for tools and every call's result, paired by id, in
     the order asked, each result's content passed through :func:`as_data` (errors flagged:
     Anthropic ``is_error``; OpenAI has no flag, so the content starts with ``ERROR:``)."""
-    raise NotImplementedError("add_tool_round: your code here")
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- task 3: guardrails ----------------------------------------------------------------------
@@ -190,7 +190,7 @@ def as_data(tool_name: str, text: str) -> str:
     """Quote a tool's output so the model reads it as data: ``<tool_output tool="NAME">TEXT
     </tool_output>``, with ``<`` and ``>`` inside TEXT escaped (``&lt;`` ``&gt;``) so the text
     cannot close the block itself. ``SYSTEM_PROMPT`` declares the convention."""
-    raise NotImplementedError("as_data: your code here")
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 async def call_tool(
@@ -201,7 +201,7 @@ async def call_tool(
     ``retry`` is true, at most ``max_retries`` times, waiting ``backoff_s * 2 ** (n - 1)`` before
     retry n. Returns ``(content, is_error, attempts)``: the structured result as JSON text (else
     the text), or the last error's message."""
-    raise NotImplementedError("call_tool: your code here")
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 class Budget:
@@ -217,13 +217,13 @@ class Budget:
 
     def charge(self, input_tokens: int, output_tokens: int) -> None:
         """Count one model call and its usage; cost from ``PRICES`` (USD per 1M tokens)."""
-        raise NotImplementedError("charge: your code here")
+        raise NotImplementedError("not implemented yet — see task 3")
 
     def exceeded(self) -> StopReason | None:
         """``tokens`` / ``cost`` when the usage so far is OVER its limit, ``time`` when the wall
         time since ``started`` is over ``max_seconds``, ``steps`` when ``max_steps`` model calls
         have been made (no further call is allowed); else None. Checked in that order."""
-        raise NotImplementedError("exceeded: your code here")
+        raise NotImplementedError("not implemented yet — see task 3")
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -243,7 +243,7 @@ def supported(answer: str, evidence: list[str]) -> bool:
     """The output check: every number in ``answer`` (ids such as O-5001 and amounts such as
     $12.50 included; ``1,200`` = 1200, ``12.50`` = 12.5) appears as a number in ``evidence``
     (the question and the tool results). An answer without numbers passes."""
-    raise NotImplementedError("supported: your code here")
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 # --- task 4: the state machine ---------------------------------------------------------------
@@ -280,7 +280,7 @@ async def run_agent_async(
     carries ``"reason"``. A budget stop returns status ``stopped``, :func:`stop_message` and its
     reason.
     """
-    raise NotImplementedError("run_agent_async: your code here")
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def run_agent(

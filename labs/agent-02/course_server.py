@@ -67,4 +67,4 @@ def build_server(db_path: str | Path) -> MCPServer:
     Returns:
         The server (serve it in memory with ``mcp.Client(server)`` or over HTTP).
     """
-    raise NotImplementedError("build_server: your code here")
+    raise NotImplementedError("not implemented yet — see task 1")

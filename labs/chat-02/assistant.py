@@ -79,7 +79,7 @@ def openai_tools(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ``[{"type": "function", "function": {"name", "description", "parameters",
         "strict": True}}]``, same order.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def anthropic_tools(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,7 +91,7 @@ def anthropic_tools(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     Returns:
         ``[{"name", "description", "input_schema"}]``, same order.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 # --- task 5: the loop, OpenAI -----------------------------------------------------------------
@@ -118,7 +118,7 @@ def run_openai(
         The final answer (``complete=True``) or, at the cap, :func:`limit_message`
         (``complete=False``); ``model_calls`` and every tool call made.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 # --- task 5: the loop, Anthropic --------------------------------------------------------------
@@ -144,7 +144,7 @@ def run_anthropic(
     Returns:
         As :func:`run_openai`.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 # --- given: choosing the SDK, the client and the database --------------------------------------

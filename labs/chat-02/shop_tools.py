@@ -63,7 +63,7 @@ def tool_definitions() -> list[dict[str, Any]]:
         A new list of four tool definitions, in the order get_customer, list_orders,
         get_product, search_products.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 # --- task 2: the tools, with parameterised SQL only ------------------------------------------
@@ -82,7 +82,7 @@ def get_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any]:
     Raises:
         ToolError: when no customer has that id.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def list_orders(
@@ -103,7 +103,7 @@ def list_orders(
     Raises:
         ToolError: when no customer has that id.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def get_product(conn: sqlite3.Connection, sku: str) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def get_product(conn: sqlite3.Connection, sku: str) -> dict[str, Any]:
     Raises:
         ToolError: when no product has that SKU.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def search_products(
@@ -135,7 +135,7 @@ def search_products(
     Returns:
         Up to 10 products (same fields as :func:`get_product`), cheapest first, ties by SKU.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- task 3: running a tool call safely ------------------------------------------------------
@@ -159,4 +159,4 @@ def execute_tool(
     Hint: ``jsonschema.Draft202012Validator(schema).iter_errors(args)`` lists what is wrong with
     ``args`` for a schema — the same schema you sent the model.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")

@@ -71,7 +71,7 @@ def usage_of(completion: ChatCompletion) -> Usage:
     Returns:
         Its ``usage.prompt_tokens`` / ``usage.completion_tokens``; zeros when the reply has no usage.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def cost_usd(model: str, usage: Usage, prices: Mapping[str, Mapping[str, float]] = PRICES) -> float:
@@ -88,7 +88,7 @@ def cost_usd(model: str, usage: Usage, prices: Mapping[str, Mapping[str, float]]
     Raises:
         KeyError: the model has no price (never guess $0: a cost report must not under-report).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def build_report(
@@ -106,7 +106,7 @@ def build_report(
     Returns:
         A CostReport whose totals are the sums of its lines.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def format_report(report: CostReport) -> str:

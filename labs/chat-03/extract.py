@@ -79,7 +79,7 @@ def make_client(policy: RetryPolicy) -> openai.OpenAI:
     Returns:
         ``labkit.config.openai_client(...)`` with ``max_retries=0`` and ``timeout=policy.timeout``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def strict_json_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def strict_json_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
         models, ``$defs`` — has ``"additionalProperties": false`` and lists every one of its
         properties in ``required``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def response_format(model_cls: type[BaseModel]) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def response_format(model_cls: type[BaseModel]) -> dict[str, Any]:
         ``{"type": "json_schema", "json_schema": {"name": <the class name>, "schema":
         strict_json_schema(model_cls), "strict": True}}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def build_messages(email_text: str) -> list[dict[str, str]]:
@@ -118,7 +118,7 @@ def build_messages(email_text: str) -> list[dict[str, str]]:
     Returns:
         A system message with ``SYSTEM_PROMPT``, then a user message that contains the email text.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def reask_messages(
@@ -135,7 +135,7 @@ def reask_messages(
         ``messages`` + the model's reply as an assistant message + a user message that contains
         ``str(error)`` and asks for a corrected JSON object.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def extract_ticket(
@@ -167,4 +167,4 @@ def extract_ticket(
         ExtractionError: the last allowed reply was still invalid.
         RetriesExhaustedError, or a non-retryable openai error: from ``call_with_retries``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")

@@ -63,7 +63,7 @@ def backoff_delay(retry_number: int, policy: RetryPolicy, rng: random.Random) ->
     Returns:
         A delay drawn uniformly from ``[0, min(max_delay, base_delay * 2**retry_number)]``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def retry_after_seconds(error: BaseException) -> float | None:
@@ -76,7 +76,7 @@ def retry_after_seconds(error: BaseException) -> float | None:
         ``retry-after-ms`` / 1000 if present, else ``retry-after`` (seconds, or an HTTP date),
         else None. Unparseable or negative values count as absent.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -89,7 +89,7 @@ def is_retryable(error: BaseException) -> bool:
         True for connection errors and timeouts, and for HTTP 408, 409, 429 and 5xx;
         False for everything else (400, 401, 403, 404, 422: the request itself is wrong).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def call_with_retries(
@@ -114,4 +114,4 @@ def call_with_retries(
         The original exception, unchanged, when it is not retryable.
         RetriesExhaustedError: after ``policy.max_attempts`` retryable failures.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")

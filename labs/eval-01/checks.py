@@ -22,12 +22,12 @@ def is_valid_json(text: str) -> bool:
     Returns:
         True when ``json.loads`` accepts it.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def within_length(text: str, max_words: int) -> bool:
     """Whether ``text`` has at most ``max_words`` words (whitespace-separated)."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def missing_facts(answer: str, facts: list[str]) -> list[str]:
@@ -40,7 +40,7 @@ def missing_facts(answer: str, facts: list[str]) -> list[str]:
     Returns:
         The facts not found; ``[]`` when all are there.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def cited_numbers(answer: str) -> list[int]:
@@ -50,7 +50,7 @@ def cited_numbers(answer: str) -> list[int]:
 
 def invalid_citations(answer: str, n_sources: int) -> list[int]:
     """Cited numbers that point at no source (outside ``1..n_sources``), in order, no repeats."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def run_checks(
@@ -62,4 +62,4 @@ def run_checks(
         ``{"within_length": ..., "has_facts": ..., "cites_a_source": ..., "citations_valid": ...}``
         — ``cites_a_source`` is True when at least one valid ``[n]`` is cited.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")

@@ -29,7 +29,7 @@ def make_baseline(scores: dict[str, list[float]], *, seed: int = 0) -> dict[str,
     Returns:
         ``{"metrics": {name: {"value": mean, "band": noise_band(scores)}}}``, names sorted.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def check(baseline: dict[str, Any], current: dict[str, float]) -> list[dict[str, Any]]:
@@ -42,17 +42,17 @@ def check(baseline: dict[str, Any], current: dict[str, float]) -> list[dict[str,
         Rows ``{"metric", "baseline", "band", "current", "delta", "status"}``; for a missing
         metric ``current`` and ``delta`` are None.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def report(rows: list[dict[str, Any]]) -> str:
     """A markdown table of :func:`check`'s rows, one line per metric, for a person to read."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command: print the report; exit 1 on any regression, 2 on unreadable input."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def build_judge_messages(item: dict[str, Any], rubric: str) -> list[dict[str, st
         user message is ``Question: <question>``, a blank line, ``Context:`` then one context per
         line, a blank line, and ``Answer: <answer>``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def parse_verdict(text: str) -> str | None:
@@ -54,7 +54,7 @@ def parse_verdict(text: str) -> str | None:
     is ``pass`` or ``fail`` in any case. Anything else — prose, truncated JSON, another value
     ("mostly correct") — is a parse failure, never guessed into a pass or a fail.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def judge_item(item: dict[str, Any], rubric: str, client: Any = None) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def judge_item(item: dict[str, Any], rubric: str, client: Any = None) -> dict[st
     Returns:
         ``{"verdict": "pass" | "fail" | None, "raw": <the reply text>}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def judge_all(items: list[dict[str, Any]], rubric: str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def judge_all(items: list[dict[str, Any]], rubric: str) -> dict[str, Any]:
     Returns:
         ``{"verdicts": [...], "parse_failures": <how many verdicts are None>}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def agreement(human: list[str], judged: list[str | None]) -> dict[str, Any]:
@@ -92,4 +92,4 @@ def agreement(human: list[str], judged: list[str | None]) -> dict[str, Any]:
         those where judge and human agree, "kappa": Cohen's kappa on those (scikit-learn),
         "confusion": 2x2 list, rows = human [pass, fail], columns = judge [pass, fail]}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")

@@ -28,12 +28,12 @@ def _async_client() -> Any:
 
 def make_llm() -> Any:
     """A RAGAS judge LLM (``ragas.llms.llm_factory``) over the configured provider's model."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def make_embeddings() -> Any:
     """RAGAS embeddings (``embedding_factory("openai", ...)``) over the provider's endpoint."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def score_samples(samples: list[dict[str, Any]], *, concurrency: int = 4) -> list[dict[str, float]]:
@@ -54,9 +54,9 @@ def score_samples(samples: list[dict[str, Any]], *, concurrency: int = 4) -> lis
         One ``{"faithfulness", "answer_relevancy", "context_precision", "context_recall"}``
         dict of floats per sample (NaN where RAGAS could not score, e.g. no statements).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     """The mean of each metric over the rows, NaNs left out (NaN if a metric has no value)."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")

@@ -31,7 +31,7 @@ def paired_bootstrap(
     Returns:
         ``{"diff": mean(b - a), "low": ..., "high": ...}`` as floats.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 def noise_band(
@@ -39,4 +39,4 @@ def noise_band(
 ) -> float:
     """Half the width of the bootstrap confidence interval of the mean of ``values``: how much
     the mean moves by chance alone, for a regression gate's tolerance."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")

@@ -35,7 +35,7 @@ def sample_size(p_a: float, p_b: float, alpha: float = 0.05, power: float = 0.8)
     Raises:
         ValueError: ``p_a == p_b`` (no effect to detect), or a rate outside (0, 1).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 def compare(
@@ -47,7 +47,7 @@ def compare(
         ``{"rate_a", "rate_b", "p_value", "winner"}``: ``winner`` is "A" or "B" (the higher rate)
         when ``p_value < alpha``, else None.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 def run_experiment(
@@ -65,7 +65,7 @@ def run_experiment(
         ValueError: an arm has fewer than ``n_per_arm`` outcomes (the experiment is not finished:
         say so, do not decide).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 5")
 
 
 def collect_outcomes(

@@ -27,7 +27,7 @@ def cache_key(system: str, question: str) -> str:
     prompt kept as it is (a different prompt may give a different answer). Two requests that
     differ only in case or spacing of the question get the same key; anything else a different one.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 @dataclass
@@ -78,7 +78,7 @@ class SemanticCache:
     def lookup(self, vector: Sequence[float]) -> tuple[Any, float] | None:
         """``(value, similarity)`` of the most similar cached vector (by ``cosine``; the earliest
         one on a tie) when that similarity is >= ``threshold``; None otherwise (and when empty)."""
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 3")
 
 
 def choose_threshold(dev_pairs: Sequence[tuple[float, bool]]) -> float:
@@ -93,4 +93,4 @@ def choose_threshold(dev_pairs: Sequence[tuple[float, bool]]) -> float:
         ones as it can). When no pair qualifies (the most similar pair is a different answer),
         ``math.inf``: the semantic cache is off.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")

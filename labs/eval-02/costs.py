@@ -41,7 +41,7 @@ def cost_usd(model: str, usage: Usage, prices: Mapping[str, Mapping[str, float]]
     Raises:
         KeyError: the model is not in the table (never price a call at $0 by accident).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def cost_per_1k(records: Iterable[Mapping[str, Any]], by: str) -> dict[str, float]:
@@ -59,4 +59,4 @@ def cost_per_1k(records: Iterable[Mapping[str, Any]], by: str) -> dict[str, floa
     Raises:
         ValueError: ``by`` is neither "route" nor "model".
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")

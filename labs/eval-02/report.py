@@ -19,7 +19,7 @@ def percentiles(latencies_ms: Sequence[float]) -> dict[str, float]:
     Raises:
         ValueError: no latencies.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "cache_hit_rate" (records with route "cache" / n), "saved_usd" (sum of ``saved_usd``),
         "route_mix" ({route: count}), "latency_ms" (``percentiles`` of ``latency_ms``)}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def waterfall_rows(spans: Sequence[dict[str, Any]], trace_id: str) -> list[dict[str, Any]]:
@@ -41,7 +41,7 @@ def waterfall_rows(spans: Sequence[dict[str, Any]], trace_id: str) -> list[dict[
     siblings by start time). Each row: ``{"name", "depth" (root 0), "offset_ms" (start minus the
     root's start), "duration_ms"}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def render_waterfall(rows: Sequence[dict[str, Any]], width: int = 40) -> Table:

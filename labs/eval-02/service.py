@@ -99,7 +99,7 @@ def classify(question: str) -> str:
     Operators are ``+``, ``-``, ``*`` and the words plus, minus, times and "multiplied by"
     (a minus sign written between spaces, like ``7 - 2``; the dataset has no negative numbers).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def should_escalate(result: CallResult, min_confidence: float) -> bool:
@@ -108,7 +108,7 @@ def should_escalate(result: CallResult, min_confidence: float) -> bool:
     True when the reply has no ``Answer:`` line (``parse_answer`` gives None), when its confidence
     is below ``min_confidence``, or when it did not finish normally (finish reason not "stop").
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def handle_request(
@@ -148,4 +148,4 @@ def handle_request(
         model of the last call (None on a hit), the token fields and ``cost_usd`` summed over
         ``calls``, ``trace_id`` the 32-digit hex id of this request's trace.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")

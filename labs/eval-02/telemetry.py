@@ -58,7 +58,7 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
         (``"CLIENT"``, ``"OK"``/``"ERROR"``/``"UNSET"``), attributes as a plain dict with tuples
         turned into lists.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 class JsonLinesExporter(SpanExporter):
@@ -69,7 +69,7 @@ class JsonLinesExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Append one line per span, in the order given; SUCCESS when written."""
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 1")
 
     def shutdown(self) -> None:
         """Nothing to release: the file is opened per batch. GIVEN."""
@@ -94,7 +94,7 @@ def make_tracer_provider(
     Returns:
         A ``TracerProvider`` whose resource has ``service.name`` = ``SERVICE_NAME``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def traced_tool(
@@ -108,4 +108,4 @@ def traced_tool(
     that raises marks the span ERROR with ``error.type`` = the exception's class name, and the
     exception propagates.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")

@@ -65,7 +65,7 @@ def token_offsets(text: str) -> list[int]:
         ``i`` starts (a token that begins in the middle of a multi-byte character gets the offset
         of that character), and the last entry is ``len(text)``. ``""`` gives ``[0]``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- (a) fixed size by tokens ----------------------------------------------------------------
@@ -94,7 +94,7 @@ def fixed_size_chunks(
     Raises:
         ValueError: if ``max_tokens < 1`` or ``overlap_tokens`` is not in ``[0, max_tokens)``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- (b) sentence-aware ----------------------------------------------------------------------
@@ -112,7 +112,7 @@ def sentence_spans(text: str) -> list[Span]:
         list items and table rows are sentences of their own), and inside a line a sentence ends
         at whitespace that follows ``.``, ``!`` or ``?``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def sentence_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
@@ -131,7 +131,7 @@ def sentence_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> lis
     Raises:
         ValueError: if ``max_tokens < 1``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 # --- (c) markdown-structure-aware ------------------------------------------------------------
@@ -156,7 +156,7 @@ def markdown_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> lis
     Raises:
         ValueError: if ``max_tokens < 1``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 CHUNKERS: dict[str, Chunker] = {

@@ -46,7 +46,7 @@ def passage_span(doc_text: str, passage_text: str) -> tuple[int, int]:
     Raises:
         ValueError: if the passage does not occur in the document (the golden set is broken).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def chunk_corpus(documents: Sequence[Document], chunker: Chunker) -> list[Chunk]:
@@ -59,7 +59,7 @@ def chunk_corpus(documents: Sequence[Document], chunker: Chunker) -> list[Chunk]
     Returns:
         One flat list of chunks.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def found_passages(
@@ -76,7 +76,7 @@ def found_passages(
         The number of passages that some retrieved chunk of the passage's document overlaps
         (shares at least one character with: ``chunk.start < end and start < chunk.end``).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def recall_at_k(
@@ -104,7 +104,7 @@ def recall_at_k(
     Raises:
         ValueError: if no question has a gold passage.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def evaluate_chunker(
@@ -126,7 +126,7 @@ def evaluate_chunker(
     Returns:
         ``{k: recall@k}`` as defined by :func:`recall_at_k`.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 # --- the command line (GIVEN) ----------------------------------------------------------------

@@ -21,7 +21,7 @@ def cosine_similarity(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         A float64 array of shape ``(n,)``: ``q·m / (|q| |m|)`` for each row ``m``, and 0.0 where
         the query or the row is the zero vector (never NaN).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def top_k(query: np.ndarray, matrix: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -36,4 +36,4 @@ def top_k(query: np.ndarray, matrix: np.ndarray, k: int) -> list[tuple[int, floa
         ``(row index, cosine similarity)`` pairs as plain Python ``int`` and ``float``, best first;
         rows with equal scores come in index order (lower index first).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")

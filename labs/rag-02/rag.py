@@ -82,7 +82,7 @@ def make_where(
     Returns:
         None without conditions; the single condition alone; several under ``$and``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def retrieve(
@@ -99,7 +99,7 @@ def retrieve(
     Returns:
         Hits sorted by ``score`` (cosine similarity), highest first.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 2")
 
 
 def format_sources(hits: list[Hit]) -> str:
@@ -112,7 +112,7 @@ def format_sources(hits: list[Hit]) -> str:
         One block per hit, ``[n] (doc_id) `` then the chunk's text with its blank lines removed,
         blocks separated by one blank line; numbering starts at 1.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
@@ -127,7 +127,7 @@ def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
         where the user message is ``Sources:``, a blank line, :func:`format_sources`, a blank
         line, and ``Question: <question>`` as its last line.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def generate(messages: list[dict[str, str]], sdk: Sdk | None = None) -> str:
@@ -140,7 +140,7 @@ def generate(messages: list[dict[str, str]], sdk: Sdk | None = None) -> str:
     Returns:
         The reply's text ("" if the model sent none).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def map_citations(text: str, hits: list[Hit]) -> list[str]:
@@ -154,13 +154,13 @@ def map_citations(text: str, hits: list[Hit]) -> list[str]:
         Document ids in order of first citation, without repeats; numbers that match no
         source (``[0]``, ``[9]`` with five sources) are ignored.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def is_refusal(text: str) -> bool:
     """Whether the model declined to answer: its reply says "I don't know" (any case; a
     typographic apostrophe or "do not" count too)."""
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")
 
 
 def answer(
@@ -187,4 +187,4 @@ def answer(
         The answer; ``refused`` with no citations when no source was relevant enough or the
         model said it does not know.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")

@@ -76,7 +76,7 @@ def chunk_id(doc_id: str, index: int, text: str) -> str:
         For example ``policy-leave:3:5d41402abc4b``. The same chunk always gets the same id; a
         chunk whose text changed gets a new one.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def chunk_metadata(document: Document, chunk: Chunk) -> Metadata:
@@ -90,7 +90,7 @@ def chunk_metadata(document: Document, chunk: Chunk) -> Metadata:
         ``doc_id``, ``title``, ``kind``, ``version``, ``date`` (ISO string) and ``date_int``
         (``20240301``: Chroma compares numbers only), ``chunk_index``, ``start`` and ``end``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def ingest(collection: Collection, documents: Iterable[Document]) -> IngestReport:
@@ -103,7 +103,7 @@ def ingest(collection: Collection, documents: Iterable[Document]) -> IngestRepor
     Returns:
         How many chunks were added, already there, and removed as stale.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def delete_document(collection: Collection, doc_id: str) -> int:
@@ -116,7 +116,7 @@ def delete_document(collection: Collection, doc_id: str) -> int:
     Returns:
         How many chunks were deleted (0 when the document was not there).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 def chunks_per_document(collection: Collection) -> Mapping[str, int]:

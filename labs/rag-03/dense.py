@@ -114,7 +114,7 @@ class DenseIndex:
             ``(doc_id, score)`` pairs, best first, equal scores in doc-id order; ``score`` is the
             highest cosine among the document's passages, as a plain float.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 2")
 
     def best_passages(self, query: str, doc_ids: Sequence[str]) -> dict[str, str]:
         """For each document, its passage most similar to ``query`` (what a reranker should read).
@@ -126,4 +126,4 @@ class DenseIndex:
         Returns:
             ``{doc_id: passage text}`` for every id in ``doc_ids``.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 2")

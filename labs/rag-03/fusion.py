@@ -29,7 +29,7 @@ def reciprocal_rank_fusion(
         ``(doc_id, fused score)`` for every document of every list, best first; equal scores in
         doc-id order. Each document's terms are added in the order of ``rankings``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def min_max_normalise(scores: Mapping[str, float]) -> dict[str, float]:
@@ -42,7 +42,7 @@ def min_max_normalise(scores: Mapping[str, float]) -> dict[str, float]:
         ``{doc_id: (score - min) / (max - min)}``; if every score is equal (one document, say),
         every document gets 1.0; an empty mapping gives ``{}``.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")
 
 
 def weighted_fusion(
@@ -60,4 +60,4 @@ def weighted_fusion(
         input, best first, equal scores in doc-id order; a document missing from one side gets 0
         for that side.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 3")

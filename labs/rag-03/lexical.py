@@ -56,7 +56,7 @@ def tokenize(text: str, *, stem: bool = True) -> list[str]:
         tokens. Words and parts that are :data:`STOPWORDS` are left out (identifiers never
         are); with ``stem`` they are stemmed with :func:`stemmer`.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 1")
 
 
 class BM25Index:
@@ -80,7 +80,7 @@ class BM25Index:
         epsilon: float = 0.25,
     ) -> None:
         """Tokenize every document and build the index (rank-bm25's ``BM25Okapi`` does the maths)."""
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 1")
 
     def scores(self, query: str) -> dict[str, float]:
         """The BM25 score of every document for ``query``.
@@ -91,7 +91,7 @@ class BM25Index:
         Returns:
             ``{doc_id: score}`` for every document, as plain floats.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 1")
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` best documents for ``query``.
@@ -104,4 +104,4 @@ class BM25Index:
             ``(doc_id, score)`` pairs, best first; equal scores in doc-id order; documents with
             no query token at all are left out (their score says nothing).
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 1")

@@ -24,7 +24,7 @@ def dcg(gains: Sequence[float]) -> float:
     Returns:
         ``sum(gain_i / log2(i + 1))`` for ranks ``i`` starting at 1 (rank 1 is not discounted).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def ndcg_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
@@ -40,7 +40,7 @@ def ndcg_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> 
         A float in [0, 1]; the ideal ranking sorts the qrels' grades from high to low; 0.0 when
         nothing is relevant.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def recall_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 100) -> float:
@@ -54,7 +54,7 @@ def recall_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 100) 
     Returns:
         ``|relevant in top k| / |relevant|``; 0.0 when nothing is relevant.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def mrr_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
@@ -68,7 +68,7 @@ def mrr_at_k(ranking: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> f
     Returns:
         ``1 / rank`` (rank 1 is the first item), or 0.0 if no relevant document is in the top k.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")
 
 
 def evaluate_run(
@@ -91,4 +91,4 @@ def evaluate_run(
         ``{"ndcg@<k>": ..., "recall@<recall_k>": ..., "mrr@<k>": ...}``, each the mean over the
         queries of ``qrels`` (0.0 for each if there are none).
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 6")

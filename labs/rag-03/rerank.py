@@ -58,4 +58,4 @@ def rerank(
         ``(doc_id, score)`` for exactly the first ``depth`` candidates (fewer if there are fewer),
         highest score first; equal scores keep their candidate order. Nothing is added or dropped.
     """
-    raise NotImplementedError
+    raise NotImplementedError("not implemented yet — see task 4")

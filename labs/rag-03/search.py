@@ -89,7 +89,7 @@ class HybridSearcher:
             The first ``k`` ``(doc_id, fused score)`` pairs of the RRF (constant ``config.rrf_k``)
             of BM25's and dense search's top ``config.candidates`` each (BM25's list first).
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 5")
 
     def hybrid(self, query: str, k: int = 10) -> list[str]:
         """GIVEN. The hybrid (RRF) ranking: the ids of :meth:`hybrid_scored`."""
@@ -106,7 +106,7 @@ class HybridSearcher:
             The first ``k`` doc ids of :func:`weighted_fusion` (weight ``config.alpha``) of the
             top ``config.candidates`` of each retriever with their scores.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 5")
 
     def reranked(self, query: str, k: int = 10, depth: int | None = None) -> list[str]:
         """The hybrid ranking with its top ``depth`` reordered by cross-encoder and fused scores.
@@ -124,7 +124,7 @@ class HybridSearcher:
             Each candidate is scored on its passage most similar to the query
             (:meth:`DenseIndex.best_passages`) by :func:`rerank` with ``self.scorer``.
         """
-        raise NotImplementedError
+        raise NotImplementedError("not implemented yet — see task 5")
 
     def search(self, query: str, stage: str = "rerank", k: int = 10) -> list[str]:
         """GIVEN. Run one stage by name (one of :data:`STAGES`)."""

@@ -4,18 +4,28 @@
 ``NotImplementedError("not implemented yet — see task N")`` into that one line instead of a
 traceback, so a notebook run on an unfinished lab stops at the first stub and says which task to
 do. ``start_fake_provider()`` runs the offline fake provider inside the notebook and points
-``labkit.config`` at it. Nothing here names a lab: every lab's notebook uses the same two calls.
+``labkit.config`` at it. ``show_messages()`` prints a conversation as it went over the wire, one
+line a message, and ``bar_chart()`` draws the small comparisons the notebooks make (a value per
+name, or per name and series). ``ShippedEmbedder`` serves the MiniLM vectors the graders ship, so
+a notebook embeds only what they do not hold; ``ShippedScorer`` does the same for a reranker's
+scores. Nothing here names a lab: every notebook uses the
+same calls.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import sqlite3
 import sys
 import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from labkit.datasets.paths import repo_root
 from labkit.fakellm import FakeLLM
 
 _FAKE: FakeLLM | None = None
@@ -73,3 +83,202 @@ def start_fake_provider() -> FakeLLM:
         os.environ[name] = value
     _FAKE.reset()
     return _FAKE
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe_part(part: Any, width: int) -> str:
+    """One content part of a message: text, a tool call or a tool result, in either SDK's shape."""
+    if not isinstance(part, Mapping):
+        return _clip(str(part), width)
+    kind = part.get("type")
+    if kind == "tool_use":
+        return f"→ {part.get('name')}({_clip(json.dumps(part.get('input')), width)}) [{part.get('id')}]"
+    if kind == "tool_result":
+        error = " ✗" if part.get("is_error") else ""
+        content = part.get("content")
+        body = content if isinstance(content, str) else json.dumps(content)
+        return f"← [{part.get('tool_use_id')}]{error} {_clip(body, width)}"
+    if "text" in part:
+        return _clip(str(part["text"]), width)
+    return _clip(json.dumps(part), width)
+
+
+def message_lines(messages: Iterable[Mapping[str, Any]], width: int = 90) -> list[str]:
+    """A conversation (OpenAI or Anthropic message dicts) as short lines, one per part.
+
+    Tool calls show as ``→ name(arguments) [id]`` and tool results as ``← [id] content``, so the
+    pairing of every result with its call can be read off by eye.
+    """
+    lines: list[str] = []
+    for number, message in enumerate(messages, start=1):
+        role = str(message.get("role", "?"))
+        parts: list[str] = []
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            parts.append(_clip(content, width))
+        elif isinstance(content, list):
+            parts.extend(_describe_part(part, width) for part in content)
+        for call in message.get("tool_calls") or []:
+            function = call.get("function", {})
+            arguments = _clip(str(function.get("arguments", "")), width)
+            parts.append(f"→ {function.get('name')}({arguments}) [{call.get('id')}]")
+        if role == "tool":
+            parts = [f"← [{message.get('tool_call_id')}] {part}" for part in parts]
+        for i, part in enumerate(parts or [""]):
+            lead = f"{number:>2} {role:<9}" if i == 0 else " " * 12
+            lines.append(f"{lead} {part}")
+    return lines
+
+
+def show_messages(messages: Iterable[Mapping[str, Any]], width: int = 90) -> None:
+    """Print :func:`message_lines`."""
+    print("\n".join(message_lines(messages, width)))
+
+
+def bar_chart(
+    values: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+    *,
+    title: str,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+) -> Any:
+    """Bars, one per name; with a mapping of mappings, one group per name and a bar per series.
+
+    ``{"fixed": 0.8, "sentences": 0.9}`` draws two bars; ``{"bm25": {"nDCG@10": 0.6, ...}, ...}``
+    draws a group per stage with a bar per metric. Returns the matplotlib ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(values)
+    series: dict[str, list[float]] = {}
+    for name in names:
+        value = values[name]
+        row = value if isinstance(value, Mapping) else {"": value}
+        for label in row:
+            series.setdefault(label, [])
+    for label, heights in series.items():
+        for name in names:
+            value = values[name]
+            heights.append(float(value.get(label, 0.0) if isinstance(value, Mapping) else value))
+    every = [h for heights in series.values() for h in heights]
+    if all(h == int(h) for h in every) or max(map(abs, every), default=0) >= 100:
+        label_format = "%.0f"
+    else:
+        label_format = "%.2f" if max(map(abs, every), default=0) < 10 else "%.1f"
+    width = 0.8 / len(series)
+    group = max(0.6 + 0.35 * len(series), 0.09 * max(map(len, names), default=0))
+    _, ax = plt.subplots(figsize=(max(5.0, group * len(names) + 1.5), 3.2))
+    for index, (label, heights) in enumerate(series.items()):
+        offsets = [i - 0.4 + width * (index + 0.5) for i in range(len(names))]
+        bars = ax.bar(offsets, heights, width, label=label or None)
+        ax.bar_label(bars, fmt=label_format, fontsize=8, padding=2)
+    if min(every, default=0) < 0:
+        ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:
+        ax.margins(y=0.15)
+    if len(series) > 1:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+class ShippedEmbedder:
+    """The course's MiniLM, served from vectors shipped in the repository where it can be.
+
+    The graders ship ``.npz`` files of MiniLM vectors (``graders/<lab>/*.npz``, written by
+    :func:`labkit.models.embedder.save_vectors`) so that grading does not spend a minute
+    re-embedding the corpus; a notebook reuses them the same way. Texts the files do not hold
+    (your chunks may differ from the reference's) are embedded by the real model, loaded on first
+    need. ``live`` counts those.
+    """
+
+    dimension = 384
+
+    def __init__(self, *files: str | os.PathLike[str]) -> None:
+        from labkit.models.embedder import MODEL_ID, load_vectors
+
+        self.model_id = MODEL_ID
+        self.vectors: dict[str, Any] = {}
+        for name in files:
+            path = Path(name)
+            self.vectors.update(load_vectors(path if path.is_absolute() else repo_root() / path))
+        self.live = 0
+
+    def embed(self, texts: Iterable[str]) -> Any:
+        """Embed ``texts`` → ``(n, 384)`` float32, L2-normalised (a numpy array)."""
+        import numpy as np
+
+        from labkit.models.embedder import EmbeddingCache, get_embedder
+
+        items = [str(t) for t in texts]
+        keys = [EmbeddingCache.key(t) for t in items]
+        missing = {k: t for k, t in zip(keys, items, strict=True) if k not in self.vectors}
+        if missing:
+            fresh = get_embedder().embed(list(missing.values()))
+            self.vectors.update(zip(missing, fresh, strict=True))
+            self.live += len(missing)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def warm_cache(self) -> int:
+        """Copy the shipped vectors into labkit's embedding cache, for code that embeds through
+        :func:`labkit.models.embedder.get_embedder` (Chroma's embedding function does). Vectors
+        already cached are left as they are. Returns how many were added."""
+        from labkit.models.embedder import EmbeddingCache, cache_dir
+
+        try:
+            cache = EmbeddingCache(cache_dir() / "embeddings.sqlite3")
+            cached = cache.get_many(self.model_id, list(self.vectors))
+            missing = {k: v for k, v in self.vectors.items() if k not in cached}
+            cache.put_many(self.model_id, missing)
+        except (OSError, sqlite3.Error):
+            return 0  # no cache, no harm: the model embeds instead
+        return len(missing)
+
+
+class ShippedScorer:
+    """A cross-encoder's scores for (query, passage) pairs, served from a file the graders ship.
+
+    The file (``keys``: SHA-256 of ``query + "\\0" + passage``, ``scores``) holds the scores of
+    the pairs the reference pipeline sends; any other pair is scored by ``fallback(query,
+    passages)`` (your lab's own scorer, which loads the model). ``live`` counts those pairs.
+    """
+
+    def __init__(
+        self,
+        file: str | os.PathLike[str],
+        fallback: Callable[[str, Sequence[str]], Sequence[float]],
+    ) -> None:
+        import numpy as np
+
+        path = Path(file)
+        path = path if path.is_absolute() else repo_root() / path
+        with np.load(path) as data:
+            keys = [k.decode() for k in data["keys"]]
+            self.scores = dict(zip(keys, map(float, data["scores"]), strict=True))
+        self.fallback = fallback
+        self.live = 0
+
+    @staticmethod
+    def key(query: str, passage: str) -> str:
+        """The file's key of one pair."""
+        return hashlib.sha256(f"{query}\0{passage}".encode()).hexdigest()
+
+    def __call__(self, query: str, passages: Sequence[str]) -> list[float]:
+        missing = list(dict.fromkeys(p for p in passages if self.key(query, p) not in self.scores))
+        if missing:
+            fresh = self.fallback(query, missing)
+            self.scores.update(
+                {self.key(query, p): float(v) for p, v in zip(missing, fresh, strict=True)}
+            )
+            self.live += len(missing)
+        return [self.scores[self.key(query, p)] for p in passages]
