@@ -76,8 +76,6 @@ def preload_for(folder: Path) -> list[str]:
                 wanted.update(alias.name.split(".", 1)[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 wanted.add(node.module.split(".", 1)[0])
-    if "labkit" in wanted:  # the toolkit's clients import both SDKs
-        wanted.update(("openai", "anthropic"))
     local = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
     return [name for name in PRELOADABLE if name in wanted and name not in local]
 
