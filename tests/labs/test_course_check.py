@@ -69,8 +69,11 @@ def test_an_unknown_test_and_a_loose_reference_are_reported(
 def test_signature_and_docstring_drift_are_reported(chat01: tuple[LabManifest, Path]) -> None:
     lab, root = chat01
     reference = root / "solutions" / "chat-01" / "chatbot.py"
-    _edit(reference, "def trim_history(history: Sequence[Message], budget: int,",
-          "def trim_history(history: Sequence[Message], budget: float,")
+    _edit(
+        reference,
+        "def trim_history(history: Sequence[Message], budget: int,",
+        "def trim_history(history: Sequence[Message], budget: float,",
+    )
     _edit(reference, "Drop the oldest user/assistant pairs", "Drop the oldest pairs")
     problems = check_starter_matches_reference(lab, root)
     assert any("trim_history signature differs" in p and "budget: float" in p for p in problems)

@@ -95,9 +95,7 @@ def check_readme_skeleton(lab: LabManifest, readme: Path) -> list[str]:
     header = next((line for line in lines[1:6] if line.strip()), "")
     positions = [header.find(field) for field in HEADER_FIELDS]
     if -1 in positions or positions != sorted(positions):
-        problems.append(
-            f"{where}: the line under the title must give {' · '.join(HEADER_FIELDS)}"
-        )
+        problems.append(f"{where}: the line under the title must give {' · '.join(HEADER_FIELDS)}")
     titles = [title for title, _ in _sections(text)]
     missing = [s for s in README_SECTIONS if s not in titles]
     if missing:
