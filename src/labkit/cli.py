@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "labkit.retrieval.cli",  # eval-retrieval
     "labkit.grading.instructor_cli",  # export, autograde, classroom-result, gradebook, similarity
     "labkit.mcp_testing.cli",  # mcp-serve
+    "labkit.scaffold.cli",  # new-lab
 )
 
 

@@ -1,0 +1,80 @@
+"""The course check (labkit.scaffold.course_check) on every lab, and on broken copies of one.
+
+Fast and static: it reads READMEs, graders and sources with ``ast``; nothing is graded.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labkit.grading.manifest import LabManifest, discover_labs, load_manifest, repo_root
+from labkit.scaffold.course_check import (
+    README_SECTIONS,
+    check_lab,
+    check_readme_skeleton,
+    check_starter_matches_reference,
+    check_task_references,
+)
+
+ROOT = repo_root(Path(__file__).resolve().parent)
+LABS = discover_labs(ROOT)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.id for lab in LABS])
+def test_lab_follows_the_course_conventions(lab: LabManifest) -> None:
+    problems = check_lab(lab, ROOT)
+    assert not problems, f"{lab.id}:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- the check catches
+
+
+@pytest.fixture
+def chat01(tmp_path: Path) -> tuple[LabManifest, Path]:
+    """A copy of chat-01's three folders, to break one thing at a time."""
+    for part in ("labs", "solutions", "graders"):
+        shutil.copytree(ROOT / part / "chat-01", tmp_path / part / "chat-01")
+    return load_manifest(tmp_path / "graders" / "chat-01" / "lab.toml"), tmp_path
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_missing_section_is_reported(chat01: tuple[LabManifest, Path]) -> None:
+    lab, root = chat01
+    readme = root / "labs" / "chat-01" / "README.md"
+    _edit(readme, "## Going further", "## Further")
+    (problem,) = check_readme_skeleton(lab, readme)
+    assert "Going further" in problem and str(list(README_SECTIONS)) in problem
+
+
+def test_an_unknown_test_and_a_loose_reference_are_reported(
+    chat01: tuple[LabManifest, Path],
+) -> None:
+    lab, root = chat01
+    readme = root / "labs" / "chat-01" / "README.md"
+    _edit(readme, "*Tests 1.1–1.3*", "*Tests 1.1–1.4*")
+    _edit(readme, "*Test 5.1*", "Test 5.1 `test_friendly_error_messages`")
+    problems = check_task_references(lab, readme)
+    assert any("names test 1.4" in p for p in problems), problems
+    assert any("'Test 5.1…'" in p for p in problems), problems
+
+
+def test_signature_and_docstring_drift_are_reported(chat01: tuple[LabManifest, Path]) -> None:
+    lab, root = chat01
+    reference = root / "solutions" / "chat-01" / "chatbot.py"
+    _edit(
+        reference,
+        "def trim_history(history: Sequence[Message], budget: int,",
+        "def trim_history(history: Sequence[Message], budget: float,",
+    )
+    _edit(reference, "Drop the oldest user/assistant pairs", "Drop the oldest pairs")
+    problems = check_starter_matches_reference(lab, root)
+    assert any("trim_history signature differs" in p and "budget: float" in p for p in problems)
+    assert any("trim_history docstring differs" in p for p in problems), problems
