@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# torch first: a CPU wheel; installing sentence-transformers first would pull a CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	@# [dev]: the course's own tools (import-linter) for lint and test.
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install -q --no-deps $(NODEPS)
 	@touch $(STAMP)
 	@echo "labkit: environment ready in $(VENV)"
@@ -55,9 +56,11 @@ bench: setup
 models: setup
 	$(BIN)/python -m labkit.models.reranker
 
+# ruff, mypy, and the one-way layering contract ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks graders solutions
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

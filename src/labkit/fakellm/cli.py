@@ -50,24 +50,10 @@ def register(subparsers: Any) -> None:
 
 
 def local_behaviours() -> list[Behaviour]:
-    """The behaviour chain for ``--local``.
+    """The behaviour chain for ``--local``: the real local model answers everything."""
+    from labkit.fakellm.local import behaviours
 
-    HOOK for labkit.models.local_llm (owned by the lead): return e.g.
-    ``[LocalModelBehaviour(), *default_behaviours()]`` where the local behaviour's replies carry a
-    lazy ``text_stream`` (see :func:`labkit.fakellm.reply.lazy`). Until it exists, say so.
-    """
-    from labkit.errors import LabkitError
-
-    try:
-        from labkit.models import local_llm
-    except ImportError as exc:
-        raise LabkitError(
-            "--local needs labkit.models.local_llm, which is not available yet"
-        ) from exc
-    make = getattr(local_llm, "behaviours", None)
-    if make is None:
-        raise LabkitError("labkit.models.local_llm has no behaviours() function for --local yet")
-    return list(make())
+    return list(behaviours())
 
 
 def serve(args: argparse.Namespace) -> int:
