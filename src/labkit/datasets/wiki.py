@@ -36,11 +36,14 @@ SUMMARIES_FILE = "data/summaries_en-us.json"
 @dataclass(frozen=True)
 class WikiDoc:
     """One Wikipedia summary. ``id`` is a stable slug of the title (``"Mount Everest"`` →
-    ``"mount-everest"``)."""
+    ``"mount-everest"``); ``description`` is Wikidata's short description and ``topic`` the
+    package's subject area (both may be empty; the reranker's weak queries use them)."""
 
     id: str
     title: str
     text: str
+    description: str = ""
+    topic: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ def slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "untitled"
 
 
-@lru_cache(maxsize=1)
-def _load_summaries() -> tuple[WikiDoc, ...]:
+@lru_cache(maxsize=2)
+def _load_summaries(normalise_spaces: bool = True) -> tuple[WikiDoc, ...]:
     path = summaries_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -109,15 +112,26 @@ def _load_summaries() -> tuple[WikiDoc, ...]:
         while doc_id in used:  # different titles can slug alike ("C++" / "C")
             doc_id, n = f"{base}-{n}", n + 1
         used.add(doc_id)
+        text = entry["extract"]
         docs.append(
-            WikiDoc(id=doc_id, title=title, text=_normalise_spaces(entry["extract"]).strip())
+            WikiDoc(
+                id=doc_id,
+                title=title,
+                text=(_normalise_spaces(text) if normalise_spaces else text).strip(),
+                description=str(entry.get("description") or "").strip(),
+                topic=str(entry.get("topic") or ""),
+            )
         )
     return tuple(docs)
 
 
-def load_wiki_summaries() -> list[WikiDoc]:
-    """All 10,033 summaries in the package's order (cached per process; a new list each call)."""
-    return list(_load_summaries())
+def load_wiki_summaries(*, normalise_spaces: bool = True) -> list[WikiDoc]:
+    """All 10,033 summaries in the package's order (cached per process; a new list each call).
+
+    Unicode space separators (no-break, thin...) become plain spaces unless ``normalise_spaces``
+    is false: the reranker trains on the text as published (its data fingerprint depends on it).
+    """
+    return list(_load_summaries(normalise_spaces))
 
 
 def wiki_docs_by_title() -> dict[str, WikiDoc]:
