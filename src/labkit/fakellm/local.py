@@ -95,7 +95,9 @@ class LocalModelBehaviour:
         done = self.llm.complete(
             messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
         )
-        return Reply(text=done.text, finish_reason="length" if done.finish_reason == "length" else "stop")
+        return Reply(
+            text=done.text, finish_reason="length" if done.finish_reason == "length" else "stop"
+        )
 
 
 def behaviours() -> list[Any]:

@@ -360,29 +360,29 @@ def build_wiki_groups(recipe: Recipe = DEFAULT_RECIPE, *, seed: int = 13) -> lis
     return groups
 
 
-def _kb_paragraphs(text: str, min_chars: int = 200) -> list[str]:
+def split_passages(text: str, min_chars: int = 200) -> list[str]:
     """Markdown split on blank lines, short blocks (headings, one-liners) merged forward.
 
-    The same cut as rag-03's ``split_passages``: a passage after the first repeats the
-    document's ``# Title`` line, because "the cap is $300" means nothing without "Travel policy
-    2024" — and the title is what tells versions of a document apart.
+    The same cut as rag-03's given ``split_passages`` (``labs/rag-03/dense.py``, which a learner
+    reads and must not need labkit to understand); ``tests/retrieval/test_rag03_fixtures.py`` keeps
+    the two equal. A passage after the first repeats the document's ``# Title`` line, because "the
+    cap is $300" means nothing without "Travel policy 2024" — and the title is what tells versions
+    of a document apart.
     """
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
-    merged: list[str] = []
+    passages: list[str] = []
     buffer = ""
     for block in blocks:
         buffer = f"{buffer}\n\n{block}" if buffer else block
         if len(buffer) >= min_chars:
-            merged.append(buffer)
+            passages.append(buffer)
             buffer = ""
     if buffer:
-        merged.append(buffer)
+        passages.append(buffer)
     first_line = text.lstrip().split("\n", 1)[0].strip()
     if first_line.startswith("# "):
-        merged = [merged[0]] + [
-            m if m.startswith(first_line) else f"{first_line}\n\n{m}" for m in merged[1:]
-        ]
-    return merged
+        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
+    return passages
 
 
 def kb_dev_questions(kb_root: Path | None = None) -> list[Question]:
@@ -447,7 +447,7 @@ def kb_paragraphs(kb_root: Path | None = None) -> list[tuple[str, str]]:
     root = kb_root if kb_root is not None else kb_dir()
     paragraphs: list[tuple[str, str]] = []
     for path in sorted((root / "docs").glob("*.md")):
-        for para in _kb_paragraphs(path.read_text(encoding="utf-8")):
+        for para in split_passages(path.read_text(encoding="utf-8")):
             paragraphs.append((path.stem, para))
     return paragraphs
 
