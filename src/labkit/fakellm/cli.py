@@ -8,8 +8,6 @@ Ctrl-C. Another process drives it over HTTP (``/__labkit/script``, ``/__labkit/j
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,29 +57,17 @@ def local_behaviours() -> list[Behaviour]:
 def serve(args: argparse.Namespace) -> int:
     """Start the server, print where it is, block until Ctrl-C or SIGTERM, stop cleanly."""
     from labkit.fakellm.server import FakeLLM
+    from labkit.fakellm.serving import serve_in_foreground
 
     behaviours = local_behaviours() if args.local else None
     fake = FakeLLM(behaviours=behaviours, stream_delay=args.stream_delay).start(
         port=args.port, host=args.host
     )
-    stop = threading.Event()
-    # SIGTERM (a process manager, `kill`) stops as cleanly as Ctrl-C does; installed before the
-    # URL is printed, so whoever reads that line may signal at once.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        mode = "local model" if args.local else "fake provider"
-        print(
-            f"labkit {mode} on {fake.url} — point a script at it with "
-            f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
-            flush=True,
-        )
-        while not stop.wait(0.5):
-            if not fake.running:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("labkit: stopping the fake provider", flush=True)
-        signal.signal(signal.SIGTERM, previous)
-        fake.stop()
+    mode = "local model" if args.local else "fake provider"
+    serve_in_foreground(
+        fake,
+        f"labkit {mode} on {fake.url} — point a script at it with "
+        f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
+        "the fake provider",
+    )
     return 0
