@@ -8,12 +8,20 @@ by default ``restore it with git checkout -- <file>``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from labkit.datasets.paths import display_path
 from labkit.errors import LabkitError
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Record = TypeVar("Record", bound=_HasId)
 
 
 def restore_hint(path: Path) -> str:
@@ -54,3 +62,19 @@ def read_jsonl(path: Path, *, hint: str | None = None) -> Iterator[tuple[int, An
                 path, f"is not valid JSON: {exc.msg} at column {exc.colno}", number, hint=hint
             ) from None
         yield number, value
+
+
+def read_unique_records(
+    path: Path, parse: Callable[[Any, Path, int], Record], *, hint: str | None = None
+) -> list[Record]:
+    """Every line of a JSON-lines file through ``parse(value, path, line)``, in file order,
+    failing on the first line whose record repeats an earlier ``id``."""
+    records: list[Record] = []
+    seen: set[str] = set()
+    for number, value in read_jsonl(path, hint=hint):
+        record = parse(value, path, number)
+        if record.id in seen:
+            raise data_error(path, f"repeats the id {record.id!r}", number, hint=hint)
+        seen.add(record.id)
+        records.append(record)
+    return records

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from labkit.datasets.files import data_error, read_jsonl, read_text
+from labkit.datasets.files import data_error, read_text, read_unique_records
 from labkit.datasets.paths import datasets_dir, display_path
 from labkit.errors import LabkitError
 
@@ -183,15 +183,7 @@ def _parse_question(record: Any, path: Path, number: int) -> Question:
 
 def read_questions_file(path: Path) -> list[Question]:
     """Parse a questions JSONL file (one object per line), failing on the first bad line."""
-    questions: list[Question] = []
-    seen: set[str] = set()
-    for number, record in read_jsonl(path):
-        question = _parse_question(record, path, number)
-        if question.id in seen:
-            raise data_error(path, f"repeats the id {question.id!r}", number)
-        seen.add(question.id)
-        questions.append(question)
-    return questions
+    return read_unique_records(path, _parse_question)
 
 
 def load_questions(

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from labkit.datasets.files import data_error, read_jsonl
+from labkit.datasets.files import data_error, read_unique_records
 from labkit.datasets.knowledge_base import SPLITS, Split
 from labkit.datasets.paths import datasets_dir
 from labkit.errors import LabkitError
@@ -175,13 +175,5 @@ def load_wiki_questions(
     """
     if split is not None and split not in SPLITS:
         raise LabkitError(f"split={split!r} is not known; use one of: {', '.join(SPLITS)}")
-    source = path or wiki_questions_path()
-    questions: list[WikiQuestion] = []
-    seen: set[str] = set()
-    for number, record in read_jsonl(source):
-        question = _parse(record, source, number)
-        if question.id in seen:
-            raise data_error(source, f"repeats the id {question.id!r}", number)
-        seen.add(question.id)
-        questions.append(question)
+    questions = read_unique_records(path or wiki_questions_path(), _parse)
     return [q for q in questions if split is None or q.split == split]
