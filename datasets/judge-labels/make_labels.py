@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
 from labkit.datasets.knowledge_base import Question, load_questions  # noqa: E402
-from labkit.fakellm import lexical  # noqa: E402
+from labkit import lexical  # noqa: E402
 
 SEED = 20261204
 OUT = HERE / "items.jsonl"

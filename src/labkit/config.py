@@ -122,12 +122,33 @@ def _api_key(prov: Provider) -> str:
 def _root_url(s: Settings) -> str:
     """Base URL without a trailing /v1 (the Anthropic SDK adds /v1/... itself)."""
     if s.provider == "local":
-        from labkit.models.local_llm import local_server_url
-
-        return local_server_url()
+        return _in_process_server_url("local")
     assert s.base_url is not None
     url = s.base_url.rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+IN_PROCESS_PROVIDERS = "labkit.in_process_providers"
+
+
+def _in_process_server_url(provider: Provider) -> str:
+    """URL of the server this process runs for ``provider``, started on first use.
+
+    The local provider is the fake provider's app serving the local model
+    (:func:`labkit.fakellm.local.local_server_url`), two layers above this module: config never
+    imports it (docs/DESIGN.md, "Layers"). pyproject.toml declares it under the
+    ``labkit.in_process_providers`` entry point instead, and config looks it up by name here.
+    """
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=IN_PROCESS_PROVIDERS, name=provider)
+    if not found:
+        raise ConfigError(
+            f"LABKIT_PROVIDER={provider}: no {IN_PROCESS_PROVIDERS} entry point named {provider!r}; "
+            "reinstall labkit with `make setup`"
+        )
+    start = next(iter(found)).load()
+    return str(start())
 
 
 def _fake_http_client(sdk: Sdk, url: str) -> object:

@@ -11,18 +11,25 @@ loads it itself). Fixtures:
   set for the test's duration, so ``labkit.config.openai_client()`` / ``anthropic_client()`` and
   any subprocess the test starts talk to it. Changes a test makes to ``behaviours`` or
   ``stream_delay`` are undone after it.
+- ``mcp_course_server`` (session, agent-02): one :class:`~labkit.mcp_testing.fixtures.CourseMcp`,
+  started before any learner code runs: jsonschema and the knowledge base are warmed (the SDK
+  imports jsonschema lazily on the first ``call_tool``: seconds), and it also listens on a loopback
+  port for streamable HTTP, that port registered with the grader's network guard.
+- ``mcp_course`` (function): that server with a fresh, private copy of the shop database, an
+  empty call log and no faults scheduled.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from labkit.fakellm import FakeLLM
-
-# The MCP fixtures (``mcp_course_server``, ``mcp_course``: agent-02) are loaded with this plugin.
-pytest_plugins = ["labkit.mcp_testing.fixtures"]
+from labkit.mcp_testing.fixtures import CourseMcp, copy_shop
 
 
 def _register_with_guard(port: int) -> None:
@@ -58,3 +65,27 @@ def fake_llm(fake_llm_server: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> Itera
     fake_llm_server.on(None)
     fake_llm_server.behaviours[:] = behaviours
     fake_llm_server.stream_delay = stream_delay
+
+
+@pytest.fixture(scope="session")
+def mcp_course_server() -> Iterator[CourseMcp]:
+    """The session's course server (warmed, also served over HTTP on loopback)."""
+    folder = Path(tempfile.mkdtemp(prefix="labkit-mcp-"))
+    course = CourseMcp(copy_shop(folder))
+    course.warm()
+    course.start_http(on_bound=_register_with_guard)
+    try:
+        yield course
+    finally:
+        course.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def mcp_course(mcp_course_server: CourseMcp) -> Iterator[CourseMcp]:
+    """The course server with a fresh database copy, an empty call log and no faults."""
+    with tempfile.TemporaryDirectory(prefix="labkit-mcp-") as folder:
+        mcp_course_server.reset(copy_shop(folder))
+        yield mcp_course_server
+        mcp_course_server.settle()  # a late call must not land in the next test's log
+        mcp_course_server.faults.clear()

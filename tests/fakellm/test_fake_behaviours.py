@@ -20,8 +20,8 @@ from labkit.fakellm.behaviours import (
     find_sources,
     persona_of,
 )
-from labkit.fakellm.lexical import stem
 from labkit.fakellm.schema_fill import fill_schema
+from labkit.lexical import stem
 
 MODEL = "fake-gpt"
 SOURCES = """Answer the question using only the sources below. Cite sources as [n].

@@ -16,6 +16,13 @@ from labkit.fakellm import FakeLLM, reply
 
 MODEL = "fake-gpt"
 USER = [{"role": "user", "content": "Say hello"}]
+CALLS_F = {  # an assistant turn calling tool f as call_1
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    ],
+}
 
 
 def test_openai_sdk_retries_are_journaled(fake_llm: FakeLLM) -> None:
@@ -244,17 +251,7 @@ OPENAI_INVALID = [
             "model": MODEL,
             "messages": [
                 *USER,
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_1",
-                            "type": "function",
-                            "function": {"name": "f", "arguments": "{}"},
-                        }
-                    ],
-                },
+                CALLS_F,
                 {"role": "tool", "content": "42"},
             ],
         },
@@ -272,17 +269,7 @@ OPENAI_INVALID = [
             "model": MODEL,
             "messages": [
                 *USER,
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_1",
-                            "type": "function",
-                            "function": {"name": "f", "arguments": "{}"},
-                        }
-                    ],
-                },
+                CALLS_F,
                 *USER,
             ],
         },

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labkit.grading.learner import Learner
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LABROOT = FIXTURES / "labroot"
@@ -88,3 +93,15 @@ ALTERNATIVE_GOOD = variant(
         "return a * b": "import operator\n    return operator.mul(a, b)",
     }
 )
+
+
+def worker_learner(folder: Path, files: dict[str, str], timeout: float) -> Iterator[Learner]:
+    """A :class:`Learner` (and so a worker process) over ``folder`` holding ``files``, its worker
+    stopped afterwards: ``yield from`` it in a module-scoped fixture."""
+    from labkit.grading.learner import Learner
+
+    for name, code in files.items():
+        (folder / name).write_text(code)
+    learner = Learner(folder, "labs/demo", default_timeout=timeout)
+    yield learner
+    learner.stop_worker()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from grader_fixtures import worker_learner
 
 from labkit.grading.learner import Learner
 from labkit.grading.proxy import Remote, make
@@ -31,11 +32,7 @@ def work(tracer, name):
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    folder = tmp_path_factory.mktemp("lab")
-    (folder / "spanny.py").write_text(CODE)
-    learner = Learner(folder, "labs/demo", default_timeout=20)
-    yield learner
-    learner.stop_worker()
+    yield from worker_learner(tmp_path_factory.mktemp("lab"), {"spanny.py": CODE}, timeout=20)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from grader_fixtures import worker_learner
 
 from labkit.datasets import Document
 from labkit.grading.codec import Codec, CodecError
@@ -127,12 +128,8 @@ def client_type(client):
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    folder = tmp_path_factory.mktemp("lab")
-    (folder / "mod.py").write_text(CODE)
-    (folder / "broken.py").write_text("def f(:\n    pass\n")
-    learner = Learner(folder, "labs/demo", default_timeout=10)
-    yield learner
-    learner.stop_worker()
+    files = {"mod.py": CODE, "broken.py": "def f(:\n    pass\n"}
+    yield from worker_learner(tmp_path_factory.mktemp("lab"), files, timeout=10)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from grader_fixtures import worker_learner
 
 from labkit.grading.learner import Learner
 from labkit.grading.proxy import Remote
@@ -40,11 +41,7 @@ def same_functions(tools):
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    folder = tmp_path_factory.mktemp("lab")
-    (folder / "agentish.py").write_text(CODE)
-    learner = Learner(folder, "labs/demo", default_timeout=10)
-    yield learner
-    learner.stop_worker()
+    yield from worker_learner(tmp_path_factory.mktemp("lab"), {"agentish.py": CODE}, timeout=10)
 
 
 @pytest.fixture

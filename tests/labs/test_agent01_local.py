@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from labkit.fakellm import local
 from labkit.fakellm.types import ChatRequest, Message
 from labkit.models import local_llm
 
@@ -33,7 +34,7 @@ class _RecordingLLM:
 
 def test_local_provider_passes_stop_to_the_model() -> None:
     llm = _RecordingLLM()
-    behaviour = local_llm.LocalModelBehaviour(llm)  # type: ignore[arg-type]
+    behaviour = local.LocalModelBehaviour(llm)  # type: ignore[arg-type]
     request = ChatRequest(
         api="openai",
         endpoint="chat",
@@ -68,7 +69,7 @@ def test_agent01_reference_terminates_with_the_local_model(monkeypatch: pytest.M
     assert all(
         s.kind in ("action", "final", "parse_error", "unknown_tool", "repeat") for s in trace.steps
     )
-    server = local_llm._server
+    server = local._server
     assert server is not None
     sent = [e.body for e in server.journal.requests("/v1/chat/completions")]
     assert sent and all(body.get("stop") == ["Observation:"] for body in sent)

@@ -32,6 +32,19 @@ def _split_passages():  # type: ignore[no-untyped-def]
     return load_modules(repo_root() / "solutions" / "rag-03", ["dense"])["dense"].split_passages
 
 
+@pytest.mark.parametrize("folder", ["solutions", "labs"])
+def test_the_reranker_cuts_passages_as_the_lab_does(folder: str) -> None:
+    """The reranker is trained on the passages rag-03 searches: its copy of the given
+    ``split_passages`` (labkit cannot import a lab's file) must stay equal to the lab's."""
+    from labkit.retrieval.labfolder import load_modules
+
+    lab = load_modules(repo_root() / folder / "rag-03", ["dense"])["dense"].split_passages
+    texts = [d.text for d in load_documents()]
+    texts += ["", "one line", "# T\n\nshort\n\n# T\n\n" + "x " * 150, "a\n\n" * 5 + "b " * 200]
+    for text in texts:
+        assert reranker.split_passages(text) == lab(text), f"the cuts differ on {text[:60]!r}"
+
+
 def test_shipped_vectors_cover_every_passage_and_question() -> None:
     split = _split_passages()
     texts = {p for d in load_documents() for p in split(d.text)}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit import lexical
 from labkit.models import reranker as rr
 
 TINY = rr.Recipe(wiki_queries=24, groups_per_step=4, negatives_per_query=2)
@@ -32,7 +33,7 @@ def test_wiki_groups_never_touch_held_out_documents() -> None:
     docs = rr.load_wiki_summaries()
     owner: dict[str, set[str]] = {}
     for doc in docs:
-        for sentence in rr.split_sentences(doc.text):
+        for sentence in lexical.summary_sentences(doc.text):
             owner.setdefault(sentence, set()).add(doc.title)
     groups = rr.build_wiki_groups(TINY, seed=13)
     assert len(groups) == TINY.wiki_queries
@@ -41,7 +42,7 @@ def test_wiki_groups_never_touch_held_out_documents() -> None:
         assert not rr.is_held_out(group.source.removeprefix("wiki:")), group.source
         for passage in (group.positive, *group.negatives):
             # every passage is (part of) a training document: all its sentences belong to one
-            titles = set.intersection(*(owner.get(s, set()) for s in rr.split_sentences(passage)))
+            titles = set.intersection(*(owner.get(s, set()) for s in lexical.summary_sentences(passage)))
             assert titles, f"passage not from a summary: {passage[:80]}"
             assert not all(rr.is_held_out(t) for t in titles), f"held-out passage: {titles}"
         assert group.positive not in group.negatives
@@ -54,14 +55,16 @@ def test_wiki_sampling_is_deterministic_in_the_seed() -> None:
 
 
 def test_definition_questions_hide_the_title() -> None:
-    doc = rr.WikiDoc("Tomato", "", "Edible berry", "Biology and health sciences")
+    doc = rr.WikiDoc(
+        "tomato", "Tomato", "", description="Edible berry", topic="Biology and health sciences"
+    )
     question = rr._definition_question(
         "The tomato is a plant whose fruit is an edible berry that is eaten as a vegetable.", doc
     )
     assert (
         question == "What is a plant whose fruit is an edible berry that is eaten as a vegetable?"
     )
-    person = rr.WikiDoc("Du Fu", "", "", "People")
+    person = rr.WikiDoc("du-fu", "Du Fu", "", topic="People")
     assert rr._definition_question("Du Fu was a Chinese poet and politician.", person) == (
         "Who was a Chinese poet and politician?"
     )

@@ -13,13 +13,13 @@ data by ``make_tasks.py``) and the plan a careful agent follows. The fake provid
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, cast
 
+from labkit.datasets.files import read_jsonl
 from labkit.datasets.paths import datasets_dir, display_path
 from labkit.errors import LabkitError
 
@@ -105,22 +105,8 @@ def _parse(record: object, path: Path, line: int) -> AgentTask:
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> tuple[AgentTask, ...]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise LabkitError(
-            f"{display_path(path)} is missing — restore it with git checkout, or run "
-            "python datasets/agent-tasks/make_tasks.py"
-        ) from None
-    tasks = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise LabkitError(f"{display_path(path)} line {number} is not valid JSON") from None
-            tasks.append(_parse(record, path, number))
-    return tuple(tasks)
+    hint = "restore it with git checkout, or run python datasets/agent-tasks/make_tasks.py"
+    return tuple(_parse(record, path, number) for number, record in read_jsonl(path, hint=hint))
 
 
 def load_agent_tasks(split: Split | None = None, path: Path | str | None = None) -> list[AgentTask]:

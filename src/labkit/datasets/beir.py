@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from labkit.datasets.files import read_jsonl
 from labkit.datasets.knowledge_base import SPLITS, load_documents, load_questions
 from labkit.datasets.wiki import load_wiki_questions, load_wiki_summaries, wiki_docs_by_title
 from labkit.errors import LabkitError
@@ -150,8 +151,11 @@ def export_wiki_beir(out_dir: Path | str) -> Path:
 # --- load ------------------------------------------------------------------------------------
 
 
+_FIX_HINT = "fix the file or export the folder again"
+
+
 def _bad(path: Path, line: int, problem: str) -> LabkitError:
-    return LabkitError(f"{path} line {line} {problem} — fix the file or export the folder again")
+    return LabkitError(f"{path} line {line} {problem} — {_FIX_HINT}")
 
 
 def _read_lines(path: Path, what: str) -> list[str]:
@@ -166,15 +170,9 @@ def _read_lines(path: Path, what: str) -> list[str]:
 def _read_jsonl(
     path: Path, what: str, fields: tuple[str, ...]
 ) -> Iterable[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(_read_lines(path, what), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _bad(
-                path, number, f"is not valid JSON: {exc.msg} at column {exc.colno}"
-            ) from None
+    if not path.is_file():
+        raise LabkitError(f"{path} is missing: a BEIR folder needs {what}")
+    for number, record in read_jsonl(path, hint=_FIX_HINT):
         if not isinstance(record, dict):
             raise _bad(path, number, "is not a JSON object")
         for name in fields:

@@ -10,12 +10,12 @@ answer ``kind`` and a ``label`` (``pass`` / ``fail``) that follows from how the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labkit.datasets.files import read_jsonl
 from labkit.datasets.paths import datasets_dir, display_path
 from labkit.errors import LabkitError
 
@@ -112,22 +112,8 @@ def load_judge_items(
         unknown = sorted(wanted - set(ANSWER_KINDS))[0]
         raise LabkitError(f"kind {unknown!r} is not known; use any of: {', '.join(ANSWER_KINDS)}")
     file = Path(path) if path is not None else judge_labels_dir() / "items.jsonl"
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise LabkitError(
-            f"{display_path(file)} is missing — restore it with git checkout -- {display_path(file)}"
-        ) from None
     items: list[JudgeItem] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabkitError(
-                f"{display_path(file)} line {number} is not valid JSON: {exc.msg}"
-            ) from None
+    for number, record in read_jsonl(file):
         item = _parse(record, file, number)
         if (split is None or item.split == split) and (wanted is None or item.kind in wanted):
             items.append(item)

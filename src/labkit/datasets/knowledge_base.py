@@ -13,12 +13,12 @@ restore it::
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from labkit.datasets.files import data_error, read_text, read_unique_records
 from labkit.datasets.paths import datasets_dir, display_path
 from labkit.errors import LabkitError
 
@@ -80,45 +80,29 @@ def kb_dir() -> Path:
     return datasets_dir() / "knowledge-base"
 
 
-def _restore_hint(path: Path) -> str:
-    return f"restore it with git checkout -- {display_path(path)}"
-
-
-def _fail(path: Path, problem: str, line: int | None = None) -> LabkitError:
-    where = display_path(path) + (f" line {line}" if line is not None else "")
-    return LabkitError(f"{where} {problem} — {_restore_hint(path)}")
-
-
 def _root(root: Path | str | None) -> Path:
     return Path(root) if root is not None else kb_dir()
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LabkitError(f"{display_path(path)} is missing — {_restore_hint(path)}") from None
-    except UnicodeDecodeError as exc:
-        raise _fail(path, f"is not valid UTF-8 ({exc.reason})") from None
-
-
 def _read_manifest(root: Path) -> list[dict[str, str]]:
     path = root / "manifest.csv"
-    rows = list(csv.reader(_read_text(path).splitlines()))
+    rows = list(csv.reader(read_text(path).splitlines()))
     if not rows or tuple(rows[0]) != MANIFEST_COLUMNS:
-        raise _fail(path, f"must start with the header {','.join(MANIFEST_COLUMNS)}", 1)
+        raise data_error(path, f"must start with the header {','.join(MANIFEST_COLUMNS)}", 1)
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         if len(row) != len(MANIFEST_COLUMNS):
-            raise _fail(path, f"has {len(row)} columns instead of {len(MANIFEST_COLUMNS)}", number)
+            raise data_error(
+                path, f"has {len(row)} columns instead of {len(MANIFEST_COLUMNS)}", number
+            )
         record = dict(zip(MANIFEST_COLUMNS, row, strict=True))
         if record["kind"] not in KINDS:
-            raise _fail(path, f"has unknown kind {record['kind']!r}", number)
+            raise data_error(path, f"has unknown kind {record['kind']!r}", number)
         if record["id"] in seen:
-            raise _fail(path, f"repeats the id {record['id']!r}", number)
+            raise data_error(path, f"repeats the id {record['id']!r}", number)
         seen.add(record["id"])
         out.append(record)
     return out
@@ -144,10 +128,10 @@ def load_documents(root: Path | str | None = None) -> list[Document]:
     documents: list[Document] = []
     for record in manifest:
         path = docs_dir / f"{record['id']}.md"
-        text = _read_text(path)
+        text = read_text(path)
         first = text.split("\n", 1)[0]
         if not first.startswith("# "):
-            raise _fail(path, "must start with a '# Title' line", 1)
+            raise data_error(path, "must start with a '# Title' line", 1)
         documents.append(
             Document(
                 id=record["id"],
@@ -168,23 +152,23 @@ def _str_list(value: Any) -> bool:
 
 def _parse_question(record: Any, path: Path, number: int) -> Question:
     if not isinstance(record, dict):
-        raise _fail(path, "is not a JSON object", number)
+        raise data_error(path, "is not a JSON object", number)
     for key in ("id", "question", "answer", "type", "split"):
         if not isinstance(record.get(key), str):
-            raise _fail(path, f"needs a string field {key!r}", number)
+            raise data_error(path, f"needs a string field {key!r}", number)
     for key in ("facts", "doc_ids"):
         if not _str_list(record.get(key)):
-            raise _fail(path, f"needs {key!r} as a list of strings", number)
+            raise data_error(path, f"needs {key!r} as a list of strings", number)
     if record["type"] not in QUESTION_TYPES:
-        raise _fail(path, f"has unknown type {record['type']!r}", number)
+        raise data_error(path, f"has unknown type {record['type']!r}", number)
     if record["split"] not in SPLITS:
-        raise _fail(path, f"has unknown split {record['split']!r}", number)
+        raise data_error(path, f"has unknown split {record['split']!r}", number)
     raw_passages = record.get("passages")
     if not isinstance(raw_passages, list) or not all(
         isinstance(p, dict) and isinstance(p.get("doc_id"), str) and isinstance(p.get("text"), str)
         for p in raw_passages
     ):
-        raise _fail(path, "needs 'passages' as a list of {doc_id, text} objects", number)
+        raise data_error(path, "needs 'passages' as a list of {doc_id, text} objects", number)
     return Question(
         id=record["id"],
         question=record["question"],
@@ -199,23 +183,7 @@ def _parse_question(record: Any, path: Path, number: int) -> Question:
 
 def read_questions_file(path: Path) -> list[Question]:
     """Parse a questions JSONL file (one object per line), failing on the first bad line."""
-    questions: list[Question] = []
-    seen: set[str] = set()
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(
-                path, f"is not valid JSON: {exc.msg} at column {exc.colno}", number
-            ) from None
-        question = _parse_question(record, path, number)
-        if question.id in seen:
-            raise _fail(path, f"repeats the id {question.id!r}", number)
-        seen.add(question.id)
-        questions.append(question)
-    return questions
+    return read_unique_records(path, _parse_question)
 
 
 def load_questions(

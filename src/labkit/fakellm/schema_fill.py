@@ -51,7 +51,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.fakellm import extract, lexical
+from labkit import lexical
+from labkit.fakellm import extract
 
 FREE_TEXT_WORDS = frozenset(
     """answer response reply summary text content description reason reasoning explanation

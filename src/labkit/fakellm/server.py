@@ -16,10 +16,7 @@ over real HTTP (their retries, timeouts and stream parsing all run for real).
 
 from __future__ import annotations
 
-import errno
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Self
@@ -27,40 +24,13 @@ from typing import Self
 import numpy as np
 import uvicorn
 
-from labkit.errors import LabkitError
 from labkit.fakellm.app import create_app
 from labkit.fakellm.behaviours import Behaviour
 from labkit.fakellm.journal import Journal
+from labkit.fakellm.serving import bind_announced, serve_in_thread, stop_served
 from labkit.fakellm.state import Handler, ProviderState
 from labkit.fakellm.transport import quiet_deliberate_drops
 from labkit.fakellm.types import Reply
-
-START_TIMEOUT = 15.0
-
-
-def port_in_use_message(port: int) -> str:
-    """The one-line error for a busy port (what ``labkit serve`` prints)."""
-    return f"port {port} is already in use: choose another with PORT=... (make serve) or --port"
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket on ``host:port`` (0 = any free port), or LabkitError if it is taken.
-
-    Binding here, before uvicorn starts, turns "address already in use" into a clear one-line
-    error instead of a traceback in a background thread.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise LabkitError(port_in_use_message(port)) from exc
-        raise LabkitError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.set_inheritable(True)
-    return sock
 
 
 class FakeLLM:
@@ -102,61 +72,25 @@ class FakeLLM:
         """
         if self._server is not None:
             return self
-        sock = bind_socket(host, port)
-        self._port = sock.getsockname()[1]
-        self._host = host
-        if on_bound is not None:
-            try:
-                on_bound(self._port)
-            except BaseException:
-                sock.close()
-                raise
+        sock = bind_announced(host, port, on_bound)
+        self._port, self._host = sock.getsockname()[1], host
         quiet_deliberate_drops()
-        config = uvicorn.Config(
+        self._server, self._thread = serve_in_thread(
             self.app,
-            log_level="warning",
-            access_log=False,
+            sock,
+            what="the fake provider",
+            thread_name=f"labkit-fakellm-{self._port}",
             lifespan="off",
-            timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
         )
-        server = uvicorn.Server(config)
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            except BaseException as exc:  # surfaced to start() below
-                failure.append(exc)
-            finally:
-                sock.close()
-
-        thread = threading.Thread(target=run, name=f"labkit-fakellm-{self._port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if failure or not thread.is_alive():
-                raise LabkitError(
-                    f"the fake provider failed to start: {failure[0] if failure else 'server exited'}"
-                )
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                raise LabkitError(f"the fake provider did not start within {START_TIMEOUT:.0f} s")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
         return self
 
     def stop(self) -> None:
         """Stop serving (waits up to a few seconds for open streams to close)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout=5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=2)
+        if server is not None and thread is not None:
+            stop_served(server, thread)
 
     def __enter__(self) -> Self:
         return self.start() if self._server is None else self

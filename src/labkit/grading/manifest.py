@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from labkit.datasets.paths import find_root
 from labkit.errors import LabkitError
 
 
@@ -264,22 +265,12 @@ def _load_limits(path: Path, raw: object) -> Limits:
 
 
 def repo_root(start: Path | None = None) -> Path:
-    """The course repository: ``LABKIT_ROOT``, or the nearest folder above ``start`` (default: the
-    working directory) holding both ``graders/`` and ``pyproject.toml``."""
-    env = os.environ.get("LABKIT_ROOT")
-    if env:
-        root = Path(env).expanduser().resolve()
-        if not (root / "graders").is_dir():
-            raise LabkitError(f"LABKIT_ROOT={env} has no graders/ folder")
-        return root
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "graders").is_dir() and (candidate / "pyproject.toml").is_file():
-            return candidate
-    raise LabkitError(
-        f"no course repository above {here} (a folder with graders/ and pyproject.toml); "
-        "cd into it or set LABKIT_ROOT"
-    )
+    """The course repository being graded: ``LABKIT_ROOT``, or the nearest folder above ``start``
+    (default: the working directory) holding both ``graders/`` and ``pyproject.toml``.
+
+    Unlike :func:`labkit.datasets.paths.repo_root` it never looks where labkit is installed: the
+    labs a command grades are the ones of the checkout you are in."""
+    return find_root("graders", (start or Path.cwd(),))
 
 
 def discover_labs(root: Path) -> list[LabManifest]:

@@ -7,6 +7,7 @@ fault schedules, streamable HTTP on loopback, and plain-data client helpers.
   recorded, faults (fail N times, slow, malformed, canned result) injected per tool;
 - :mod:`labkit.mcp_testing.http` — serve an ``MCPServer`` over streamable HTTP in a thread;
 - :mod:`labkit.mcp_testing.tools` — ``list_tools`` / ``call_tool`` returning plain data;
-- :mod:`labkit.mcp_testing.fixtures` — the pytest fixtures ``mcp_course_server`` / ``mcp_course``;
+- :mod:`labkit.mcp_testing.fixtures` — :class:`CourseMcp` and the shop database copies (the pytest
+  fixtures ``mcp_course_server`` / ``mcp_course`` built on them are in :mod:`labkit.testing`);
 - :mod:`labkit.mcp_testing.cli` — ``labkit mcp-serve``.
 """

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +67,7 @@ def build(folder: Path | None, db: Path) -> Any:
 def serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C / SIGTERM (or until stdin closes with ``--stdio``)."""
     from labkit.errors import LabkitError
+    from labkit.fakellm.serving import serve_in_foreground
     from labkit.mcp_testing.fixtures import copy_shop
     from labkit.mcp_testing.http import HttpMcpServer
 
@@ -86,23 +85,12 @@ def serve(args: argparse.Namespace) -> int:
             server.run("stdio")
             return 0
         http = HttpMcpServer(server).start(port=args.port, host=args.host)
-        stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-        try:
-            print(
-                f"labkit MCP server on {http.url} (streamable HTTP; shop database {db}) — "
-                "connect with mcp.Client(url); Ctrl-C stops",
-                flush=True,
-            )
-            while not stop.wait(0.5):
-                if not http.running:
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            print("labkit: stopping the MCP server", flush=True)
-            signal.signal(signal.SIGTERM, previous)
-            http.stop()
+        serve_in_foreground(
+            http,
+            f"labkit MCP server on {http.url} (streamable HTTP; shop database {db}) — "
+            "connect with mcp.Client(url); Ctrl-C stops",
+            "the MCP server",
+        )
         return 0
     finally:
         if temp is not None:

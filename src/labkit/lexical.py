@@ -1,10 +1,15 @@
-"""Word-level text matching for the default behaviours: tokens, stop words, a tiny stemmer.
+"""Word-level text rules: tokens, stop words, stemmers and sentence splitters, one home for all.
 
-Deliberately simple and fully specified (lab tests rely on the exact rules, and a learner can
-predict them): lower-case word tokens, a fixed English stop-word list, and suffix stripping —
-no dictionary, no model.
+Two families, each deliberately fixed because something depends on its exact output:
 
-Stemming rules, applied to tokens of 4+ letters, first match wins:
+- the fake provider's (its default behaviours and judges): lower-case word tokens, a fixed English
+  stop-word list, the tiny suffix-stripping :func:`stem` and :func:`sentences`. Fully specified
+  (lab tests rely on the exact rules, and a learner can predict them): no dictionary, no model.
+- the course reranker's training data (:mod:`labkit.models.reranker`): PyStemmer's English
+  Snowball stemmer (:func:`snowball_stems`) and :func:`summary_sentences`. The trained model
+  depends on every token they produce, so they are not merged with the rules above.
+
+Stemming rules of :func:`stem`, applied to tokens of 4+ letters, first match wins:
 ``ies``/``ied``→``y``; ``ing``/``ed`` removed when at least 3 letters remain (then a doubled final
 consonant other than l/s/z is undoubled: ``shipping``→``ship``); ``es`` removed after
 s/x/z/ch/sh; a final ``s`` removed unless the word ends in ``ss``/``us``/``is``; finally a
@@ -15,10 +20,14 @@ trailing ``e`` is removed. So ``damaged``, ``damages`` and ``damage`` all become
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
 
 WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# The reranker's: also splits before an opening quote or parenthesis whatever follows it.
+SUMMARY_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 STOP_WORDS: frozenset[str] = frozenset(
     """
@@ -102,6 +111,33 @@ def sentences(text: str) -> list[str]:
     for line in text.splitlines():
         out.extend(s.strip() for s in SENTENCE_RE.split(line) if s.strip())
     return out
+
+
+def summary_sentences(text: str) -> list[str]:
+    """Sentences of a Wikipedia summary, as the reranker's training data cuts them.
+
+    Differs from :func:`sentences`: whitespace (line breaks included) is collapsed first, so only
+    ., ! or ? ends a sentence, and a split also happens before an opening quote or parenthesis
+    whatever follows it. A regex is enough for Wikipedia's edited prose.
+    """
+    parts = SUMMARY_SENTENCE_RE.split(" ".join(text.split()))
+    return [p.strip() for p in parts if p.strip()]
+
+
+@lru_cache(maxsize=1)
+def _snowball() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def snowball_stems(words: Sequence[str]) -> list[str]:
+    """``words`` stemmed by PyStemmer's English Snowball stemmer (the reranker's BM25 tokens).
+
+    Differs from :func:`stem`: a real stemmer (``running`` → ``run``, ``policies`` → ``polici``),
+    for ranking text, where the fake provider's rules must stay predictable instead.
+    """
+    return list(_snowball().stemWords(list(words)))
 
 
 def clip(text: str, limit: int) -> str:

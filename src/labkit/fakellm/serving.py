@@ -1,0 +1,132 @@
+"""Serving an ASGI app with uvicorn on a loopback port, in a daemon thread.
+
+The fake provider (:class:`labkit.fakellm.server.FakeLLM`) and the course MCP server
+(:class:`labkit.mcp_testing.http.HttpMcpServer`) start and stop the same way: bind the port first
+(a busy port is a one-line error, not a traceback in a thread), tell ``on_bound`` the port before
+anything is served (the grader registers it with its network guard there), run uvicorn in a
+thread, return once it accepts connections.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from labkit.errors import LabkitError
+
+START_TIMEOUT = 15.0
+
+
+def port_in_use_message(port: int) -> str:
+    """The one-line error for a busy port (what ``labkit serve`` prints)."""
+    return f"port {port} is already in use: choose another with PORT=... (make serve) or --port"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket on ``host:port`` (0 = any free port), or LabkitError if it is taken.
+
+    Binding here, before uvicorn starts, turns "address already in use" into a clear one-line
+    error instead of a traceback in a background thread.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise LabkitError(port_in_use_message(port)) from exc
+        raise LabkitError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_announced(
+    host: str, port: int, on_bound: Callable[[int], None] | None = None
+) -> socket.socket:
+    """:func:`bind_socket`, then ``on_bound(port)`` before anything is served (the socket is
+    closed again if it raises)."""
+    sock = bind_socket(host, port)
+    if on_bound is not None:
+        try:
+            on_bound(sock.getsockname()[1])
+        except BaseException:
+            sock.close()
+            raise
+    return sock
+
+
+def serve_in_thread(
+    app: Any, sock: socket.socket, *, what: str, thread_name: str, **options: Any
+) -> tuple[Any, threading.Thread]:
+    """Run ``app`` with uvicorn on ``sock`` in a daemon thread; return ``(server, thread)`` once
+    it accepts connections. ``options`` go to ``uvicorn.Config``; ``what`` names the server in
+    the one-line LabkitError raised when it fails or does not start within START_TIMEOUT."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=1, **options
+    )
+    server = uvicorn.Server(config)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # surfaced to the caller below
+            failure.append(exc)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, name=thread_name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        if failure or not thread.is_alive():
+            raise LabkitError(
+                f"{what} failed to start: {failure[0] if failure else 'server exited'}"
+            )
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise LabkitError(f"{what} did not start within {START_TIMEOUT:.0f} s")
+        time.sleep(0.005)
+    return server, thread
+
+
+def stop_served(server: Any, thread: threading.Thread) -> None:
+    """Stop a server of :func:`serve_in_thread` (waits a few seconds for open streams, then
+    forces it)."""
+    server.should_exit = True
+    thread.join(timeout=5)
+    if thread.is_alive():
+        server.force_exit = True
+        thread.join(timeout=2)
+
+
+def serve_in_foreground(server: Any, banner: str, what: str) -> None:
+    """Block until Ctrl-C or SIGTERM (or until ``server`` stops running), then stop it.
+
+    ``server`` has ``running`` and ``stop()`` (:class:`~labkit.fakellm.server.FakeLLM`,
+    :class:`~labkit.mcp_testing.http.HttpMcpServer`). SIGTERM (a process manager, ``kill``) stops
+    as cleanly as Ctrl-C does; it is handled before ``banner`` is printed, so whoever reads that
+    line may signal at once.
+    """
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        print(banner, flush=True)
+        while not stop.wait(0.5):
+            if not server.running:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"labkit: stopping {what}", flush=True)
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
