@@ -61,6 +61,7 @@ models: setup
 # ruff, mypy, and the one-way layering contract ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks graders solutions
+	$(BIN)/ruff format --check src tests benchmarks graders solutions
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -116,7 +116,9 @@ def _measure(qrels: dict[str, dict[int, int]], ranking: dict[str, list[int]]) ->
     from ir_measures import RR, R, nDCG
 
     qrel_list = [
-        ir_measures.Qrel(qid, str(doc), rel) for qid, docs in qrels.items() for doc, rel in docs.items()
+        ir_measures.Qrel(qid, str(doc), rel)
+        for qid, docs in qrels.items()
+        for doc, rel in docs.items()
     ]
     run = [
         ir_measures.ScoredDoc(qid, str(doc), float(len(docs) - rank))
@@ -152,7 +154,9 @@ def evaluate(task: Task, model: Any) -> dict[str, Any]:
             [(question, task.corpus[i]) for i in pool], batch_size=32, show_progress_bar=False
         )
         latencies.append((time.perf_counter() - started) / max(len(pool), 1) * DEPTH)
-        scores[qid] = {i: float(s) for i, s in zip(pool, np.asarray(predicted).reshape(-1), strict=True)}
+        scores[qid] = {
+            i: float(s) for i, s in zip(pool, np.asarray(predicted).reshape(-1), strict=True)
+        }
     results: dict[str, Any] = {"questions": len(task.questions), "rows": []}
     subsets = {"all test questions": set(task.questions), **task.subsets}
     for source, ranked in candidates.items():
@@ -163,8 +167,12 @@ def evaluate(task: Task, model: Any) -> dict[str, Any]:
             qrels = {q: task.qrels[q] for q in ids}
             before = _measure(qrels, {q: ranked[q] for q in ids})
             after = _measure(qrels, {q: reranked[q] for q in ids})
-            wins = sum(after["per_query_rr"].get(q, 0) > before["per_query_rr"].get(q, 0) for q in ids)
-            losses = sum(after["per_query_rr"].get(q, 0) < before["per_query_rr"].get(q, 0) for q in ids)
+            wins = sum(
+                after["per_query_rr"].get(q, 0) > before["per_query_rr"].get(q, 0) for q in ids
+            )
+            losses = sum(
+                after["per_query_rr"].get(q, 0) < before["per_query_rr"].get(q, 0) for q in ids
+            )
             results["rows"].append(
                 {
                     "candidates": f"{source} top-{DEPTH}",
@@ -241,7 +249,7 @@ def write_markdown(report: dict[str, Any], path: Path = RESULTS) -> None:
             )
         lines.append("")
     lines += [
-        "\"better / worse\": questions whose reciprocal rank of the first relevant passage went up / "
+        '"better / worse": questions whose reciprocal rank of the first relevant passage went up / '
         "down after reranking. Relevance is binary: a gold Wikipedia summary, or the knowledge-base "
         "paragraph that holds a gold passage. Candidates: BM25 (rank-bm25, stemmed) or dense "
         "(MiniLM cosine) top-"
@@ -253,7 +261,7 @@ def write_markdown(report: dict[str, Any], path: Path = RESULTS) -> None:
         "(`CrossEncoder(model_path(), num_labels=1)`).",
         "- Data: weak queries from the 80 % of the 10,033 Wikipedia summaries that are not held out "
         "(hash of the title): a later sentence (inverse cloze: it is removed from the positive "
-        "75 % of the time), the first sentence turned into a \"What is ...?\" question without the "
+        '75 % of the time), the first sentence turned into a "What is ...?" question without the '
         "title, the Wikidata description, or the title plus a few words of a later sentence; plus "
         "the knowledge base's DEV questions (gold paragraph vs other documents' paragraphs). "
         "Never a test question, never `datasets/wiki/questions.jsonl`.",

@@ -176,11 +176,7 @@ def _write(r: dict[str, Any]) -> None:
         lines.append(f"| {lab} | {shown[0]} | {shown[1]} |")
     lines += [
         "",
-        "Where the time goes: each grading run now starts one more interpreter (the worker, "
-        "~0.3 s plus the learner's imports: the SDKs, chromadb, numpy are imported twice, once "
-        "per process), and every call pays a socket round trip and a JSON encoding of its "
-        "arguments and result. Tests that call learner code thousands of times, or move large "
-        "arrays, pay most.",
+        "Where the time goes: each grading run now starts one more interpreter (the zygote, which imports the SDKs, chromadb or numpy the learner's files name once; the worker and each CLI are forked from it), the judge imports the same packages for itself, and every call pays a socket round trip and a JSON encoding of its arguments and result. Labs whose grade used to be a second or two (rag-01, rag-03) pay that fixed cost (+0.4 to +1.2 s); labs that run learner CLIs or reload SDKs (chat-01, rag-02) are now faster than before the worker.",
         END,
     ]
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""

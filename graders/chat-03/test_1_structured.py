@@ -18,9 +18,7 @@ from labkit.fakellm import reply
 from labkit.grading import LearnerError, assert_same, exact_type, lab_test
 from labkit.grading.toolkit import dataset_path
 
-DATASET = (
-    dataset_path("support-emails", "emails.jsonl")
-)
+DATASET = dataset_path("support-emails", "emails.jsonl")
 CHAT = "/v1/chat/completions"
 TICKET_FIELDS = [
     "customer_name",

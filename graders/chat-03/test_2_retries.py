@@ -21,9 +21,7 @@ from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test, make
 from labkit.grading.toolkit import dataset_path
 
-DATASET = (
-    dataset_path("support-emails", "emails.jsonl")
-)
+DATASET = dataset_path("support-emails", "emails.jsonl")
 CHAT = "/v1/chat/completions"
 TOLERANCE = 0.003  # seconds: clock granularity between the test and the server thread
 

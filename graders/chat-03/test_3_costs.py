@@ -16,9 +16,7 @@ from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test
 from labkit.grading.toolkit import dataset_path
 
-DATASET = (
-    dataset_path("support-emails", "emails.jsonl")
-)
+DATASET = dataset_path("support-emails", "emails.jsonl")
 CHAT = "/v1/chat/completions"
 
 

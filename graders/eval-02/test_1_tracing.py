@@ -41,9 +41,7 @@ support = _load_support()
     hint="make_tracer_provider adds a SimpleSpanProcessor(JsonLinesExporter(path)) and one per "
     "extra exporter; span_to_dict writes ids as hex (032x / 016x) and tuples as lists.",
 )
-def test_spans_are_exported_as_json_lines(
-    learner: Any, private_dir: Path, lab_seed: int
-) -> None:
+def test_spans_are_exported_as_json_lines(learner: Any, private_dir: Path, lab_seed: int) -> None:
     """Finished spans become JSON lines, one per span."""
     path = private_dir / "spans.jsonl"
     rng = random.Random(lab_seed)

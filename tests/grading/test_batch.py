@@ -426,7 +426,9 @@ def test_a_zip_instead_of_a_folder_gets_an_invalid_row_not_silence(
     assert book["bob.zip"]["status"] == "invalid"
     assert "bob.zip is an archive, not a folder; unpack it into bob/" in book["bob.zip"]["detail"]
     assert "carol.py is a file, not a folder" in book["carol.py"]["detail"]
-    assert book["dave"]["status"] == "invalid" and "none of the lab's files" in book["dave"]["detail"]
+    assert (
+        book["dave"]["status"] == "invalid" and "none of the lab's files" in book["dave"]["detail"]
+    )
     check_gradescope_schema(batch_results(out, "bob.zip"))
     capsys.readouterr()
 

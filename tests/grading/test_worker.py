@@ -35,7 +35,7 @@ from labkit.grading.proxy import (
     make,
 )
 
-CODE = '''
+CODE = """
 import dataclasses, enum, itertools, os, time
 from pathlib import Path
 from typing import NamedTuple
@@ -123,7 +123,7 @@ def die():
 
 def client_type(client):
     return type(client).__module__ + "." + type(client).__name__
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,15 @@ def test_learner_dataclass_is_a_record_compared_as_data(mod: Any) -> None:
 
 def test_judge_contract_types_are_rebuilt_by_the_judge(mod: Any) -> None:
     doc = mod.doc()
-    assert type(doc) is Document and doc == Document(id="d", title="t", kind="policy", version="1", date="2025-01-01", text="x", path=Path("/kb/d.md"))
+    assert type(doc) is Document and doc == Document(
+        id="d",
+        title="t",
+        kind="policy",
+        version="1",
+        date="2025-01-01",
+        text="x",
+        path=Path("/kb/d.md"),
+    )
     assert mod.echo(doc) == doc  # and sent by value the other way
 
 
@@ -206,7 +214,15 @@ def test_always_equal_objects_and_contract_subclasses_do_not_pass(mod: Any) -> N
     assert "TOUCHED" not in os.environ  # its __getattr__ never ran here
     sneaky = mod.sneaky()
     assert type(sneaky) is not Document
-    assert sneaky != Document(id="other", title="t", kind="policy", version="1", date="2025-01-01", text="x", path=Path("/kb/d.md"))
+    assert sneaky != Document(
+        id="other",
+        title="t",
+        kind="policy",
+        version="1",
+        date="2025-01-01",
+        text="x",
+        path=Path("/kb/d.md"),
+    )
 
 
 def test_learner_objects_stay_in_the_worker_and_stream(mod: Any) -> None:

@@ -56,13 +56,18 @@ def test_chroma_embedding_function_persists(tmp_path: Path) -> None:
     settings = Settings(anonymized_telemetry=False)
     client = chromadb.PersistentClient(path=str(tmp_path), settings=settings)
     col = client.get_or_create_collection(
-        "kb-test", embedding_function=emb.chroma_embedding_function(),
+        "kb-test",
+        embedding_function=emb.chroma_embedding_function(),
         configuration={"hnsw": {"space": "cosine"}},
     )
     col.upsert(ids=["pw", "zoo"], documents=["Password reset steps", "Giraffes are tall animals"])
     # A second client (as a new process would) reopens it without being handed the function.
-    reopened = chromadb.PersistentClient(path=str(tmp_path), settings=settings).get_collection("kb-test")
-    assert reopened.query(query_texts=["recover my login credentials"], n_results=1)["ids"] == [["pw"]]
+    reopened = chromadb.PersistentClient(path=str(tmp_path), settings=settings).get_collection(
+        "kb-test"
+    )
+    assert reopened.query(query_texts=["recover my login credentials"], n_results=1)["ids"] == [
+        ["pw"]
+    ]
 
 
 def test_local_llm_generates_text() -> None:
@@ -73,11 +78,15 @@ def test_local_llm_generates_text() -> None:
     done = llm.complete([{"role": "user", "content": "Say hello."}], max_tokens=12)
     assert done.text.strip() and done.finish_reason in ("stop", "length")
     info: dict[str, object] = {}
-    pieces = list(llm.stream([{"role": "user", "content": "Name a colour."}], max_tokens=8, finish=info))
+    pieces = list(
+        llm.stream([{"role": "user", "content": "Name a colour."}], max_tokens=8, finish=info)
+    )
     assert len(pieces) >= 2 and info.get("finish_reason") in ("stop", "length")
 
 
-def test_local_provider_streams_a_real_reply_through_both_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_provider_streams_a_real_reply_through_both_sdks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """LABKIT_PROVIDER=local: the real SmolLM2 behind the fake provider's app, no key, no server to start."""
     from labkit import config
 
@@ -99,7 +108,8 @@ def test_local_provider_streams_a_real_reply_through_both_sdks(monkeypatch: pyte
     assert message.content[0].type == "text" and message.content[0].text.strip()
     assert message.stop_reason in ("end_turn", "max_tokens")
     with config.anthropic_client().messages.stream(
-        model=config.chat_model(), max_tokens=4,
+        model=config.chat_model(),
+        max_tokens=4,
         messages=[{"role": "user", "content": "Tell me a long story about a dragon."}],
     ) as stream:
         assert stream.get_final_message().stop_reason == "max_tokens"  # the limit reaches the wire

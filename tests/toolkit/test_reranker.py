@@ -42,7 +42,9 @@ def test_wiki_groups_never_touch_held_out_documents() -> None:
         assert not rr.is_held_out(group.source.removeprefix("wiki:")), group.source
         for passage in (group.positive, *group.negatives):
             # every passage is (part of) a training document: all its sentences belong to one
-            titles = set.intersection(*(owner.get(s, set()) for s in lexical.summary_sentences(passage)))
+            titles = set.intersection(
+                *(owner.get(s, set()) for s in lexical.summary_sentences(passage))
+            )
             assert titles, f"passage not from a summary: {passage[:80]}"
             assert not all(rr.is_held_out(t) for t in titles), f"held-out passage: {titles}"
         assert group.positive not in group.negatives

@@ -58,7 +58,9 @@ class Codec:
         if kind is dict:
             return {
                 "$": "d",
-                "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()],
+                "v": [
+                    [self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()
+                ],
             }
         if kind is tuple:
             return {"$": "t", "v": [self.encode(v, depth + 1) for v in value]}

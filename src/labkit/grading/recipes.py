@@ -77,7 +77,9 @@ def status_error(status: int, headers: dict[str, str] | None = None) -> Any:
         422: openai.UnprocessableEntityError,
         429: openai.RateLimitError,
     }
-    cls = classes.get(status, openai.InternalServerError if status >= 500 else openai.APIStatusError)
+    cls = classes.get(
+        status, openai.InternalServerError if status >= 500 else openai.APIStatusError
+    )
     return cls(f"HTTP {status}", response=response, body=None)
 
 

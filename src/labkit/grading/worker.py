@@ -112,9 +112,7 @@ class WorkerServer(Codec):
         path = os.path.realpath(filename)
         return f"{self.display}/{os.path.relpath(path, self.learner_dir)}"
 
-    def judge_request(
-        self, op: str, target: int, name: str | None, args: Any, kwargs: Any
-    ) -> Any:
+    def judge_request(self, op: str, target: int, name: str | None, args: Any, kwargs: Any) -> Any:
         message = {
             "op": op,
             "target": target,
@@ -196,8 +194,10 @@ class WorkerServer(Codec):
         mine = [f for f in frames if self.inside(f.filename)]
         where = f"{self.rel(mine[-1].filename)} line {mine[-1].lineno}" if mine else ""
         if isinstance(exc, SyntaxError) and exc.filename and self.inside(exc.filename):
-            where = f"{self.rel(exc.filename)} line {exc.lineno}" if exc.lineno else self.rel(
-                exc.filename
+            where = (
+                f"{self.rel(exc.filename)} line {exc.lineno}"
+                if exc.lineno
+                else self.rel(exc.filename)
             )
         if isinstance(exc, SyntaxError):
             message = str(exc.msg)
@@ -266,7 +266,9 @@ class WorkerServer(Codec):
             from labkit.grading import recipes
 
             args = [self.decode(a, depth + 1) for a in data.get("args") or []]
-            kwargs = {str(k): self.decode(v, depth + 1) for k, v in (data.get("kwargs") or {}).items()}
+            kwargs = {
+                str(k): self.decode(v, depth + 1) for k, v in (data.get("kwargs") or {}).items()
+            }
             return recipes.build(str(data.get("name")), args, kwargs)
         raise CodecError(f"unknown value tag {tag!r}")
 
@@ -430,7 +432,9 @@ def main(argv: list[str]) -> None:
     _die_with_parent()
     if os.getppid() == 1:
         raise SystemExit(0)
-    faulthandler.register(signal.SIGUSR1, file=os.fdopen(dump_fd, "w", closefd=False), all_threads=True)
+    faulthandler.register(
+        signal.SIGUSR1, file=os.fdopen(dump_fd, "w", closefd=False), all_threads=True
+    )
     boot = Endpoint(sock, lambda m: {"fail": "not ready"})
     setup = boot.receive()
     server = WorkerServer(sock, setup)

@@ -96,7 +96,6 @@ ENV_VAR = "LABKIT_RERANKER"
 QueryKind = Literal["sentence", "definition", "description", "keywords", "kb"]
 
 
-
 @dataclass(frozen=True)
 class Recipe:
     """Every knob of the training recipe; the defaults are :data:`DEFAULT_RECIPE`.
@@ -297,7 +296,9 @@ def _make_wiki_query(
         if len(unique) < 2:
             return None
         picked = rng.sample(unique, min(len(unique), rng.randint(2, 4)))
-        return _WikiQuery(index, f"{_title_core(doc.title)} {' '.join(picked)}", "keywords", "none", -1)
+        return _WikiQuery(
+            index, f"{_title_core(doc.title)} {' '.join(picked)}", "keywords", "none", -1
+        )
     raise ValueError(f"unknown query kind {kind!r}")
 
 
@@ -341,7 +342,9 @@ def build_wiki_groups(recipe: Recipe = DEFAULT_RECIPE, *, seed: int = 13) -> lis
             break
         first = rng.choices(range(len(kinds)), weights=weights)[0]
         for offset in range(len(kinds)):
-            made = _make_wiki_query(docs[index], index, kinds[(first + offset) % len(kinds)], rng, recipe)
+            made = _make_wiki_query(
+                docs[index], index, kinds[(first + offset) % len(kinds)], rng, recipe
+            )
             if made is not None:
                 queries.append(made)
                 break
@@ -602,7 +605,9 @@ def train_reranker(
     if groups is None:
         groups = build_training_groups(recipe, seed=seed, kb_root=kb_root)
     if not groups:
-        raise LabkitError("no training data for the reranker (the Wikipedia summaries are missing?)")
+        raise LabkitError(
+            "no training data for the reranker (the Wikipedia summaries are missing?)"
+        )
     data_seconds = time.perf_counter() - started
 
     seed_everything(seed)
@@ -743,7 +748,9 @@ def get_reranker() -> CrossEncoder:
         try:
             return CrossEncoder(override, device="cpu")
         except (OSError, ValueError) as exc:
-            raise LabkitError(f"{ENV_VAR}={override} is not a loadable CrossEncoder: {exc}") from exc
+            raise LabkitError(
+                f"{ENV_VAR}={override} is not a loadable CrossEncoder: {exc}"
+            ) from exc
     with _lock:
         path = reranker_path()
         if not is_trained(path):
