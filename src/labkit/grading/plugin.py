@@ -182,11 +182,26 @@ def _start_zygote(config: pytest.Config, state: _State) -> None:
         warm = zygote.start(state.learner_dir, env)
     except OSError:
         return  # learner processes start fresh interpreters instead
-    # The judge needs the same SDKs (to check what went over the wire): import them while the
-    # zygote boots and the first test waits for the worker, not inside the first test's time.
-    # A lab's [extra] judge_warm names what else the judge will need (the fake provider's MiniLM:
-    # seconds of torch import), loaded on the other core while the first tests run.
-    threading.Thread(target=_warm_judge, args=(warm.preload, state.judge_warm), daemon=True).start()
+    # The judge needs the same SDKs (to check what went over the wire): import them while pytest
+    # collects and the zygote boots. A lab's [extra] judge_warm names what else the judge will
+    # need (the fake provider's MiniLM: seconds of torch import). The tests wait for it to finish
+    # (pytest_runtestloop): two threads importing one package at once can see it half-initialised
+    # (mcp.server.mcpserver did, in agent-02).
+    thread = threading.Thread(
+        target=_warm_judge, args=(warm.preload, state.judge_warm), daemon=True
+    )
+    thread.start()
+    _WARMING.append(thread)
+
+
+_WARMING: list[threading.Thread] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test: let the judge's background imports finish (see _start_zygote)."""
+    while _WARMING:
+        _WARMING.pop().join(timeout=120)
 
 
 def _warm_judge(modules: list[str], warmers: list[str]) -> None:
