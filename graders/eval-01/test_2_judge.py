@@ -7,15 +7,12 @@ the rubric is explicit; what "explicit" means to it is labkit.fakellm.judge.rubr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from labkit.fakellm import reply
@@ -23,19 +20,6 @@ from labkit.fakellm.judge import rubric_of
 from labkit.grading import assert_same, lab_test
 from labkit.models.embedder import load_vectors, warm_cache
 
-
-def _load_support() -> ModuleType:
-    name = "eval01_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("support.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_support()
 VECTORS = load_vectors(support.VECTORS_FILE)
 CHAT = "/v1/chat/completions"
 KAPPA_GAIN = 0.15  # README task 3: the explicit rubric must raise kappa by at least this much

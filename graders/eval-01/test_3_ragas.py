@@ -10,26 +10,13 @@ must score higher on faithfulness and context precision.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 from labkit.models.embedder import load_vectors, warm_cache
-
-support = sys.modules.get("eval01_support")
-if support is None:  # collected first: load it the way test_2 does
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "eval01_support", Path(__file__).with_name("support.py")
-    )
-    assert spec is not None and spec.loader is not None
-    support = importlib.util.module_from_spec(spec)
-    sys.modules["eval01_support"] = support
-    spec.loader.exec_module(support)
 
 VECTORS = load_vectors(support.VECTORS_FILE)
 METRICS = ["answer_relevancy", "context_precision", "context_recall", "faithfulness"]

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
-
-support = sys.modules.get("eval01_support")
-if support is None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "eval01_support", Path(__file__).with_name("support.py")
-    )
-    assert spec is not None and spec.loader is not None
-    support = importlib.util.module_from_spec(spec)
-    sys.modules["eval01_support"] = support
-    spec.loader.exec_module(support)
 
 TOLERANCE = 0.02  # two bootstrap runs with different random draws agree this closely (n=2000)
 

@@ -8,29 +8,14 @@ request set's difficulty and from what the fleet actually answered (its record o
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.fakellm.fleet import difficulty
 from labkit.grading import assert_same, lab_test
 
-
-def _load_support() -> ModuleType:
-    name = "eval02_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("support.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_support()
 DIFFICULTY = {support.normal(r["question"]): r["difficulty"] for r in support.ROWS}
 N_REQUESTS = 16
 

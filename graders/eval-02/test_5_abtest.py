@@ -5,33 +5,16 @@ request set under the two prompts, and the expected p-values come from scipy, co
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 from scipy import stats
 
 from labkit.fakellm.fleet import outcome
 from labkit.grading import assert_same, lab_test
-
-
-def _load_support() -> ModuleType:
-    name = "eval02_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("support.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_support()
 
 
 def _reference_n(p_a: float, p_b: float, alpha: float, power: float) -> int:

@@ -7,33 +7,18 @@ database folder; what the collection then holds is read back with Chroma itself.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import random
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 from labkit.models.embedder import load_vectors, warm_cache
 
-
-def _load_support() -> ModuleType:
-    name = "rag02_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("support.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_support()
 VECTORS = load_vectors(support.VECTORS_FILE)  # read now: the grader's files are gone once tests run
 ALL_DOCS = {d.id: d for d in support.documents()}
 

@@ -7,17 +7,15 @@ these tests only read it. Expected rankings are recomputed here from the vectors
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import re
-import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit import config
 from labkit.datasets.knowledge_base import load_questions
@@ -26,19 +24,6 @@ from labkit.fakellm.behaviours import find_sources, question_of
 from labkit.grading import assert_same, lab_test
 from labkit.models.embedder import load_vectors, warm_cache
 
-
-def _load_support() -> ModuleType:
-    name = "rag02_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("support.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_support()
 VECTORS = load_vectors(support.VECTORS_FILE)  # read now: the grader's files are gone once tests run
 HELDOUT, HELDOUT_SOURCE = support.heldout_questions(__file__)
 TARGET = 0.70  # README: the milestone's bar with the offline fake model
