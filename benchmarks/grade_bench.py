@@ -48,11 +48,16 @@ def _labs() -> list[str]:
     return [m.id for m in sorted(found, key=lambda m: (m.phase, m.order, m.id))]
 
 
-def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
-    env = dict(os.environ)
-    env.pop("LABKIT_NO_ZYGOTE", None)
+def _env(zygote: bool) -> dict[str, str]:
+    """This environment, with learner processes forked from the zygote or (False) fresh."""
+    env = {k: v for k, v in os.environ.items() if k != "LABKIT_NO_ZYGOTE"}
     if not zygote:
         env["LABKIT_NO_ZYGOTE"] = "1"
+    return env
+
+
+def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
+    env = _env(zygote)
     start = time.monotonic()
     subprocess.run(
         [LABKIT, "grade", lab, "--dir", str(folder)],
@@ -97,17 +102,13 @@ def _measure(lab: str, folder: Path, zygote: bool, runs: int) -> dict[str, Any]:
 
 
 def _batch(lab: str, zygote: bool) -> float:
-    sys.path.insert(0, str(ROOT / "src"))
     work = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
     subs = work / "subs"
     for i, kind in enumerate(["solutions", "labs"] * 4):
         shutil.copytree(
             ROOT / kind / lab, subs / f"s{i}", ignore=shutil.ignore_patterns("__pycache__")
         )
-    env = dict(os.environ)
-    env.pop("LABKIT_NO_ZYGOTE", None)
-    if not zygote:
-        env["LABKIT_NO_ZYGOTE"] = "1"
+    env = _env(zygote)
     start = time.monotonic()
     subprocess.run(
         [

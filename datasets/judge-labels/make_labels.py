@@ -19,20 +19,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
-from labkit.datasets.knowledge_base import Question, load_questions  # noqa: E402
 from labkit import lexical  # noqa: E402
+from labkit.datasets.judge_labels import ANSWER_KINDS  # noqa: E402
+from labkit.datasets.knowledge_base import Question, load_questions  # noqa: E402
 
 SEED = 20261204
 OUT = HERE / "items.jsonl"
 REFUSAL = "I don't know: the provided context does not say."
-KINDS = (
-    "correct",
-    "partially_correct",
-    "unsupported_claim",
-    "wrong_number",
-    "refusal_when_answer_exists",
-    "correct_refusal",
-)
+KINDS = ANSWER_KINDS
 # Invented sentences: plausible in the company's voice, true of no document.
 INVENTED = (
     "Exceptions must be approved in writing by the CFO.",

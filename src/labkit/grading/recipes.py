@@ -11,9 +11,7 @@ next to learner code, so it must never read anything a learner may not see.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,31 +32,6 @@ def sdk_client(sdk: str, **kwargs: Any) -> Any:
     import anthropic
 
     return anthropic.Anthropic(**kwargs)
-
-
-def refusing_client(sdk: str, **kwargs: Any) -> Any:
-    """A client whose server (a loopback port of the worker itself) accepts one connection and
-    closes it without answering: the SDK raises its APIConnectionError."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
-
-    def serve() -> None:
-        server.settimeout(10)
-        try:
-            conn, _ = server.accept()
-            conn.recv(65536)
-            conn.close()
-        except OSError:
-            pass
-        finally:
-            server.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    root = f"http://127.0.0.1:{port}"
-    base = f"{root}/v1" if sdk == "openai" else root
-    return sdk_client(sdk, api_key="x", base_url=base, max_retries=0, **kwargs)
 
 
 def status_error(status: int, headers: dict[str, str] | None = None) -> Any:
@@ -199,7 +172,6 @@ RECIPES: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite,
     "client": client,
     "sdk_client": sdk_client,
-    "refusing_client": refusing_client,
     "status_error": status_error,
     "connection_error": connection_error,
     "chat_call": chat_call,
