@@ -81,7 +81,7 @@ def run() -> dict[str, Any]:
         "chat-01": int(os.environ.get("LABKIT_BENCH_CHAT01", DEFAULT_COUNTS["chat-01"])),
         "rag-02": int(os.environ.get("LABKIT_BENCH_RAG02", DEFAULT_COUNTS["rag-02"])),
     }
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = _load()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="class-bench-") as tmp:
         for lab, count in counts.items():
@@ -90,6 +90,7 @@ def run() -> dict[str, Any]:
             subs = Path(tmp) / lab / "subs"
             tally = build_class(lab, count, subs)
             manifest = find_lab(ROOT, lab)
+            load_now = _load()
             started = time.perf_counter()
             summary = grade_all(
                 manifest,
@@ -100,6 +101,7 @@ def run() -> dict[str, Any]:
             )
             elapsed = time.perf_counter() - started
             stats = summary.stats
+            load_before, load_after = load_now, _load()
             rows.append(
                 {
                     "lab": lab,
@@ -110,11 +112,17 @@ def run() -> dict[str, Any]:
                     "report_seconds": summary.report_seconds,
                     "statuses": stats["statuses"],
                     "mean": stats["mean_percent"],
+                    "load": f"{load_before:.1f} → {load_after:.1f}",
                 }
             )
             shutil.rmtree(subs, ignore_errors=True)
     _write(rows, load, counts != DEFAULT_COUNTS)
     return {"rows": rows, "load": load}
+
+
+def _load() -> float:
+    """The 1-minute load average (other work on the 2 cores shows here)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def _write(rows: list[dict[str, Any]], load: float, smaller: bool) -> None:
@@ -138,14 +146,15 @@ def _write(rows: list[dict[str, Any]], load: float, smaller: bool) -> None:
             else []
         ),
         "| lab | submissions (mix) | wall time | submissions per minute | report.html build |"
-        " statuses | mean |",
-        "|---|---|---:|---:|---:|---|---:|",
+        " statuses | mean | load before → after |",
+        "|---|---|---:|---:|---:|---|---:|---|",
     ]
     for r in rows:
         statuses = ", ".join(f"{k} {v}" for k, v in r["statuses"].items() if v)
         lines.append(
             f"| {r['lab']} | {r['count']} ({r['mix']}) | {r['seconds']:.0f} s | "
-            f"{r['per_minute']:.1f} | {r['report_seconds']:.2f} s | {statuses} | {r['mean']}% |"
+            f"{r['per_minute']:.1f} | {r['report_seconds']:.2f} s | {statuses} | {r['mean']}% | "
+            f"{r['load']} |"
         )
     lines += [
         "",
