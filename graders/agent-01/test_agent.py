@@ -36,6 +36,7 @@ from labkit.datasets import AgentTask, answer_matches, load_agent_tasks, load_do
 from labkit.fakellm import reply
 from labkit.fakellm.react import UNKNOWN_TOOL, ReactModel
 from labkit.grading import Record, assert_same, lab_test, make
+from labkit.grading.toolkit import hand_over
 
 SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
 TOOL_NAMES = ["calculator", "search_docs", "sql"]
@@ -119,6 +120,7 @@ def tools() -> Iterator[Tools]:
     with tempfile.TemporaryDirectory(prefix="agent01-") as folder:
         target = Path(folder) / "shop.sqlite"
         shutil.copyfile(SHOP_DB, target)
+        hand_over(Path(folder))  # learner code writes through the tools
         yield Tools(target)
 
 

@@ -27,6 +27,7 @@ from rank_bm25 import BM25Okapi
 import labkit
 from labkit.datasets import load_agent_tasks, load_documents
 from labkit.grading import assert_same, lab_test
+from labkit.grading.toolkit import hand_over
 
 SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
 MAX_ROWS = 20
@@ -42,6 +43,7 @@ def shop_copy() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="agent01-") as folder:
         target = Path(folder) / "shop.sqlite"
         shutil.copyfile(SHOP_DB, target)
+        hand_over(Path(folder))  # learner code writes to it
         yield target
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
+from labkit.grading.toolkit import learner_folder
 from labkit.models.embedder import load_vectors, warm_cache
 
 VECTORS = load_vectors(support.VECTORS_FILE)  # read now: the grader's files are gone once tests run
@@ -38,7 +38,7 @@ def small_kb(seed: int) -> list[Any]:
 
 
 def fresh_db() -> Path:
-    return Path(tempfile.mkdtemp(prefix="rag02-db-"))
+    return learner_folder("rag02-db-")
 
 
 def expected_chunks(learner: Any, doc: Any) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from labkit.datasets.knowledge_base import load_questions
 from labkit.fakellm import reply
 from labkit.fakellm.behaviours import find_sources, question_of
 from labkit.grading import assert_same, lab_test
+from labkit.grading.toolkit import learner_folder
 from labkit.models.embedder import load_vectors, warm_cache
 
 VECTORS = load_vectors(support.VECTORS_FILE)  # read now: the grader's files are gone once tests run
@@ -58,7 +57,7 @@ def kb(learner: Any) -> KnowledgeBase:
     if _KB.collection is None and _KB.error is None:
         store = learner.import_module("store")
         try:
-            collection = store.open_collection(Path(tempfile.mkdtemp(prefix="rag02-kb-")))
+            collection = store.open_collection(learner_folder("rag02-kb-"))
             store.ingest(collection, support.documents())
             got = collection.get(include=["embeddings", "metadatas", "documents"])
         except Exception as exc:  # every test that needs the collection reports it

@@ -4,12 +4,14 @@ must stop grading with one clear line instead of producing grades."""
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from grader_fixtures import STARTER, build_code
 
 from labkit.cli import main
+from labkit.grading import identity
 from labkit.grading.manifest import LabManifest, load_manifest
 from labkit.grading.runner import GradeOptions, GradingError, grade
 
@@ -198,3 +200,46 @@ def test_torch_imports_under_the_default_memory_limit_and_the_guard(
     assert lab.limits.memory_mb == 2048
     result = grade(lab, build_code(tmp_path / "sub", "x = 1\n"), GradeOptions(mode="instructor"))
     assert result.tests[0].passed, result.tests[0].reason
+
+
+WHO = """
+from labkit.grading import lab_test
+
+@lab_test(points=1, number="1", hint="h")
+def test_worker_user(learner):
+    assert learner.import_module("calc").worker_ids() == (1, 1)
+
+@lab_test(points=1, number="2", hint="h")
+def test_cli_user(learner):
+    assert learner.run("calc.py").stdout.split() == ["1", "1"]
+"""
+
+AS_WHO = """import os
+import sys
+
+
+def worker_ids():
+    return (int(os.getuid() != 0), int(os.getgid() != 0))
+
+
+if __name__ == "__main__":
+    print(*worker_ids())
+"""
+
+
+@pytest.mark.skipif(not identity.supported(), reason="only a grader running as root changes user")
+def test_as_root_learner_code_runs_as_its_own_user_or_says_why_not(
+    course: Path, tmp_path: Path
+) -> None:
+    """Worker and CLI runs get a uid and gid of the run's own (so the kernel keeps them from the
+    judge); where that user could not run this interpreter (a venv under /root), they keep uid 0
+    and ``identity.choose`` names the reason, which instructor mode prints first."""
+    ids, problem = identity.choose(sys.executable)
+    lab = _lab(course, tmp_path, "who", {}, WHO)
+    sub = build_code(tmp_path / "sub", AS_WHO)
+    result = grade(lab, sub, GradeOptions(mode="learner"))
+    kinds = [t.kind for t in result.tests]
+    if ids is None:
+        assert problem and kinds == ["failed", "failed"]
+    else:
+        assert kinds == ["passed", "passed"], [t.reason for t in result.tests]

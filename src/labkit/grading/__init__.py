@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-GRADER_VERSION = "1.0"
+GRADER_VERSION = "1.1"
 
 if TYPE_CHECKING:
     from labkit.grading.api import PartialCredit, assert_same, lab_test, same

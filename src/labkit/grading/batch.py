@@ -27,6 +27,7 @@ import io
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -40,7 +41,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labkit.errors import LabkitError
-from labkit.grading import GRADER_VERSION
+from labkit.grading import GRADER_VERSION, identity
 from labkit.grading.manifest import LabManifest, compute_tests_hash
 from labkit.grading.results import read_json, to_gradescope, write_json
 from labkit.grading.runner import (
@@ -153,10 +154,11 @@ def grade_all(
     hidden = options.hidden_tests.resolve() if options.hidden_tests else None
     if hidden is not None and not hidden.is_dir():
         raise LabkitError(f"hidden tests folder not found: {hidden}")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # docs/THREAT-MODEL.md, "Root"
+    _, problem = identity.choose(sys.executable)
+    if problem:  # docs/THREAT-MODEL.md, "Root": say once, up front, what isolation is missing
         console.print(
-            "note: grading as root: learner code runs in a worker with no capabilities but still "
-            "as uid 0; use an unprivileged user or a container for stronger isolation",
+            f"note: grading as root, but {problem}; learner code runs as uid 0 with no "
+            "capabilities instead",
             soft_wrap=True,
         )
     digest = compute_tests_hash(manifest, [hidden] if hidden else [])

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, cast
 
 import pytest
 
-from labkit.grading import guard, zygote
+from labkit.grading import guard, identity, zygote
 from labkit.grading.proxy import (
     LearnerCrash,
     LearnerTimeout,
@@ -369,6 +369,7 @@ def _start_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         close_fds=True,
+        **identity.popen_args(),
     )
     assert proc.stdin and proc.stdout and proc.stderr
     return (

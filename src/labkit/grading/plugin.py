@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 
-from labkit.grading import guard, zygote
+from labkit.grading import guard, identity, zygote
 from labkit.grading.api import MARKER, VISIBILITIES, PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.learner import Learner
@@ -447,6 +447,16 @@ def learner(request: pytest.FixtureRequest) -> Learner:
     return state.learner
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[None, Any, None]:
+    """Learner code may write in a test's ``tmp_path`` too (its own user, when grading as root)."""
+    outcome = yield
+    if fixturedef.argname == "tmp_path" and outcome.excinfo is None:
+        identity.hand_over(Path(outcome.get_result()))
+
+
 @pytest.fixture
 def private_dir() -> Generator[Path, None, None]:
     """A fresh, writable folder for this test only, that learner code in the worker may use too
@@ -455,6 +465,7 @@ def private_dir() -> Generator[Path, None, None]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="labkit-test-") as folder:
+        identity.hand_over(Path(folder))  # the learner's user may write there (grading as root)
         yield Path(folder)
 
 

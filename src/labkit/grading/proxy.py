@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from labkit.grading import zygote
+from labkit.grading import identity, zygote
 from labkit.grading.codec import Codec, CodecError
 from labkit.grading.wire import Endpoint, WireClosed, WireError, WireTimeout
 
@@ -274,6 +274,7 @@ class WorkerClient(Codec):
                 stderr=self.stderr,
                 pass_fds=(child.fileno(), dump_w),
                 close_fds=True,
+                **identity.popen_args(),
             )
         finally:
             child.close()

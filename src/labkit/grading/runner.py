@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from labkit.errors import LabkitError
+from labkit.grading import identity
 from labkit.grading.channel import ChannelReader, Message
 from labkit.grading.guard import GuardConfig
 from labkit.grading.manifest import LabManifest, compute_tests_hash
@@ -367,6 +368,8 @@ class _Attempt:
         self.reader_seen_collected = False
         self.trace_fd: int | None = None
         self.trace = bytearray()
+        # the learner's own user for this run (root graders only; see grading/identity.py)
+        self.ids, self.ids_problem = identity.choose(session.opts.python)
 
     # -- folder -----------------------------------------------------------------------------------
 
@@ -387,7 +390,27 @@ class _Attempt:
             shutil.copytree(self.s.opts.hidden_tests, hidden, ignore=ignore, symlinks=False)
         ini = self.dir / "pytest.ini"
         ini.write_text(_INI, encoding="utf-8")
+        if self.ids is not None:
+            self._share_with_learner(lab, tests, hidden)
         return lab, tests, hidden, ini
+
+    def _share_with_learner(self, lab: Path, tests: Path, hidden: Path | None) -> None:
+        """Let the run's learner user reach its own folders and nothing else of the judge's.
+
+        The folders from the grading root down to this run may be crossed but not listed (0711),
+        so the learner user reaches ``lab``, ``tmp`` and ``home`` (now its own) only by their
+        names; the test copies stay root's alone (0700).
+        """
+        assert self.ids is not None
+        root = grading_root()
+        chain = [self.dir, *self.dir.parents]
+        top = chain.index(root) if root in chain else chain.index(self.s.base)
+        for folder in chain[: top + 1]:
+            folder.chmod(0o711)
+        for mine in (lab, self.dir / "tmp", self.dir / "home"):
+            identity.hand_over(mine, self.ids)
+        for private in (tests, *([hidden] if hidden else [])):
+            private.chmod(0o700)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -489,6 +512,8 @@ class _Attempt:
             env["LABKIT_ROOT"] = str(self.s.opts.repo_root)
         if os.environ.get("LABKIT_NO_ZYGOTE"):  # benchmarks and debugging: fresh interpreters
             env["LABKIT_NO_ZYGOTE"] = "1"
+        if self.ids is not None:
+            env[identity.ENV] = f"{self.ids[0]}:{self.ids[1]}"
         return env
 
     def _preexec(self) -> Callable[[], None]:

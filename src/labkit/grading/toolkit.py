@@ -7,7 +7,9 @@
   (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package).
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
   that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
-  ``-current`` symlink the guard refuses).
+  ``-current`` symlink the guard refuses). :func:`learner_folder` makes one outside a fixture;
+  :func:`hand_over` lets learner code write in a folder a test made itself (when the grader runs
+  as root, learner code runs as a user of its own: ``labkit.grading.identity``).
 - Sharing helpers between the test files of one grader: put them in a module next to the tests
   (``graders/<id>/helpers.py``) and ``import helpers``; the grader's folder is on ``sys.path``
   (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are collected with the
@@ -18,11 +20,30 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from labkit.datasets.paths import datasets_dir
 from labkit.fakellm.journal import JournalEntry
+from labkit.grading.identity import hand_over
+
+__all__ = [
+    "dataset_path",
+    "hand_over",
+    "learner_folder",
+    "system_prompt",
+    "tool_calls",
+    "tool_results",
+    "turns",
+]
+
+
+def learner_folder(prefix: str = "labkit-") -> Path:
+    """A new temporary folder learner code may write in (removed with the run's temp folder)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    hand_over(folder)
+    return folder
 
 
 def _chat(entry: JournalEntry) -> Any:

@@ -387,14 +387,16 @@ def _die_with_parent() -> None:
 
 
 def _drop_privileges() -> str:
-    """As root: give up every capability (and any way to regain one) before learner code runs.
+    """No new privileges ever (no setuid binary can raise them); as root, no capabilities either.
 
-    The worker keeps uid 0, so root-owned files (the venv, the model cache) stay readable, but
-    without CAP_SYS_PTRACE it cannot ptrace the judge or read its memory (the judge is
-    non-dumpable), and without CAP_DAC_OVERRIDE it cannot read other users' private files.
-    Returns "" when done (or not root), else why not.
+    A grader running as root normally starts the worker as a user of the run's own
+    (``grading/identity.py``), and this only sets no_new_privs. When it could not, the worker
+    keeps uid 0, so root-owned files (the venv, the model cache) stay readable, but without
+    CAP_SYS_PTRACE it cannot ptrace the judge or read its memory (the judge is non-dumpable), and
+    without CAP_DAC_OVERRIDE it cannot read other users' private files.
+    Returns "" when done, else why not.
     """
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+    if not sys.platform.startswith("linux"):
         return ""
     try:
         import ctypes
@@ -402,6 +404,8 @@ def _drop_privileges() -> str:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
             return "no_new_privs refused"
+        if os.geteuid() != 0:
+            return ""
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last cap)
 

@@ -40,6 +40,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from labkit.grading import identity
+
 # Installed packages worth importing ahead: heavy, import-time side-effect free, and common in the
 # course's labs. Anything else a learner imports is imported by their own process, as before.
 PRELOADABLE = (
@@ -138,6 +140,7 @@ class Zygote:
             stderr=subprocess.DEVNULL,
             pass_fds=(child.fileno(),),
             close_fds=True,
+            **identity.popen_args(),  # the run's own unprivileged user, when grading as root
         )
         child.close()
         self._send({"preload": self.preload})
