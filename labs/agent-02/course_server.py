@@ -12,45 +12,24 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from labkit.mcp_testing.course import search_passages
+from labkit.mcp_testing.course import KbHit, KbResults, QueryResult, Refund, search_passages
 
 MAX_ROWS = 50
 MAX_K = 10
 REFUNDABLE = ("paid", "shipped", "delivered")
 
 
-# --- given: what the tools return ------------------------------------------------------------
-
-
-class KbHit(BaseModel):
-    passage_id: str
-    doc_id: str
-    title: str
-    text: str
-    score: int
-
-
-class KbResults(BaseModel):
-    results: list[KbHit]
-
-
-class QueryResult(BaseModel):
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool
-
-
-class Refund(BaseModel):
-    order_id: str
-    status: str
-    amount: float
+# --- given: what the tools return ----------------------------------------------------------
+# KbHit(passage_id, doc_id, title, text, score), KbResults(results), QueryResult(columns, rows,
+# truncated) and Refund(order_id, status, amount): pydantic models from labkit.mcp_testing.course
+# (the course's own server returns the same types, so the tests compare like with like).
 
 
 # --- task 1 ----------------------------------------------------------------------------------
