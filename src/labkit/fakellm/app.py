@@ -28,10 +28,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labkit import config
-from labkit.fakellm import anthropic_api, openai_api
+from labkit.fakellm import anthropic_api
 from labkit.fakellm.behaviours import Behaviour
 from labkit.fakellm.completion import Completion, prompt_tokens
 from labkit.fakellm.journal import JournalEntry
+from labkit.fakellm.openai import chat as openai_chat
+from labkit.fakellm.openai import embeddings as openai_embeddings
+from labkit.fakellm.openai import errors as openai_errors
+from labkit.fakellm.openai import responses as openai_responses
+from labkit.fakellm.openai import responses_stream as openai_stream
 from labkit.fakellm.state import HandlerFailed, ProviderState
 from labkit.fakellm.transport import (
     DroppedResponse,
@@ -147,7 +152,7 @@ class Dialect:
                 message = f"{param}: {message}"
             body = anthropic_api.error_body(status, message, type=type)
         else:
-            body = openai_api.error_body(status, message, type=type, param=param)
+            body = openai_errors.error_body(status, message, type=type, param=param)
         return json_response(body, status, headers)
 
     def scripted_error(self, error: HttpError, headers: dict[str, str]) -> Response:
@@ -155,7 +160,7 @@ class Dialect:
         body = (
             anthropic_api.http_error_body(error)
             if self.api == "anthropic"
-            else openai_api.http_error_body(error)
+            else openai_errors.http_error_body(error)
         )
         return json_response(body, error.status, {**headers, **dict(error.headers)})
 
@@ -300,12 +305,12 @@ def create_app(
         if not req.stream:
             await run_in_threadpool(comp.full_text)
             return finish_plain(
-                openai_api.chat_body(req, comp, completion_id), reply, headers, entry, OPENAI
+                openai_chat.chat_body(req, comp, completion_id), reply, headers, entry, OPENAI
             )
-        frames = openai_api.chat_frames(req, comp, completion_id)
+        frames = openai_chat.chat_frames(req, comp, completion_id)
         return EventStream(
             frames,
-            faults(comp, reply, openai_api.stream_error_frame),
+            faults(comp, reply, openai_errors.stream_error_frame),
             headers,
             mark_dropped(entry),
             watch_disconnect=slow_stream(comp),
@@ -316,7 +321,7 @@ def create_app(
     ) -> Response:
         comp = Completion.build(req, reply, st, "call_")
         response_id = st.next_id("resp_")
-        ids = openai_api.response_ids(comp, st.next_id)
+        ids = openai_responses.response_ids(comp, st.next_id)
 
         def remember() -> None:
             text = comp.text if comp.lazy is None else "".join(comp.streamed_text)
@@ -332,17 +337,21 @@ def create_app(
             await run_in_threadpool(comp.full_text)
             remember()
             return finish_plain(
-                openai_api.response_body(req, comp, response_id, ids), reply, headers, entry, OPENAI
+                openai_responses.response_body(req, comp, response_id, ids),
+                reply,
+                headers,
+                entry,
+                OPENAI,
             )
 
         async def frames() -> AsyncIterator[tuple[FrameKind, bytes]]:
-            async for frame in openai_api.response_frames(req, comp, response_id, ids):
+            async for frame in openai_stream.response_frames(req, comp, response_id, ids):
                 yield frame
             remember()
 
         return EventStream(
             frames(),
-            faults(comp, reply, openai_api.response_error_frame),
+            faults(comp, reply, openai_errors.response_error_frame),
             headers,
             mark_dropped(entry),
             watch_disconnect=slow_stream(comp),
@@ -373,7 +382,7 @@ def create_app(
         headers = _headers(request)
         try:
             _check_openai_auth(headers)
-            req = openai_api.parse_chat(await _json_body(request), headers)
+            req = openai_chat.parse_chat(await _json_body(request), headers)
         except RequestError as exc:
             return OPENAI.error(exc.status, exc.message, param=exc.param, type=exc.kind)
         return await generate(request, req, OPENAI)
@@ -391,7 +400,7 @@ def create_app(
                         f"Previous response with id '{body['previous_response_id']}' not found.",
                         param="previous_response_id",
                     )
-            req = openai_api.parse_responses(body, headers, previous)
+            req = openai_responses.parse_responses(body, headers, previous)
         except RequestError as exc:
             return OPENAI.error(exc.status, exc.message, param=exc.param, type=exc.kind)
         return await generate(request, req, OPENAI)
@@ -400,7 +409,7 @@ def create_app(
         headers = _headers(request)
         try:
             _check_openai_auth(headers)
-            ereq = openai_api.parse_embeddings(
+            ereq = openai_embeddings.parse_embeddings(
                 await _json_body(request), decode, EMBEDDING_DIMENSION
             )
         except RequestError as exc:
@@ -424,7 +433,7 @@ def create_app(
                 headers={**base_headers, "x-should-retry": "false"},
             )
         tokens = sum(count_tokens(t) for t in ereq.texts)
-        body = openai_api.embeddings_body(ereq, vectors, tokens)
+        body = openai_embeddings.embeddings_body(ereq, vectors, tokens)
         if reply is not None and reply.drop_after is not None:
             mark_dropped(entry)()
             return DroppedResponse(dumps(body), headers=base_headers)
@@ -442,7 +451,8 @@ def create_app(
                 headers={"request-id": st.next_id("req_")},
             )
         return json_response(
-            openai_api.models_body(served_models()), headers={"x-request-id": st.next_id("req_")}
+            openai_embeddings.models_body(served_models()),
+            headers={"x-request-id": st.next_id("req_")},
         )
 
     async def get_model(request: Request) -> Response:
@@ -456,7 +466,7 @@ def create_app(
         body = (
             anthropic_api.model_info(model_id)
             if dialect is ANTHROPIC
-            else openai_api.model_object(model_id)
+            else openai_embeddings.model_object(model_id)
         )
         return json_response(body)
 
