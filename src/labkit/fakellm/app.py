@@ -28,7 +28,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labkit import config
-from labkit.fakellm import anthropic_api
+from labkit.fakellm.anthropic import errors as anthropic_errors
+from labkit.fakellm.anthropic import request as anthropic_request
+from labkit.fakellm.anthropic import response as anthropic_response
 from labkit.fakellm.behaviours import Behaviour
 from labkit.fakellm.completion import Completion, prompt_tokens
 from labkit.fakellm.journal import JournalEntry
@@ -150,7 +152,7 @@ class Dialect:
         if self.api == "anthropic":
             if param and not message.startswith(param.split(".")[0]):
                 message = f"{param}: {message}"
-            body = anthropic_api.error_body(status, message, type=type)
+            body = anthropic_errors.error_body(status, message, type=type)
         else:
             body = openai_errors.error_body(status, message, type=type, param=param)
         return json_response(body, status, headers)
@@ -158,7 +160,7 @@ class Dialect:
     def scripted_error(self, error: HttpError, headers: dict[str, str]) -> Response:
         """A scripted HTTP error (its headers merged over the request-id header)."""
         body = (
-            anthropic_api.http_error_body(error)
+            anthropic_errors.http_error_body(error)
             if self.api == "anthropic"
             else openai_errors.http_error_body(error)
         )
@@ -365,12 +367,16 @@ def create_app(
         if not req.stream:
             await run_in_threadpool(comp.full_text)
             return finish_plain(
-                anthropic_api.message_body(req, comp, message_id), reply, headers, entry, ANTHROPIC
+                anthropic_response.message_body(req, comp, message_id),
+                reply,
+                headers,
+                entry,
+                ANTHROPIC,
             )
-        frames = anthropic_api.message_frames(req, comp, message_id)
+        frames = anthropic_response.message_frames(req, comp, message_id)
         return EventStream(
             frames,
-            faults(comp, reply, anthropic_api.stream_error_frame),
+            faults(comp, reply, anthropic_errors.stream_error_frame),
             headers,
             mark_dropped(entry),
             watch_disconnect=slow_stream(comp),
@@ -443,11 +449,11 @@ def create_app(
         dialect = _dialect_for(request)
         if dialect is ANTHROPIC:
             try:
-                anthropic_api.check_headers(_headers(request))
+                anthropic_request.check_headers(_headers(request))
             except RequestError as exc:
                 return ANTHROPIC.error(exc.status, exc.message, type=exc.kind)
             return json_response(
-                anthropic_api.models_body(_chat_models()),
+                anthropic_response.models_body(_chat_models()),
                 headers={"request-id": st.next_id("req_")},
             )
         return json_response(
@@ -464,7 +470,7 @@ def create_app(
                 404, f"The model '{model_id}' does not exist", param="model", type=None
             )
         body = (
-            anthropic_api.model_info(model_id)
+            anthropic_response.model_info(model_id)
             if dialect is ANTHROPIC
             else openai_embeddings.model_object(model_id)
         )
@@ -475,8 +481,8 @@ def create_app(
     async def messages(request: Request) -> Response:
         headers = _headers(request)
         try:
-            anthropic_api.check_headers(headers)
-            req = anthropic_api.parse_messages(await _json_body(request), headers)
+            anthropic_request.check_headers(headers)
+            req = anthropic_request.parse_messages(await _json_body(request), headers)
         except RequestError as exc:
             return ANTHROPIC.error(exc.status, exc.message, type=exc.kind)
         return await generate(request, req, ANTHROPIC)
@@ -484,8 +490,8 @@ def create_app(
     async def count_tokens_route(request: Request) -> Response:
         headers = _headers(request)
         try:
-            anthropic_api.check_headers(headers)
-            req = anthropic_api.parse_messages(
+            anthropic_request.check_headers(headers)
+            req = anthropic_request.parse_messages(
                 await _json_body(request), headers, require_max_tokens=False
             )
         except RequestError as exc:
