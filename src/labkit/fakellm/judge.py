@@ -1,6 +1,6 @@
 """The fake provider as an evaluation judge: RAGAS's prompts, and a learner's LLM-as-judge rubric.
 
-Two behaviours, placed in the default chain before :class:`~labkit.fakellm.behaviours.SchemaFiller`
+Two behaviours, placed in the default chain before :class:`~labkit.fakellm.schema.filler.SchemaFiller`
 (which would otherwise echo the prompt into the schema: faithfulness 1.0, recall 0.0):
 
 :class:`RagasJudge` answers the five prompts of ``ragas.metrics.collections`` (0.4.x), recognised
@@ -45,11 +45,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit import lexical
-from labkit.fakellm.behaviours import (
-    _json_objects,
-    identifiers,
-    mentions,
-)
+from labkit.fakellm.extractive import identifiers, mentions
+from labkit.fakellm.schema.prompt import json_objects
 from labkit.fakellm.types import ChatRequest, Reply
 
 __all__ = [
@@ -288,13 +285,13 @@ class RagasJudge:
             schemas.append(request.response_schema)
         for text in [request.system, *(m.text for m in request.messages)]:
             if "properties" in text:
-                schemas.extend(v for _, _, v in _json_objects(text) if isinstance(v, dict))
+                schemas.extend(v for _, _, v in json_objects(text) if isinstance(v, dict))
         kind = next((k for k in map(_schema_shape, schemas) if k), None)
         if kind is None:
             return None
         needed = _INPUT_KEYS[kind]
         for text in reversed([m.text for m in request.messages if m.role == "user"]):
-            objects = [v for _, _, v in _json_objects(text) if isinstance(v, dict)]
+            objects = [v for _, _, v in json_objects(text) if isinstance(v, dict)]
             for value in reversed(objects):
                 if needed <= set(value):
                     return kind, value
