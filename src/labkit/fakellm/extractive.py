@@ -261,60 +261,42 @@ class ExtractiveAnswerer:
             return None
         refusal = Answer(self.REFUSAL, (), {})
         question = question_of(request.last_user_text)
-        q_words = lexical.content_set(question, lexical.INSTRUCTION_WORDS)
-        if not q_words:
+        reading = _Reading.of(question, sources)
+        if reading is None:
             return refusal
-        known = " ".join(f"{s.label or ''} {s.text}" for s in sources)
-        exact = identifiers(question)
-        if any(not mentions(known, token) for token in exact):
-            return refusal
-        # An exact name is one term, matched whole: AGT-115 is not matched by AGT-101's "agt".
-        parts = {lexical.stem(w) for token in exact for w in lexical.words(token)}
-        q_words = (q_words - parts) | {_EXACT + token.lower() for token in exact}
-
-        def terms(text: str) -> set[str]:
-            found = q_words & lexical.content_set(text)
-            return found | {_EXACT + t.lower() for t in exact if mentions(text, t)}
-
-        kinds = [
-            (kind, value) for kind, (asks, value) in ANSWER_TYPES.items() if asks.search(question)
-        ]
-        units: list[Unit] = []
-        for source in sources:
-            units.extend(source_units(source, len(units)))
-        own: dict[int, set[str]] = {}
-        framed: dict[int, set[str]] = {}
-        for unit in units:
-            words = terms(unit.text)
-            own[unit.order] = words
-            framed[unit.order] = words | terms(unit.context)
-        needed = min(2, weight(q_words))
-        relevant = [u for u in units if own[u.order] and weight(framed[u.order]) >= needed]
-
-        def typed(unit: Unit) -> set[str]:
-            undated = extract.mask(unit.text, _DATES)  # a date is no quantity
-            found = any(
-                value.search(undated if kind == "quantity" else unit.text) for kind, value in kinds
-            )
-            return {_ANSWER_TYPE} if found else set()
-
-        def offers(unit: Unit, covered: set[str]) -> int:
-            return weight((framed[unit.order] | typed(unit)) - covered)
-
+        relevant = reading.relevant()
         # Coverage counts only the question words the sources use at all: a word no source
         # mentions (a paraphrase, a typo) cannot be matched by any quote, so it does not count.
-        known_words = set().union(*framed.values()) if framed else set()
+        known_words = set().union(*reading.framed.values()) if reading.framed else set()
         strong = [
             u
             for u in relevant
-            if weight(framed[u.order]) >= self.MIN_COVERAGE * weight(known_words)
+            if weight(reading.framed[u.order]) >= self.MIN_COVERAGE * weight(known_words)
         ]
         if not strong:
             return refusal
-        best = max(strong, key=lambda u: (offers(u, set()), -u.order))
+        best = max(strong, key=lambda u: (reading.offers(u, set()), -u.order))
         sim = self.similarities(question, relevant)
         if sim and max(sim[u.order] for u in strong) < self.MIN_SIMILARITY:
             return refusal  # the best quotes match words of the question, not what it asks
+        chosen = self._quotes(reading, relevant, best, sim)
+        quoted = " ".join(f"{u.source.label or ''} {u.source.text}" for u in chosen)
+        if any(not mentions(quoted, token) for token in reading.exact):
+            return refusal  # the sources quoted are not about the exact thing asked for
+        cites: list[int] = []
+        labels: dict[int, str] = {}
+        for unit in chosen:
+            if unit.source.number not in cites:
+                cites.append(unit.source.number)
+            if unit.source.label:
+                labels[unit.source.number] = unit.source.label
+        return Answer(" ".join(_quote(u) for u in chosen), tuple(cites), labels)
+
+    def _quotes(
+        self, reading: _Reading, relevant: list[Unit], best: Unit, sim: dict[int, float]
+    ) -> list[Unit]:
+        """``best`` and up to two more relevant units that say more, in source order."""
+        own, typed, offers = reading.own, reading.typed, reading.offers
 
         def adds(unit: Unit, covered: set[str]) -> bool:
             """Whether quoting ``unit`` too says more: a question term or the kind of value asked
@@ -323,15 +305,12 @@ class ExtractiveAnswerer:
             quote or a meaning close to the question's."""
             if (own[unit.order] | typed(unit)) - covered:
                 return True
-            if not names_of(best) <= names_of(unit):
+            if not reading.names_of(best) <= reading.names_of(unit):
                 return False
             return (
                 offers(unit, set()) >= offers(best, set())
                 or sim.get(unit.order, 0.0) >= self.EXTRA_SIMILARITY
             )
-
-        def names_of(unit: Unit) -> set[str]:
-            return {term for term in framed[unit.order] if term.startswith(_EXACT)}
 
         chosen = [best]
         covered = own[best.order] | typed(best)  # what the quotes themselves say
@@ -343,17 +322,7 @@ class ExtractiveAnswerer:
             chosen.append(pick)
             covered |= own[pick.order] | typed(pick)
         chosen.sort(key=lambda u: u.order)
-        quoted = " ".join(f"{u.source.label or ''} {u.source.text}" for u in chosen)
-        if any(not mentions(quoted, token) for token in exact):
-            return refusal  # the sources quoted are not about the exact thing asked for
-        cites: list[int] = []
-        labels: dict[int, str] = {}
-        for unit in chosen:
-            if unit.source.number not in cites:
-                cites.append(unit.source.number)
-            if unit.source.label:
-                labels[unit.source.number] = unit.source.label
-        return Answer(" ".join(_quote(u) for u in chosen), tuple(cites), labels)
+        return chosen
 
     def similarities(self, question: str, units: Sequence[Unit]) -> dict[int, float]:
         """Cosine similarity of ``question`` to each unit (by ``order``, rounded to 3 decimals),
@@ -374,3 +343,70 @@ class ExtractiveAnswerer:
         """The answer as a text reply (None when there are no sources)."""
         found = self.answer(request)
         return Reply(text=found.text) if found else None
+
+
+class _Reading:
+    """A question read against the units of its sources: the question's terms, the kinds of value
+    it asks for, and the terms each unit holds on its own (``own``) and with its context
+    (``framed``)."""
+
+    def __init__(self, question: str, q_words: set[str], exact: list[str], units: list[Unit]):
+        self.q_words = q_words
+        self.exact = exact
+        self.kinds = [
+            (kind, value) for kind, (asks, value) in ANSWER_TYPES.items() if asks.search(question)
+        ]
+        self.units = units
+        self.own: dict[int, set[str]] = {}
+        self.framed: dict[int, set[str]] = {}
+        for unit in units:
+            words = self.terms(unit.text)
+            self.own[unit.order] = words
+            self.framed[unit.order] = words | self.terms(unit.context)
+
+    @classmethod
+    def of(cls, question: str, sources: list[Source]) -> _Reading | None:
+        """The reading, or None when the answer is a refusal before any unit is read: the
+        question has no content word, or names something exactly that no source mentions."""
+        q_words = lexical.content_set(question, lexical.INSTRUCTION_WORDS)
+        if not q_words:
+            return None
+        known = " ".join(f"{s.label or ''} {s.text}" for s in sources)
+        exact = identifiers(question)
+        if any(not mentions(known, token) for token in exact):
+            return None
+        # An exact name is one term, matched whole: AGT-115 is not matched by AGT-101's "agt".
+        parts = {lexical.stem(w) for token in exact for w in lexical.words(token)}
+        q_words = (q_words - parts) | {_EXACT + token.lower() for token in exact}
+        units: list[Unit] = []
+        for source in sources:
+            units.extend(source_units(source, len(units)))
+        return cls(question, q_words, exact, units)
+
+    def terms(self, text: str) -> set[str]:
+        """The question terms in ``text``."""
+        found = self.q_words & lexical.content_set(text)
+        return found | {_EXACT + t.lower() for t in self.exact if mentions(text, t)}
+
+    def relevant(self) -> list[Unit]:
+        """Units holding a question term themselves, and enough of them with their context."""
+        needed = min(2, weight(self.q_words))
+        return [
+            u for u in self.units if self.own[u.order] and weight(self.framed[u.order]) >= needed
+        ]
+
+    def typed(self, unit: Unit) -> set[str]:
+        """The answer-type pseudo term, when ``unit`` holds the kind of value asked for."""
+        undated = extract.mask(unit.text, _DATES)  # a date is no quantity
+        found = any(
+            value.search(undated if kind == "quantity" else unit.text) for kind, value in self.kinds
+        )
+        return {_ANSWER_TYPE} if found else set()
+
+    def offers(self, unit: Unit, covered: set[str]) -> int:
+        """What quoting ``unit`` adds to ``covered``, weighed."""
+        return weight((self.framed[unit.order] | self.typed(unit)) - covered)
+
+    def names_of(self, unit: Unit) -> set[str]:
+        """The exact names ``unit`` is framed by."""
+        return {term for term in self.framed[unit.order] if term.startswith(_EXACT)}
