@@ -53,6 +53,36 @@ class Rendering:
     done: Callable[[], None] = field(default=_nothing)
 
 
+@dataclass(frozen=True)
+class _Wire:
+    """An endpoint whose body and frames need only the completion and its id."""
+
+    dialect: Dialect
+    call_prefix: str  # of tool call ids
+    id_prefix: str  # of the completion / message id
+    body: Callable[[ChatRequest, Completion, str], dict[str, Any]]
+    frames: Callable[[ChatRequest, Completion, str], Frames]
+    error_frame: Callable[[str, str | None], bytes]
+
+
+_CHAT = _Wire(
+    OPENAI,
+    "call_",
+    "chatcmpl-",
+    openai_chat.chat_body,
+    openai_chat.chat_frames,
+    openai_errors.stream_error_frame,
+)
+_MESSAGES = _Wire(
+    ANTHROPIC,
+    "toolu_",
+    "msg_",
+    anthropic_response.message_body,
+    anthropic_response.message_frames,
+    anthropic_errors.stream_error_frame,
+)
+
+
 def mark_dropped(entry: JournalEntry | None) -> Callable[[], None]:
     """A callback that marks the journal entry as a dropped connection."""
 
@@ -93,23 +123,22 @@ class Generator:
             await asyncio.sleep(reply.delay)
         if reply.error is not None:
             return dialect.scripted_error(reply.error, base_headers)
-        if req.endpoint == "messages":
-            rendering = self._messages(req, reply)
-        elif req.endpoint == "responses":
+        if req.endpoint == "responses":
             rendering = self._responses(req, reply)
         else:
-            rendering = self._chat(req, reply)
+            wire = _MESSAGES if req.endpoint == "messages" else _CHAT
+            rendering = self._rendering(req, reply, wire)
         return await self._render(rendering, req, reply, base_headers, entry)
 
-    def _chat(self, req: ChatRequest, reply: Reply) -> Rendering:
-        comp = Completion.build(req, reply, self.st, "call_")
-        completion_id = self.st.next_id("chatcmpl-")
+    def _rendering(self, req: ChatRequest, reply: Reply, wire: _Wire) -> Rendering:
+        comp = Completion.build(req, reply, self.st, wire.call_prefix)
+        object_id = self.st.next_id(wire.id_prefix)
         return Rendering(
             comp,
-            OPENAI,
-            lambda: openai_chat.chat_body(req, comp, completion_id),
-            lambda: openai_chat.chat_frames(req, comp, completion_id),
-            openai_errors.stream_error_frame,
+            wire.dialect,
+            lambda: wire.body(req, comp, object_id),
+            lambda: wire.frames(req, comp, object_id),
+            wire.error_frame,
         )
 
     def _responses(self, req: ChatRequest, reply: Reply) -> Rendering:
@@ -130,17 +159,6 @@ class Generator:
             lambda: openai_stream.response_frames(req, comp, response_id, ids),
             openai_errors.response_error_frame,
             remember,
-        )
-
-    def _messages(self, req: ChatRequest, reply: Reply) -> Rendering:
-        comp = Completion.build(req, reply, self.st, "toolu_")
-        message_id = self.st.next_id("msg_")
-        return Rendering(
-            comp,
-            ANTHROPIC,
-            lambda: anthropic_response.message_body(req, comp, message_id),
-            lambda: anthropic_response.message_frames(req, comp, message_id),
-            anthropic_errors.stream_error_frame,
         )
 
     async def _render(
