@@ -29,7 +29,7 @@ class SchemaFiller:
        from the text); else ``{"answer": <answer>}``.
 
     Values come from the last user message (JSON embedded in it is ignored) by the rules of
-    :mod:`labkit.fakellm.schema_fill`. Free-text fields (``answer``, ``summary``...) get the
+    :mod:`labkit.fakellm.schema.fill`. Free-text fields (``answer``, ``summary``...) get the
     extractive answer when the prompt has sources (and citation fields its [n] numbers), else
     the first sentence of the user message.
     """
