@@ -18,7 +18,7 @@ import support  # this grader's shared helpers (graders/<id>/support.py, on sys.
 from labkit import config
 from labkit.datasets.knowledge_base import load_questions
 from labkit.fakellm import reply
-from labkit.fakellm.behaviours import find_sources, question_of
+from labkit.fakellm.sources import find_sources, question_of
 from labkit.grading import assert_same, lab_test
 from labkit.grading.toolkit import learner_folder
 from labkit.models.embedder import load_vectors, warm_cache

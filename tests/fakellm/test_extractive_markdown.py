@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from labkit.fakellm.behaviours import ExtractiveAnswerer, find_sources, identifiers
+from labkit.fakellm.extractive import ExtractiveAnswerer, identifiers
+from labkit.fakellm.sources import find_sources
 from labkit.fakellm.types import ChatRequest, Message
 
 SOURCES = """[1] (policy-travel-2023) ## 5. Meals

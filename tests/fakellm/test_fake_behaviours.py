@@ -11,16 +11,21 @@ import anthropic
 import openai
 from pydantic import BaseModel, Field
 
-from labkit.fakellm import ChatRequest, FakeLLM, Message, ToolCall, ToolResult, ToolSpec
-from labkit.fakellm.behaviours import (
+from labkit.fakellm import (
+    ChatRequest,
     Conversational,
     ExtractiveAnswerer,
+    FakeLLM,
+    Message,
     SchemaFiller,
+    ToolCall,
     ToolPolicy,
-    find_sources,
-    persona_of,
+    ToolResult,
+    ToolSpec,
 )
-from labkit.fakellm.schema_fill import fill_schema
+from labkit.fakellm.conversational import persona_of
+from labkit.fakellm.schema.fill import fill_schema
+from labkit.fakellm.sources import find_sources
 from labkit.lexical import stem
 
 MODEL = "fake-gpt"

@@ -21,17 +21,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from labkit.fakellm import reply
     from labkit.fakellm.app import create_app
-    from labkit.fakellm.behaviours import (
-        Behaviour,
-        Conversational,
-        ExtractiveAnswerer,
-        SchemaFiller,
-        ToolPolicy,
-        default_behaviours,
-    )
+    from labkit.fakellm.behaviours import Behaviour, default_behaviours
+    from labkit.fakellm.conversational import Conversational
+    from labkit.fakellm.extractive import ExtractiveAnswerer
     from labkit.fakellm.journal import Journal, JournalEntry
+    from labkit.fakellm.schema.filler import SchemaFiller
     from labkit.fakellm.server import FakeLLM
     from labkit.fakellm.state import ProviderState
+    from labkit.fakellm.tool_policy import ToolPolicy
     from labkit.fakellm.types import (
         ChatRequest,
         HttpError,
@@ -50,10 +47,10 @@ _HOMES = {
     "reply": "labkit.fakellm.reply",
     "create_app": "labkit.fakellm.app",
     "Behaviour": "labkit.fakellm.behaviours",
-    "Conversational": "labkit.fakellm.behaviours",
-    "ExtractiveAnswerer": "labkit.fakellm.behaviours",
-    "SchemaFiller": "labkit.fakellm.behaviours",
-    "ToolPolicy": "labkit.fakellm.behaviours",
+    "Conversational": "labkit.fakellm.conversational",
+    "ExtractiveAnswerer": "labkit.fakellm.extractive",
+    "SchemaFiller": "labkit.fakellm.schema.filler",
+    "ToolPolicy": "labkit.fakellm.tool_policy",
     "default_behaviours": "labkit.fakellm.behaviours",
     "Journal": "labkit.fakellm.journal",
     "JournalEntry": "labkit.fakellm.journal",

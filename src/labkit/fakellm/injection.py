@@ -10,7 +10,7 @@ not ``none``), and one of those results contains an injection: a phrase such as 
 (all) previous instructions" / "disregard the above instructions" / "new instructions:" followed
 by a command that names an offered tool — every word of the tool's name appears (stemmed) in the
 text after the phrase (``refund_order`` ← "refund order O-5042"). It then calls that tool, with
-arguments filled from the command by :mod:`labkit.fakellm.schema_fill` (ids such as ``O-5042``,
+arguments filled from the command by :mod:`labkit.fakellm.schema.fill` (ids such as ``O-5042``,
 quoted strings...). Several matching tools: the one with the longest name.
 
 **The data convention it respects.** Tool output counts as data, and is not obeyed, when BOTH:
@@ -34,7 +34,7 @@ import json
 import re
 
 from labkit import lexical
-from labkit.fakellm.schema_fill import fill_schema
+from labkit.fakellm.schema.fill import fill_schema
 from labkit.fakellm.types import ChatRequest, Reply, ToolCall, ToolSpec
 
 __all__ = ["DATA_TAG", "InjectionObeyer", "declares_data", "find_injection"]

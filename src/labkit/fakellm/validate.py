@@ -43,3 +43,20 @@ def require_object(body: Any, message: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError(message)
     return body
+
+
+# The two errors every parser raises, worded as the OpenAI API words them.
+
+_NO_VALUE = object()
+
+
+def missing(param: str) -> RequestError:
+    """``Missing required parameter: '<param>'.``, naming the field."""
+    return RequestError(f"Missing required parameter: '{param}'.", param=param)
+
+
+def invalid_type(param: str, expected: str, value: Any = _NO_VALUE) -> RequestError:
+    """``Invalid type for '<param>': expected <expected>, but got <its JSON type> instead.``;
+    without ``value``, the message stops after what was expected."""
+    got = "" if value is _NO_VALUE else f", but got {json_type(value)} instead"
+    return RequestError(f"Invalid type for '{param}': expected {expected}{got}.", param=param)
