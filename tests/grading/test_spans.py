@@ -11,7 +11,8 @@ import pytest
 from grader_fixtures import worker_learner
 
 from labkit.grading.learner import Learner
-from labkit.grading.proxy import Remote, make
+from labkit.grading.recipes import make
+from labkit.grading.remote import Remote
 
 CODE = """
 from opentelemetry.sdk.trace import TracerProvider

@@ -22,18 +22,10 @@ from grader_fixtures import worker_learner
 
 from labkit.datasets import Document
 from labkit.grading.codec import Codec, CodecError
+from labkit.grading.failures import LearnerCrash, LearnerError, LearnerTimeout, is_remote_error
 from labkit.grading.learner import Learner
-from labkit.grading.proxy import (
-    LearnerCrash,
-    LearnerError,
-    LearnerTimeout,
-    Record,
-    Remote,
-    RemoteIterator,
-    exact_type,
-    is_remote_error,
-    make,
-)
+from labkit.grading.recipes import make
+from labkit.grading.remote import Record, Remote, RemoteIterator, exact_type
 
 CODE = """
 import dataclasses, enum, itertools, os, time
@@ -277,9 +269,9 @@ def test_a_syntax_error_is_one_line(learner: Learner) -> None:
 
 
 def test_an_endless_iterator_is_cut(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import labkit.grading.proxy as proxy
+    import labkit.grading.remote as remote
 
-    monkeypatch.setattr(proxy, "_MAX_ITEMS", 50)
+    monkeypatch.setattr(remote, "_MAX_ITEMS", 50)
     with pytest.raises(pytest.fail.Exception, match="endless"):
         for _ in mod.endless():
             pass

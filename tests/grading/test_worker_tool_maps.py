@@ -18,7 +18,7 @@ import pytest
 from grader_fixtures import worker_learner
 
 from labkit.grading.learner import Learner
-from labkit.grading.proxy import Remote
+from labkit.grading.remote import Remote
 
 CODE = '''
 def upper(text):

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from labkit.grading.learner import Learner
-from labkit.grading.proxy import make
+from labkit.grading.recipes import make
 from labkit.mcp_testing.calllog import FAIL_MESSAGE
 from labkit.mcp_testing.fixtures import copy_shop
 from labkit.mcp_testing.tools import call_tool, list_tools

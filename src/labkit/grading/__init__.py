@@ -18,16 +18,10 @@ GRADER_VERSION = "1.1"
 
 if TYPE_CHECKING:
     from labkit.grading.api import PartialCredit, assert_same, lab_test, same
+    from labkit.grading.failures import LearnerError, is_remote_error
     from labkit.grading.learner import Learner, RunResult
-    from labkit.grading.proxy import (
-        LearnerError,
-        Record,
-        Remote,
-        RemoteIterator,
-        exact_type,
-        is_remote_error,
-        make,
-    )
+    from labkit.grading.recipes import make
+    from labkit.grading.remote import Record, Remote, RemoteIterator, exact_type
 
 _LAZY = {
     "PartialCredit": "labkit.grading.api",
@@ -35,13 +29,13 @@ _LAZY = {
     "lab_test": "labkit.grading.api",
     "same": "labkit.grading.api",
     "Learner": "labkit.grading.learner",
-    "LearnerError": "labkit.grading.proxy",
-    "Record": "labkit.grading.proxy",
-    "Remote": "labkit.grading.proxy",
-    "RemoteIterator": "labkit.grading.proxy",
-    "make": "labkit.grading.proxy",
-    "exact_type": "labkit.grading.proxy",
-    "is_remote_error": "labkit.grading.proxy",
+    "LearnerError": "labkit.grading.failures",
+    "Record": "labkit.grading.remote",
+    "Remote": "labkit.grading.remote",
+    "RemoteIterator": "labkit.grading.remote",
+    "make": "labkit.grading.recipes",
+    "exact_type": "labkit.grading.remote",
+    "is_remote_error": "labkit.grading.failures",
     "RunResult": "labkit.grading.learner",
 }
 

@@ -21,14 +21,10 @@ from typing import Any, BinaryIO, cast
 import pytest
 
 from labkit.grading import guard, identity, zygote
-from labkit.grading.proxy import (
-    LearnerCrash,
-    LearnerTimeout,
-    Make,
-    Remote,
-    WorkerClient,
-    is_remote_error,
-)
+from labkit.grading.failures import LearnerCrash, LearnerTimeout, is_remote_error
+from labkit.grading.proxy import WorkerClient
+from labkit.grading.recipes import Make
+from labkit.grading.remote import Remote
 
 _RUN_OUTPUT_CAP = (
     1024 * 1024

@@ -44,8 +44,8 @@ import pytest
 from labkit.grading import guard, identity, zygote
 from labkit.grading.api import MARKER, VISIBILITIES, PartialCredit
 from labkit.grading.channel import ChannelWriter
+from labkit.grading.failures import LearnerCrash, LearnerTimeout
 from labkit.grading.learner import Learner
-from labkit.grading.proxy import LearnerCrash, LearnerTimeout
 from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm
 
 _REASON_LIMIT = 1500

@@ -39,171 +39,31 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from labkit.grading import identity, zygote
 from labkit.grading.codec import Codec, CodecError
+from labkit.grading.failures import (
+    LearnerCrash,
+    LearnerError,
+    LearnerTimeout,
+    error_type,
+    is_remote_error,
+    lookup_type,
+    mro_of,
+    plain_error_type,
+)
+from labkit.grading.recipes import Recipe, client_recipe
+from labkit.grading.remote import Record, Remote, RemoteIterator, handle_id, rebuild
 from labkit.grading.wire import Endpoint, WireClosed, WireError, WireTimeout
 
 _BOOT_TIMEOUT = 60.0
-_MAX_ITEMS = 100_000  # items one iterator may yield before it is called endless
 _STACK_WAIT = 0.4
-
-
-_Failed = pytest.fail.Exception
-
-
-class LearnerTimeout(_Failed):  # type: ignore[misc,valid-type]
-    """A call into learner code did not finish in time; the worker was stopped.
-
-    ``stuck_at`` is the learner's line it was running ("labs/x/foo.py line 4 (in add)"), or "".
-    """
-
-    stuck_at = ""
-
-
-class LearnerCrash(_Failed):  # type: ignore[misc,valid-type]
-    """The worker running learner code died during a call (a segfault, an exit, out of memory)."""
-
-
-class LearnerError(Exception):
-    """An exception raised by learner code in the worker, as data.
-
-    ``type_name`` is the learner's exception type ("ValueError", "openai.RateLimitError"),
-    ``where`` the learner's file and line ("labs/chat-01/chatbot.py line 40"), ``trace`` the
-    learner frames of the traceback, ``attrs`` its plain attributes (``status_code``...).
-    """
-
-    type_name = "LearnerError"
-    where = ""
-    trace: tuple[str, ...] = ()
-    attrs: ClassVar[dict[str, Any]] = {}
-    _errors: Any = None
-    _handle: Any = None
-    _message = ""
-
-    def __str__(self) -> str:
-        return self._message
-
-    def errors(self, **_: Any) -> Any:
-        """A pydantic ValidationError's ``errors()`` (as data), or []."""
-        return list(self._errors or [])
-
-    def is_a(self, name: str) -> bool:
-        """True if the learner's exception type, or one of its bases, is called ``name``
-        (``"ValueError"`` or ``"openai.RateLimitError"``)."""
-        return any(name in (q, f"{m}.{q}", q.rsplit(".", 1)[-1]) for m, q in self._mro)
-
-    _mro: tuple[tuple[str, str], ...] = ()
-
-
-_ERROR_TYPES: dict[tuple[str, str], type[LearnerError]] = {}
-_PLAIN_TYPES: dict[tuple[str, str], type[LearnerError]] = {}
-_UNBUILDABLE: set[tuple[str, str]] = set()
-
-
-def _plain_error_type(mro: list[tuple[str, str]]) -> type[LearnerError]:
-    key = mro[0] if mro else ("builtins", "Exception")
-    if key not in _PLAIN_TYPES:
-        name = key[1].rsplit(".", 1)[-1]
-        _PLAIN_TYPES[key] = type(name, (LearnerError,), {"__module__": key[0]})
-    return _PLAIN_TYPES[key]
-
-
-def is_remote_error(value: object) -> bool:
-    """True for an exception that came from learner code in the worker."""
-    return isinstance(value, BaseException) and getattr(value, "_labkit_remote", False) is True
-
-
-def exact_type(value: object, cls: object) -> bool:
-    """``type(value) is cls`` for a learner class: True only if ``value`` was made by exactly
-    that class (a subclass does not count), whether it arrived as a record or a handle."""
-    if isinstance(cls, type):
-        return type(value) is cls
-    own = cls._info.get("cls") if isinstance(cls, Remote) else None
-    if not isinstance(own, list):
-        return False
-    if isinstance(value, Record):
-        mro = list(value._mro)
-    elif isinstance(value, Remote):
-        mro = _mro(value._info.get("mro"))
-    elif is_remote_error(value):
-        mro = list(getattr(value, "_mro", ()))
-    else:
-        return False
-    return bool(mro) and mro[0] == (own[0], own[1])
-
-
-def _lookup(module: str, qualname: str) -> Any:
-    """A class the judge has imported itself (never imports anything: the name is untrusted)."""
-    obj: Any = sys.modules.get(module)
-    if obj is None:
-        return None
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj if isinstance(obj, type) else None
-
-
-def _error_type(mro: list[tuple[str, str]]) -> type[LearnerError]:
-    key = mro[0] if mro else ("builtins", "Exception")
-    known = _ERROR_TYPES.get(key)
-    if known is not None:
-        return known
-    base: Any = None
-    for module, qualname in mro:
-        found = _lookup(module, qualname)
-        if (
-            found is not None
-            and issubclass(found, Exception)
-            and found not in (Exception, BaseException)
-        ):
-            base = found
-            break
-    name = key[1].rsplit(".", 1)[-1]
-    cls: type[LearnerError] = LearnerError
-    if base is not None:
-        try:
-            cls = type(name, (LearnerError, base), {"__module__": key[0]})
-        except TypeError:  # a base that cannot be subclassed (pydantic's ValidationError)
-            cls = LearnerError
-    if cls is LearnerError:
-        cls = type(name, (LearnerError,), {"__module__": key[0]})
-    _ERROR_TYPES[key] = cls
-    return cls
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """A live object the worker builds (``learner.make.<name>(...)``, see ``recipes.py``)."""
-
-    name: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
-
-class Make:
-    """``learner.make.client("openai", max_retries=0)``: name a recipe from ``recipes.py``."""
-
-    def __getattr__(self, name: str) -> Callable[..., Recipe]:
-        from labkit.grading.recipes import RECIPES
-
-        if name.startswith("_") or name not in RECIPES:
-            raise AttributeError(f"no recipe called {name!r} (see labkit.grading.recipes)")
-
-        def recipe(*args: Any, **kwargs: Any) -> Recipe:
-            return Recipe(name, args, kwargs)
-
-        recipe.__doc__ = RECIPES[name].__doc__
-        return recipe
-
-
-make = Make()
+_UNBUILDABLE: set[tuple[str, str]] = set()  # learner types the judge could not rebuild
 
 
 def _trusted_roots() -> tuple[str, ...]:
@@ -540,7 +400,7 @@ class WorkerClient(Codec):
                 "fields": [[k, self.encode(v, depth + 1)] for k, v in fields.items()],
             }
         module = cls.__module__.split(".", 1)[0]
-        sdk_recipe = _client_recipe(value)
+        sdk_recipe = client_recipe(value)
         if sdk_recipe is not None:
             return self.encode(sdk_recipe, depth + 1)
         if module in ("openai", "anthropic", "httpx", "chromadb", "sqlite3"):
@@ -579,18 +439,20 @@ class WorkerClient(Codec):
         generation = getattr(self, "_decoding_generation", self.generation)
         if tag == "ref":
             own = data.get("cls")
-            mro = _mro(data.get("mro"))
+            mro = mro_of(data.get("mro"))
             if isinstance(own, list) and ("builtins", "BaseException") in mro:
                 # A learner exception class: the judge's stand-in, so pytest.raises/except work.
-                return _error_type(mro)
-            return Remote(self, generation, _int(data.get("id")), data)
+                return error_type(mro)
+            return Remote(self, generation, handle_id(data.get("id")), data)
         if tag == "jobj":
             ident = data.get("id")
             if type(ident) is not int or ident not in self.judge_objects:
                 raise CodecError("unknown grader object")
             return self.judge_objects[ident]
         if tag == "iter":
-            return RemoteIterator(self, generation, _int(data.get("id")), str(data.get("type")))
+            return RemoteIterator(
+                self, generation, handle_id(data.get("id")), str(data.get("type"))
+            )
         if tag == "rec":
             return self._record(data, generation, depth)
         if tag == "exc":
@@ -598,7 +460,7 @@ class WorkerClient(Codec):
         raise CodecError(f"unknown value tag {tag!r}")
 
     def _record(self, data: dict[str, Any], generation: int, depth: int) -> Any:
-        mro = _mro(data.get("mro"))
+        mro = mro_of(data.get("mro"))
         kind = str(data.get("kind"))
         fields: dict[str, Any] = {}
         for pair in data.get("fields") or []:
@@ -606,17 +468,17 @@ class WorkerClient(Codec):
                 raise CodecError("malformed record")
             fields[pair[0]] = self.decode(pair[1], depth + 1)
         if mro:
-            own = _lookup(*mro[0])
-            rebuilt = _rebuild(own, kind, fields) if own is not None else None
+            own = lookup_type(*mro[0])
+            rebuilt = rebuild(own, kind, fields) if own is not None else None
             if rebuilt is not None:
                 return rebuilt
-        return Record(self, generation, _int(data.get("id")), data, fields, kind, mro)
+        return Record(self, generation, handle_id(data.get("id")), data, fields, kind, mro)
 
     def _exception(self, data: dict[str, Any], generation: int, depth: int) -> Any:
-        mro = _mro(data.get("mro"))
+        mro = mro_of(data.get("mro"))
         message = str(data.get("message") or "")
         error: Any = None
-        exact = _lookup(*mro[0]) if mro else None
+        exact = lookup_type(*mro[0]) if mro else None
         if (
             exact is not None
             and issubclass(exact, Exception)
@@ -633,11 +495,11 @@ class WorkerClient(Codec):
             except TypeError:
                 _UNBUILDABLE.add(mro[0])
         if error is None:
-            cls = _error_type(mro)
+            cls = error_type(mro)
             try:
                 error = cls.__new__(cls)
             except TypeError:
-                cls = _plain_error_type(mro)
+                cls = plain_error_type(mro)
                 error = cls.__new__(cls)
             error._message = message
         error.args = (message,)
@@ -663,286 +525,6 @@ class WorkerClient(Codec):
                         pass
         if "errors" in data:
             error._errors = self.decode(data["errors"], depth + 1)
-        error._handle = (generation, _int(data.get("id")))
+        error._handle = (generation, handle_id(data.get("id")))
         error._labkit_remote = True
         return error
-
-
-def _client_recipe(value: Any) -> Recipe | None:
-    """A test written before the worker may hand learner code an SDK client it built itself
-    (``config.client("openai", max_retries=0)``): the worker gets an equal client of its own,
-    built from the client's settings (base URL, key, retries, timeout)."""
-    for sdk in ("openai", "anthropic"):
-        module = sys.modules.get(sdk)
-        kind = getattr(module, "OpenAI" if sdk == "openai" else "Anthropic", None)
-        if isinstance(kind, type) and type(value) is kind:
-            client: Any = value
-            timeout = getattr(client, "timeout", None)
-            settings: dict[str, Any] = {
-                "api_key": str(client.api_key),
-                "base_url": str(client.base_url),
-                "max_retries": int(client.max_retries),
-            }
-            if isinstance(timeout, int | float):
-                settings["timeout"] = float(timeout)
-            return Recipe("sdk_client", (sdk,), settings)
-    return None
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise CodecError("malformed handle")
-    return value
-
-
-def _mro(raw: Any) -> list[tuple[str, str]]:
-    if not isinstance(raw, list):
-        return []
-    out = []
-    for item in raw[:64]:
-        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
-            out.append((item[0], item[1]))
-    return out
-
-
-def _rebuild(cls: type, kind: str, fields: dict[str, Any]) -> Any:
-    """A judge-side instance of the judge's own contract type, or None."""
-    try:
-        if kind == "nt" and issubclass(cls, tuple) and hasattr(cls, "_fields"):
-            return cls(**fields)
-        if kind == "dc" and dataclasses.is_dataclass(cls):
-            obj = object.__new__(cls)
-            for name, value in fields.items():
-                object.__setattr__(obj, name, value)
-            return obj
-        if kind == "pm" and hasattr(cls, "model_validate"):
-            return cls.model_validate(fields)  # type: ignore[attr-defined]
-    except Exception:  # fields that do not fit the judge's type: keep a Record
-        return None
-    return None
-
-
-class Remote:
-    """A learner object that stays in the worker (a module, a class, a session, a collection)."""
-
-    __slots__ = ("__weakref__", "_gen", "_id", "_info", "_worker")
-
-    def __init__(self, worker: WorkerClient, generation: int, ident: int, info: dict[str, Any]):
-        object.__setattr__(self, "_worker", worker)
-        object.__setattr__(self, "_gen", generation)
-        object.__setattr__(self, "_id", ident)
-        object.__setattr__(self, "_info", info)
-
-    def _check(self) -> None:
-        if self._gen == self._worker.generation and self._worker.alive():
-            return
-        name = self._info.get("module_name")
-        if isinstance(name, str):  # a module: import it again in the new worker
-            fresh = self._worker.request({"op": "import", "name": name})
-            if isinstance(fresh, Remote):
-                object.__setattr__(self, "_gen", fresh._gen)
-                object.__setattr__(self, "_id", fresh._id)
-                return
-        pytest.fail(
-            "this object came from an earlier run of your code, which was stopped "
-            "(a timeout or a crash in an earlier step)",
-            pytrace=False,
-        )
-
-    def _ask(self, op: str, **payload: Any) -> Any:
-        self._check()
-        return self._worker.request({"op": op, "target": self._id, **payload})
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return self._ask("getattr", name=name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._ask("setattr", name=name, value=self._worker.encode(value))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        encoded_args = self._worker.encode(list(args))
-        encoded_kwargs = self._worker.encode(dict(kwargs))
-        return self._ask("call", args=encoded_args, kwargs=encoded_kwargs)
-
-    def __iter__(self) -> Iterator[Any]:
-        result = self._ask("iter")
-        if isinstance(result, RemoteIterator):
-            return result
-        return iter(result)
-
-    def __len__(self) -> int:
-        return int(self._ask("len"))
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._ask("getitem", key=self._worker.encode(key))
-
-    def __contains__(self, key: Any) -> bool:
-        return self._ask("contains", key=self._worker.encode(key)) is True
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __instancecheck__(self, obj: Any) -> bool:
-        own = self._info.get("cls")
-        if not isinstance(own, list):
-            raise TypeError("isinstance() arg 2 must be a class of the learner's code")
-        key = (own[0], own[1])
-        mro = (
-            getattr(obj, "_mro", None) if isinstance(obj, Record) or is_remote_error(obj) else None
-        )
-        if mro is None and isinstance(obj, Remote):
-            mro = _mro(obj._info.get("mro"))
-        return bool(mro) and key in list(mro or ())
-
-    @property
-    def __name__(self) -> str:
-        name = self._info.get("name")
-        if not isinstance(name, str):
-            raise AttributeError("__name__")
-        return name
-
-    @property
-    def type_name(self) -> str:
-        """The learner object's type name (``"ChatSession"``)."""
-        mro = _mro(self._info.get("mro"))
-        return mro[0][1] if mro else "object"
-
-    def __repr__(self) -> str:
-        return str(self._info.get("repr") or f"<learner {self.type_name}>")
-
-
-class Record(Remote):
-    """A learner dataclass / pydantic model / NamedTuple: its fields as data, compared as data.
-
-    Attributes that are not fields (methods, properties) are forwarded to the object in the worker.
-    """
-
-    __slots__ = ("_fields", "_kind", "_mro")
-
-    def __init__(
-        self,
-        worker: WorkerClient,
-        generation: int,
-        ident: int,
-        info: dict[str, Any],
-        fields: dict[str, Any],
-        kind: str,
-        mro: list[tuple[str, str]],
-    ) -> None:
-        super().__init__(worker, generation, ident, info)
-        object.__setattr__(self, "_fields", fields)
-        object.__setattr__(self, "_kind", kind)
-        object.__setattr__(self, "_mro", tuple(mro))
-
-    def __getattr__(self, name: str) -> Any:
-        fields = object.__getattribute__(self, "_fields")
-        if name in fields:
-            return fields[name]
-        return super().__getattr__(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot set {name}: results of learner code are read-only here")
-
-    @property
-    def type_name(self) -> str:
-        return self._mro[0][1] if self._mro else "object"
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        """The fields, by name, as data."""
-        return dict(self._fields)
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self._mro[:1], tuple(self._fields.items()))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Record):
-            return self._key() == other._key()
-        if self._kind == "nt" and type(other) is tuple:
-            return tuple(self._fields.values()) == other
-        if self._kind == "enum" and type(other) in (str, int):
-            return bool(self._fields.get("value") == other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        if self._kind == "enum":
-            return hash(self._fields.get("value"))
-        return hash(self._key())
-
-    def __iter__(self) -> Iterator[Any]:
-        if self._kind == "nt":
-            return iter(tuple(self._fields.values()))
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        if self._kind == "nt":
-            return len(self._fields)
-        return super().__len__()
-
-    def __getitem__(self, key: Any) -> Any:
-        if self._kind == "nt":
-            return tuple(self._fields.values())[key]
-        return super().__getitem__(key)
-
-    def __str__(self) -> str:
-        if self._kind == "enum":
-            return str(self._fields.get("value"))
-        return self.__repr__()
-
-    def __repr__(self) -> str:
-        if self._kind == "enum":
-            return f"<{self.type_name}.{self._fields.get('name')}: {self._fields.get('value')!r}>"
-        inner = ", ".join(f"{k}={v!r}" for k, v in self._fields.items())
-        return f"{self.type_name}({inner})"
-
-
-class RemoteIterator:
-    """A generator or iterator of learner code, pulled item by item across the boundary.
-
-    ``arrivals`` holds the ``time.monotonic()`` at which each item arrived in the judge.
-    """
-
-    __slots__ = ("_done", "_gen", "_id", "_worker", "arrivals", "type_name")
-
-    def __init__(self, worker: WorkerClient, generation: int, ident: int, type_name: str) -> None:
-        self._worker = worker
-        self._gen = generation
-        self._id = ident
-        self.type_name = type_name
-        self.arrivals: list[float] = []
-        self._done = False
-
-    def _check(self) -> None:
-        if self._gen != self._worker.generation or not self._worker.alive():
-            pytest.fail("this iterator came from an earlier run of your code", pytrace=False)
-
-    def __iter__(self) -> RemoteIterator:
-        return self
-
-    def __next__(self) -> Any:
-        if self._done:
-            raise StopIteration
-        if len(self.arrivals) >= _MAX_ITEMS:
-            self._done = True
-            pytest.fail(
-                f"your {self.type_name} yielded more than {_MAX_ITEMS} items: is it endless?",
-                pytrace=False,
-            )
-        self._check()
-        try:
-            item = self._worker.request({"op": "next", "target": self._id})
-        except StopIteration:
-            self._done = True
-            raise
-        self.arrivals.append(time.monotonic())
-        return item
-
-    def close(self) -> None:
-        if not self._done and self._gen == self._worker.generation and self._worker.alive():
-            self._done = True
-            self._worker.request({"op": "close", "target": self._id})
-
-    def __repr__(self) -> str:
-        return f"<learner {self.type_name}>"

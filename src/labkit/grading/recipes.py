@@ -11,7 +11,9 @@ next to learner code, so it must never read anything a learner may not see.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -188,3 +190,53 @@ def build(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     if recipe is None:
         raise ValueError(f"no recipe called {name!r} (see labkit.grading.recipes)")
     return recipe(*args, **kwargs)
+
+
+# --- the judge's side: naming a recipe ------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A live object the worker builds (``learner.make.<name>(...)``, see ``recipes.py``)."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class Make:
+    """``learner.make.client("openai", max_retries=0)``: name a recipe from ``recipes.py``."""
+
+    def __getattr__(self, name: str) -> Callable[..., Recipe]:
+        if name.startswith("_") or name not in RECIPES:
+            raise AttributeError(f"no recipe called {name!r} (see labkit.grading.recipes)")
+
+        def recipe(*args: Any, **kwargs: Any) -> Recipe:
+            return Recipe(name, args, kwargs)
+
+        recipe.__doc__ = RECIPES[name].__doc__
+        return recipe
+
+
+make = Make()
+
+
+def client_recipe(value: Any) -> Recipe | None:
+    """A test written before the worker may hand learner code an SDK client it built itself
+    (``config.client("openai", max_retries=0)``): the worker gets an equal client of its own,
+    built from the client's settings (base URL, key, retries, timeout)."""
+    for sdk in ("openai", "anthropic"):
+        module = sys.modules.get(sdk)
+        kind = getattr(module, "OpenAI" if sdk == "openai" else "Anthropic", None)
+        if isinstance(kind, type) and type(value) is kind:
+            client: Any = value
+            timeout = getattr(client, "timeout", None)
+            settings: dict[str, Any] = {
+                "api_key": str(client.api_key),
+                "base_url": str(client.base_url),
+                "max_retries": int(client.max_retries),
+            }
+            if isinstance(timeout, int | float):
+                settings["timeout"] = float(timeout)
+            return Recipe("sdk_client", (sdk,), settings)
+    return None

@@ -15,7 +15,7 @@
   (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are collected with the
   tests, before their files are deleted.
 - Typed fixtures: annotate ``learner: Learner`` and ``fake_llm: FakeLLM``; a learner module is a
-  :class:`~labkit.grading.proxy.Remote`.
+  :class:`~labkit.grading.remote.Remote`.
 """
 
 from __future__ import annotations
