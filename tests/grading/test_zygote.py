@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.grading import zygote
+from labkit.grading import warmup, zygote
 from labkit.grading.guard import SANDBOX_MODULE
 
 
@@ -65,6 +65,14 @@ def test_only_allow_listed_packages_are_imported_ahead(tmp_path: Path) -> None:
     (tmp_path / "numpy.py").write_text("# the learner's own module shadows the package\n")
     (tmp_path / "broken.py").write_text("def (:\n")
     assert zygote.preload_for(tmp_path) == ["openai", "anthropic"]
+    (tmp_path / "c.py").write_text("from labkit.tokens import count_tokens\n")
+    assert zygote.preload_for(tmp_path) == ["openai", "anthropic", "labkit.tokens"]
+
+
+def test_the_warm_up_runs_each_sdk_past_first_use() -> None:
+    """A failed warm-up only costs speed, so nothing else would notice it broke (an SDK release
+    that changed a response shape): this test does."""
+    assert warmup.warm(["openai", "anthropic", "labkit.tokens", "numpy"]) == []
 
 
 def test_a_dead_zygote_is_not_used(folder: Path) -> None:

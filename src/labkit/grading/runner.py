@@ -510,8 +510,9 @@ class _Attempt:
         }
         if self.s.opts.repo_root is not None:
             env["LABKIT_ROOT"] = str(self.s.opts.repo_root)
-        if os.environ.get("LABKIT_NO_ZYGOTE"):  # benchmarks and debugging: fresh interpreters
-            env["LABKIT_NO_ZYGOTE"] = "1"
+        for knob in ("LABKIT_NO_ZYGOTE", "LABKIT_NO_WARMUP"):  # benchmarks and debugging
+            if os.environ.get(knob):
+                env[knob] = "1"
         if self.ids is not None:
             env[identity.ENV] = f"{self.ids[0]}:{self.ids[1]}"
         return env

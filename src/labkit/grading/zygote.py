@@ -67,7 +67,7 @@ def preload_for(folder: Path) -> list[str]:
 
     A file that does not parse is skipped: the learner's own process reports its syntax error.
     """
-    wanted: set[str] = set()
+    modules: set[str] = set()
     for path in sorted(folder.rglob("*.py"))[:200]:
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
@@ -75,11 +75,17 @@ def preload_for(folder: Path) -> list[str]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                wanted.update(alias.name.split(".", 1)[0] for alias in node.names)
+                modules.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                wanted.add(node.module.split(".", 1)[0])
+                modules.add(node.module)
+    wanted = {name.split(".", 1)[0] for name in modules}
     local = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
-    return [name for name in PRELOADABLE if name in wanted and name not in local]
+    chosen = [name for name in PRELOADABLE if name in wanted and name not in local]
+    if (
+        "labkit.tokens" in modules and "labkit" not in local
+    ):  # its tokenizer vocabulary is worth loading once (warmup.py)
+        chosen.append("labkit.tokens")
+    return chosen
 
 
 # --- the judge's side ----------------------------------------------------------------------------
@@ -351,6 +357,10 @@ def main(argv: list[str]) -> None:
             continue
         with contextlib.suppress(Exception):
             __import__(name)
+    from labkit.grading import warmup
+
+    for failure in warmup.warm(preload):  # past the SDKs' lazy first use, once for all children
+        print(f"labkit zygote: warm-up skipped: {failure}", file=sys.stderr)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
