@@ -202,7 +202,7 @@ def test_env_var_overrides_the_model_and_never_trains(
         raise AssertionError("LABKIT_RERANKER is set: nothing should be trained")
 
     monkeypatch.setenv(rr.ENV_VAR, str(tiny_model))
-    monkeypatch.setattr(rr, "train_reranker", must_not_train)
+    monkeypatch.setattr(rr.loading, "train_reranker", must_not_train)
     rr.get_reranker.cache_clear()
     try:
         ranked = rr.rerank("capital of France", ["Paris is in France.", "Bananas", "x"], top_k=2)
@@ -241,7 +241,7 @@ def test_missing_model_is_trained_on_first_use_and_says_so(
 
     monkeypatch.delenv(rr.ENV_VAR, raising=False)
     monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(rr, "train_reranker", fake_train)
+    monkeypatch.setattr(rr.loading, "train_reranker", fake_train)
     rr.get_reranker.cache_clear()
     try:
         first = rr.get_reranker()

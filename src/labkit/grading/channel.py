@@ -6,7 +6,7 @@ the child wrote). Each message carries the run's random token and a sequence num
 - a write without the token (learner code printing to a stray fd, a fake pytest summary) is
   rejected and counted;
 - a message with the token but out of sequence means someone else wrote with the token; the
-  parent then distrusts the whole attempt (see runner.py).
+  parent then distrusts the whole attempt (see attempt.py).
 
 Message kinds, in order: ``collected`` (expected tests and their metadata, sent before any learner
 code runs), then per test ``start`` and ``result``, and finally ``done``.

@@ -1,0 +1,456 @@
+"""The enforcing audit hook of the grading guard, and patches for what CPython does not audit.
+
+:func:`install` (called once, by :func:`labkit.grading.guard.freeze`) builds the hook as a closure
+over immutable policy values: the rules below are closures made by small factories, so the hook
+reaches them through its own cells, never through names learner code could rebind. Nothing but
+the interpreter's hook list references the hook.
+
+``_checker``'s decision table is one if/elif chain over audit events (~90 lines, over the ~80
+line guide): kept whole on purpose, so it can be reviewed, and compared with earlier versions,
+as one table of what is allowed.
+"""
+
+from __future__ import annotations
+
+import _thread
+import ipaddress
+import os
+import socket
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from labkit.grading.guard_patches import patch_unaudited
+from labkit.grading.guard_policy import SANDBOX_ENV, SANDBOX_MODULE, GuardConfig, GuardViolation
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_PROCESS_EVENTS = {
+    "os.fork": "starting a process (os.fork)",
+    "os.forkpty": "starting a process (os.forkpty)",
+    "os.posix_spawn": "starting a process (os.posix_spawn)",
+    "os.spawn": "starting a process (os.spawn*)",
+    "os.exec": "replacing the process (os.exec*)",
+    "os.system": "running a shell command (os.system)",
+    "os.startfile": "starting a program (os.startfile)",
+    "pty.spawn": "starting a process (pty.spawn)",
+}
+_SELF_DEFENCE = {
+    "sys.addaudithook": "adding an audit hook",
+    "sys.settrace": "installing a trace function",
+    "sys.setprofile": "installing a profile function",
+    "gc.get_objects": "walking the garbage collector (gc.get_objects)",
+    "gc.get_referrers": "walking the garbage collector (gc.get_referrers)",
+    "gc.get_referents": "walking the garbage collector (gc.get_referents)",
+    "resource.setrlimit": "changing resource limits",
+    "resource.prlimit": "changing resource limits",
+}
+_PATH_MUTATIONS = {
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.mkdir": (0,),
+    "os.rename": (0, 1),
+    "os.truncate": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.utime": (0,),
+    "os.chflags": (0,),
+    "os.lchflags": (0,),
+    "os.setxattr": (0,),
+    "os.removexattr": (0,),
+    "shutil.rmtree": (0,),
+}
+_GRADER_MODULES = ("labkit.", "_pytest", "pytest", "pluggy")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def install(config: GuardConfig, record: Callable[[str], None], children: Iterable[int]) -> None:
+    """Build the enforcing hook as a closure over immutable policy values and add it.
+
+    Nothing but the interpreter's hook list references the closure, so learner code cannot reach
+    (and flip) its state without gc walks (blocked) or ctypes (not defended). ``children`` is the
+    live set of learner CLIs the grader launched (for systems without /proc).
+    """
+    own_pid = os.getpid()
+    python = sys.executable
+    resolve, readable, writable = _path_rules(config, own_pid)
+    deny = _denier(record)
+    approved_launch = _launch_rule(python, config.to_json())
+    check = _checker(
+        (resolve, readable, writable),
+        deny,
+        _network_rules(frozenset(config.ports), deny),
+        _signal_rule(own_pid, children),
+        _code_rule(config),
+        approved_launch,
+    )
+    busy: set[int] = set()
+    get_ident = _thread.get_ident
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event in _IGNORED:
+            return
+        ident = get_ident()
+        if ident in busy:
+            return
+        busy.add(ident)
+        try:
+            check(event, args)
+        finally:
+            busy.discard(ident)
+
+    patch_unaudited(approved_launch, deny, python)
+    sys.addaudithook(hook)
+    del hook
+
+
+_Resolve = Callable[[object], str | None]
+_PathTest = Callable[[str], bool]
+_Deny = Callable[[str], GuardViolation]
+_Network = tuple[
+    Callable[[object], bool], weakref.WeakSet[socket.socket], Callable[[object, str], None]
+]
+_Check = Callable[[str, tuple[Any, ...]], None]
+
+
+def _path_rules(config: GuardConfig, own_pid: int) -> tuple[_Resolve, _PathTest, _PathTest]:
+    """(resolve, readable, writable): what a path really is, and whether it may be read or
+    written (inside the work folder or the temp roots, never a protected root or another
+    process's /proc entry)."""
+    sep = os.sep
+    work = os.path.realpath(config.work_dir)
+    write_roots = tuple(os.path.realpath(p) for p in (config.work_dir, *config.write_roots))
+    protected = tuple(os.path.realpath(p) for p in config.protected_roots)
+    realpath = os.path.realpath
+    fsdecode = os.fsdecode
+
+    def under(path: str, roots: Iterable[str]) -> bool:
+        return any(path == r or path.startswith(r + sep) for r in roots)
+
+    def resolve(raw: object) -> str | None:
+        if isinstance(raw, int) or raw is None:
+            return None
+        try:
+            return realpath(fsdecode(raw))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+    def other_proc(path: str) -> bool:
+        if not path.startswith("/proc/"):
+            return False
+        head = path[6:].split("/", 1)[0]
+        return head.isdigit() and int(head) != own_pid
+
+    def readable(path: str) -> bool:
+        if other_proc(path):
+            return False
+        return not under(path, protected) or under(path, (work,))
+
+    def writable(path: str) -> bool:
+        if path.startswith("/dev/") and not path.startswith(("/dev/fd", "/dev/shm")):
+            return path in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
+        return under(path, write_roots) and readable(path)
+
+    return resolve, readable, writable
+
+
+def _denier(record: Callable[[str], None]) -> _Deny:
+    """``deny(what)``: record the violation (informational) and return the error to raise."""
+
+    def deny(what: str) -> GuardViolation:
+        message = f"blocked by the grader: {what}"
+        try:
+            record(what)
+        except Exception:  # the record list is informational only
+            pass
+        return GuardViolation(message)
+
+    return deny
+
+
+def _signal_rule(own_pid: int, children: Iterable[int]) -> Callable[[int, int], bool]:
+    """``may_signal(pid, sig)``: only this process or its own children (its /proc parent, or the
+    learner CLIs the grader noted where there is no /proc)."""
+    has_proc = os.path.isdir("/proc/self")
+
+    def parent_of(pid: int) -> int | None:
+        try:
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            data = os.read(fd, 4096).decode("ascii", "replace")
+        finally:
+            os.close(fd)
+        try:
+            return int(data.rsplit(")", 1)[1].split()[1])
+        except (IndexError, ValueError):
+            return None
+
+    def may_signal(pid: int, sig: int) -> bool:
+        if pid == own_pid or (sig == 0 and pid > 0):
+            return True
+        if pid <= 0:
+            return False
+        if has_proc:
+            return parent_of(pid) == own_pid
+        return pid in children
+
+    return may_signal
+
+
+def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
+    """(loopback, bound, check_address): loopback names and addresses, the sockets this process
+    bound (their ports are reachable), and the check of a destination address."""
+    bound: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def loopback(host: object) -> bool:
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if not isinstance(host, str):
+            return False
+        name = host.strip().lower().rstrip(".")
+        if name in _LOOPBACK_NAMES:
+            return True
+        try:
+            ip = ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            return False
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if mapped is not None:
+            ip = mapped
+        return ip.is_loopback or ip.is_unspecified
+
+    def own_listener(port: int) -> bool:
+        for sock in list(bound):
+            try:
+                if sock.fileno() != -1 and sock.getsockname()[1] == port:
+                    return True
+            except (OSError, IndexError, TypeError):
+                continue
+        return False
+
+    def check_address(address: object, verb: str) -> None:
+        if isinstance(address, tuple) and len(address) >= 2:
+            host, port = address[0], address[1]
+            if loopback(host) and isinstance(port, int) and (port in ports or own_listener(port)):
+                return
+            raise deny(f"{verb} {host}:{port} (only the fake provider is reachable while grading)")
+        raise deny(f"{verb} {address!r} (only loopback TCP to the fake provider is allowed)")
+
+    return loopback, bound, check_address
+
+
+def _code_rule(config: GuardConfig) -> Callable[[object], bool]:
+    """``graders_function(f)``: whether ``f``'s ``__code__`` is the grader's, never to be replaced."""
+    sep = os.sep
+    realpath = os.path.realpath
+    work = os.path.realpath(config.work_dir)
+    learner = realpath(config.learner_dir) if config.learner_dir else ""
+
+    def graders_function(function: object) -> bool:
+        """Test functions and the grading machinery; libraries may rewrite their own functions
+        (``types.coroutine`` does), so only these are protected."""
+        module = getattr(function, "__module__", None) or ""
+        if module.startswith(_GRADER_MODULES):
+            return True
+        filename = getattr(getattr(function, "__code__", None), "co_filename", "") or ""
+        inside_work = filename.startswith(work + sep)
+        return inside_work and not (learner and filename.startswith(learner + sep))
+
+    return graders_function
+
+
+def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], object], bool]:
+    """``approved_launch(argv, env)``: only the grader's sandbox launcher, with this very policy
+    in its environment and no dynamic-loader variables."""
+    sandbox_prefix = [python, "-I", "-B", "-m", SANDBOX_MODULE, "--"]
+    fsdecode = os.fsdecode
+
+    def approved_launch(argv: Sequence[object], env: object) -> bool:
+        try:
+            args = [fsdecode(a) for a in argv]  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+        if args[: len(sandbox_prefix)] != sandbox_prefix or len(args) <= len(sandbox_prefix):
+            return False
+        if env is None:
+            items: Mapping[str, str] = os.environ
+        elif isinstance(env, Mapping):
+            items = {fsdecode(k): fsdecode(v) for k, v in env.items()}
+        else:  # fork_exec's list of b"KEY=VALUE"
+            items = {}
+            for entry in env:  # type: ignore[attr-defined]
+                key, _, value = fsdecode(entry).partition("=")
+                items[key] = value
+        if any(k.startswith("LD_") or k.startswith("DYLD_") for k in items):
+            return False
+        return items.get(SANDBOX_ENV) == expected_env
+
+    return approved_launch
+
+
+def _checker(
+    paths: tuple[_Resolve, _PathTest, _PathTest],
+    deny: _Deny,
+    network: _Network,
+    may_signal: Callable[[int, int], bool],
+    graders_function: Callable[[object], bool],
+    approved_launch: Callable[[Sequence[object], object], bool],
+) -> _Check:
+    """The hook's decision table: one audit event in, nothing out, or a :class:`GuardViolation`."""
+    resolve, readable, writable = paths
+    loopback, bound, check_address = network
+
+    def _check(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            path = resolve(args[0])
+            if path is None:
+                return
+            flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+            mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+            wants_write = bool(flags & _WRITE_FLAGS) or any(c in mode for c in "wax+")
+            if wants_write and not writable(path):
+                raise deny(f"writing {path} (write inside your lab folder or a temp folder)")
+            if not readable(path):
+                raise deny(f"reading {path}")
+        elif event in ("os.listdir", "os.scandir"):
+            path = resolve(args[0] if args else ".")
+            if path is not None and not readable(path):
+                raise deny(f"listing {path}")
+        elif event in _PATH_MUTATIONS:
+            for index in _PATH_MUTATIONS[event]:
+                path = resolve(args[index]) if len(args) > index else None
+                if path is not None and not writable(path):
+                    raise deny(f"changing {path} (only files in the grading folder may change)")
+        elif event in ("os.symlink", "os.link"):
+            # Links only inside writable space (pytest's tmp_path makes a "-current" symlink);
+            # reading through a link is still checked on its real path by the "open" rule.
+            target, link = resolve(args[0]), resolve(args[1]) if len(args) > 1 else None
+            if target is None or link is None or not (writable(target) and writable(link)):
+                raise deny("creating links outside the grading or temp folder")
+        elif event == "socket.connect":
+            check_address(args[1], "connecting to")
+        elif event in ("socket.sendto", "socket.sendmsg"):
+            address = args[-1]
+            if address is not None:
+                check_address(address, "sending to")
+        elif event == "socket.bind":
+            sock = args[0]
+            if isinstance(sock, socket.socket):
+                try:
+                    bound.add(sock)
+                except TypeError:
+                    pass
+            address = args[1]
+            if isinstance(address, tuple) and address and not loopback(address[0]):
+                if address[0] not in ("", "0.0.0.0", "::"):
+                    raise deny(f"listening on {address[0]} (listen on 127.0.0.1 only)")
+        elif event == "socket.__new__":
+            family = args[1] if len(args) > 1 else None
+            kind = args[2] if len(args) > 2 else None
+            if family not in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, -1, None):
+                raise deny(f"opening a socket of family {family}")
+            if isinstance(kind, int) and kind & socket.SOCK_RAW == socket.SOCK_RAW:
+                raise deny("opening a raw socket")
+        elif event == "socket.getaddrinfo":
+            if args and args[0] is not None and not loopback(args[0]):
+                raise deny(f"looking up {args[0]!r} (no network while grading)")
+        elif event in ("socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
+            if args and not loopback(args[0]):
+                raise deny(f"looking up {args[0]!r} (no network while grading)")
+        elif event == "subprocess.Popen":
+            if not approved_launch(args[1], args[3] if len(args) > 3 else None):
+                raise deny(f"starting a process {_short(args[1])} (use learner.run in tests)")
+        elif event in _PROCESS_EVENTS:
+            raise deny(_PROCESS_EVENTS[event])
+        elif event == "os.kill":
+            pid, sig = args[0], args[1]
+            if not may_signal(int(pid), int(sig)):
+                raise deny(
+                    f"sending signal {sig} to process {pid} (not a process your code started)"
+                )
+        elif event == "os.killpg":
+            raise deny("signalling a process group")
+        elif event in _SELF_DEFENCE:
+            if event == "sys.addaudithook":
+                raise _HookRefused(_SELF_DEFENCE[event])
+            raise deny(_SELF_DEFENCE[event])
+        elif event == "object.__setattr__":
+            if len(args) > 1 and args[1] == "__code__" and graders_function(args[0]):
+                raise deny("replacing the code of a grader function")
+        elif event == "ctypes.dlopen":
+            return  # torch and numpy load shared libraries this way; ctypes is not defended
+
+    return _check
+
+
+class _HookRefused(RuntimeError):
+    """A RuntimeError from a hook makes CPython silently refuse a new audit hook."""
+
+
+_IGNORED = frozenset(
+    {
+        "import",
+        "compile",
+        "exec",
+        "marshal.loads",
+        "marshal.load",
+        "marshal.dumps",
+        "builtins.id",
+        "sys._getframe",
+        "object.__getattr__",
+        "object.__delattr__",
+        "code.__new__",
+        "function.__new__",
+        "os.chdir",
+        "os.putenv",
+        "os.unsetenv",
+        "os.getxattr",
+        "os.listxattr",
+        "time.sleep",
+        "sys._current_frames",
+        "builtins.input",
+        "builtins.input/result",
+        "array.__new__",
+        "cpython.run_module",
+        "cpython.run_file",
+        "cpython.run_command",
+        "ctypes.dlsym",
+        "ctypes.cdata",
+        "ctypes.addressof",
+        "ctypes.call_function",
+        "ctypes.get_errno",
+        "ctypes.set_errno",
+        "pickle.find_class",
+        "sqlite3.connect",
+        "sqlite3.connect/handle",
+        "urllib.Request",
+        "http.client.connect",
+        "http.client.send",
+        "glob.glob",
+        "glob.glob/2",
+        "os.walk",
+        "os.fwalk",
+        "fcntl.fcntl",
+        "fcntl.ioctl",
+        "fcntl.flock",
+        "fcntl.lockf",
+        "select.epoll",
+        "select.kqueue",
+        "select.devpoll",
+        "select.poll",
+        "mmap.__new__",
+        "tempfile.mkstemp",
+        "tempfile.mkdtemp",
+    }
+)
+
+
+def _short(argv: object) -> str:
+    if isinstance(argv, str | bytes):
+        return repr(os.fsdecode(argv))[:80]
+    try:
+        return repr(" ".join(os.fsdecode(a) for a in argv))[:80]  # type: ignore[attr-defined]
+    except TypeError:
+        return "?"

@@ -1,0 +1,76 @@
+"""The few process and signal primitives CPython does not audit, wrapped by the grading guard.
+
+Installed with the enforcing hook (:func:`labkit.grading.guard_hook.install`): without these,
+``_posixsubprocess.fork_exec`` and ``signal.pidfd_send_signal`` would start processes or kill the
+grader unseen, and ``os._exit`` would take the whole run down.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from labkit.grading.guard_policy import GuardViolation
+
+
+def patch_unaudited(
+    approved: Callable[[Sequence[object], object], bool],
+    deny: Callable[[str], GuardViolation],
+    python: str,
+) -> None:
+    """Wrap the few process/signal primitives CPython 3.11 does not audit.
+
+    ``_posixsubprocess.fork_exec`` (used by multiprocessing's spawn/forkserver) and
+    ``signal.pidfd_send_signal`` would otherwise start processes or kill the grader unseen.
+    ``os._exit`` becomes an exception so one test's exit does not take the whole run down.
+    """
+    import subprocess
+
+    try:
+        import _posixsubprocess
+    except ImportError:  # not POSIX
+        _posixsubprocess = None  # type: ignore[assignment]
+
+    if _posixsubprocess is not None:
+        original = _posixsubprocess.fork_exec
+
+        def fork_exec(*args: Any) -> Any:
+            # (args, executable_list, close_fds, pass_fds, cwd, env, ..., preexec_fn, ...):
+            # a preexec_fn would run arbitrary Python in the new process before exec.
+            if (
+                len(args) < 6
+                or any(callable(a) for a in args[6:])
+                or not approved(args[0], args[5])
+                or not all(os.fsdecode(e) == python for e in args[1] or ())
+            ):
+                raise deny("starting a process (fork_exec)")
+            return original(*args)
+
+        _posixsubprocess.fork_exec = fork_exec  # type: ignore[assignment]
+        if hasattr(subprocess, "_fork_exec"):
+            subprocess._fork_exec = fork_exec  # type: ignore[attr-defined]
+
+    def no_pidfd_signal(*_args: object, **_kwargs: object) -> None:
+        raise deny("signalling a process through a pidfd")
+
+    for module in (signal, sys.modules.get("_signal")):
+        if module is not None and hasattr(module, "pidfd_send_signal"):
+            module.pidfd_send_signal = no_pidfd_signal
+
+    def learner_exit(status: int = 0) -> None:
+        raise LearnerExit(status)
+
+    os._exit = learner_exit  # type: ignore[assignment]
+    posix = sys.modules.get("posix")
+    if posix is not None:
+        posix._exit = learner_exit  # type: ignore[attr-defined]
+
+
+class LearnerExit(SystemExit):
+    """``os._exit(n)`` called by learner code, turned into an exception the test can report."""
+
+    def __str__(self) -> str:
+        return f"os._exit({self.code}) was called"
