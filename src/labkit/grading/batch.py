@@ -21,12 +21,8 @@ so a broken grader stops the batch before it grades anyone.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +38,7 @@ from rich.table import Table
 
 from labkit.errors import LabkitError
 from labkit.grading import GRADER_VERSION, identity
+from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook, write_report
 from labkit.grading.manifest import LabManifest, compute_tests_hash
 from labkit.grading.results import read_json, to_gradescope, write_json
 from labkit.grading.runner import (
@@ -59,20 +56,6 @@ from labkit.grading.runner import (
 )
 from labkit.grading.shard import Shard, listing_hash
 from labkit.grading.spec import TestMeta
-
-STATUSES = ("graded", "timeout", "crashed", "invalid")
-_BASE_COLUMNS = [
-    "submission",
-    "score",
-    "max_score",
-    "percent",
-    "status",
-    "tests_passed",
-    "tests_total",
-    "execution_time",
-    "detail",
-    "content_hash",
-]
 
 
 @dataclass
@@ -135,6 +118,55 @@ def not_a_folder_reason(path: Path) -> str:
     return f"invalid: {path.name} is a file, not a folder; put each submission in its own folder"
 
 
+def _reuse(
+    manifest: LabManifest,
+    sub: Path,
+    out_dir: Path,
+    digest: str,
+    shown_seed: str | int,
+    summary: BatchSummary,
+) -> bool:
+    """Take a submission's earlier result into ``summary`` when it graded the same files, tests,
+    seed and grader version; False when it must be graded (again)."""
+    previous = read_json(out_dir / sub.name / "results.json")
+    if previous is None or not _reusable(previous, content_hash(manifest, sub), digest, shown_seed):
+        return False
+    summary.skipped.append(sub.name)
+    summary.rows[sub.name] = row_from_results(sub.name, previous)
+    summary.docs[sub.name] = previous
+    return True
+
+
+def _write_summary(
+    out_dir: Path,
+    manifest: LabManifest,
+    summary: BatchSummary,
+    expected: list[TestMeta],
+    digest: str,
+    shown_seed: str | int,
+    options: BatchOptions,
+    listing: str,
+) -> None:
+    """summary.json: the class's statistics and what was graded how (and, for a shard, which
+    share of which listing, so ``gradebook merge`` can check the shards fit together)."""
+    record: dict[str, Any] = {
+        **summary.stats,
+        "lab": manifest.id,
+        "tests_hash": digest,
+        "seed": shown_seed,
+        "grader_version": GRADER_VERSION,
+        "expected": [m.to_dict() for m in expected],
+    }
+    if options.shard is not None:
+        record["shard"] = {
+            "index": options.shard.index,
+            "count": options.shard.count,
+            "listing": listing,
+            "submissions": sorted(summary.rows),
+        }
+    write_json(out_dir / "summary.json", record)
+
+
 def grade_all(
     manifest: LabManifest,
     submissions_dir: Path,
@@ -182,17 +214,11 @@ def grade_all(
         )
         expected = collect_expected(manifest, common)
         common.expected = expected
-        todo: list[Path] = []
-        for sub in submissions:
-            previous = read_json(out_dir / sub.name / "results.json")
-            current = content_hash(manifest, sub)
-            if not options.force and _reusable(previous, current, digest, shown_seed):
-                assert previous is not None
-                summary.skipped.append(sub.name)
-                summary.rows[sub.name] = row_from_results(sub.name, previous)
-                summary.docs[sub.name] = previous
-            else:
-                todo.append(sub)
+        todo = [
+            sub
+            for sub in submissions
+            if options.force or not _reuse(manifest, sub, out_dir, digest, shown_seed, summary)
+        ]
         write_gradebook(out_dir, summary.rows, expected)
         if summary.skipped:
             console.print(
@@ -203,48 +229,13 @@ def grade_all(
     finally:
         shutil.rmtree(base, ignore_errors=True)
     summary.stats = compute_stats(summary.rows, expected)
-    record: dict[str, Any] = {
-        **summary.stats,
-        "lab": manifest.id,
-        "tests_hash": digest,
-        "seed": shown_seed,
-        "grader_version": GRADER_VERSION,
-        "expected": [m.to_dict() for m in expected],
-    }
-    if options.shard is not None:
-        record["shard"] = {
-            "index": options.shard.index,
-            "count": options.shard.count,
-            "listing": listing,
-            "submissions": sorted(summary.rows),
-        }
-    write_json(out_dir / "summary.json", record)
+    _write_summary(out_dir, manifest, summary, expected, digest, shown_seed, options, listing)
     if options.report:
         report_started = time.monotonic()
         write_report(out_dir, manifest.id, summary.rows, summary.docs, summary.stats, expected)
         summary.report_seconds = time.monotonic() - report_started
     summary.elapsed = time.monotonic() - started
     return summary
-
-
-def write_report(
-    out_dir: Path,
-    lab: str,
-    rows: dict[str, dict[str, Any]],
-    docs: dict[str, dict[str, Any]],
-    stats: dict[str, Any],
-    expected: list[TestMeta],
-) -> Path:
-    """Write ``OUTDIR/report.html`` (the class at a glance)."""
-    from labkit.grading.classreport import build_report
-
-    html = build_report(lab, rows, docs, stats, expected)
-    target = out_dir / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(html)
-    os.replace(tmp, target)
-    return target
 
 
 def _run_pool(
@@ -369,92 +360,6 @@ def _reusable(
         and extra.get("tests_hash") == digest
         and extra.get("seed") == seed_label
     )
-
-
-def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """One gradebook row from a results.json document."""
-    extra = doc.get("extra_data") or {}
-    tests = doc.get("tests") or []
-    score = float(doc.get("score") or 0.0)
-    max_score = float(extra.get("max_score") or sum(float(t.get("max_score") or 0) for t in tests))
-    failing = [t for t in tests if t.get("status") != "passed"]
-    kinds: dict[str, int] = {}
-    for t in failing:
-        kind = (t.get("extra_data") or {}).get("outcome", "failed")
-        kinds[kind] = kinds.get(kind, 0) + 1
-    notes = extra.get("notes") or []
-    detail = "; ".join(
-        [f"{n} {k}" for k, n in sorted(kinds.items()) if k not in ("failed", "invalid")]
-        + [str(n).splitlines()[0][:120] for n in notes[:1]]
-    )
-    row: dict[str, Any] = {
-        "submission": name,
-        "score": round(score, 4),
-        "max_score": round(max_score, 4),
-        "percent": round(100 * score / max_score, 1) if max_score else 0.0,
-        "status": extra.get("status", "graded"),
-        "tests_passed": sum(1 for t in tests if t.get("status") == "passed"),
-        "tests_total": len(tests),
-        "execution_time": doc.get("execution_time", ""),
-        "detail": detail,
-        "content_hash": extra.get("content_hash", ""),
-    }
-    for t in tests:
-        row[f"test {t.get('number')}"] = t.get("score", 0)
-    return row
-
-
-def write_gradebook(
-    out_dir: Path, rows: dict[str, dict[str, Any]], expected: list[TestMeta]
-) -> None:
-    columns = _BASE_COLUMNS + [f"test {m.number}" for m in expected]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for name in sorted(rows):
-        writer.writerow(rows[name])
-    target = out_dir / "gradebook.csv"
-    fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(buffer.getvalue())
-    os.replace(tmp, target)
-
-
-def compute_stats(rows: dict[str, dict[str, Any]], expected: list[TestMeta]) -> dict[str, Any]:
-    """Mean, median, a 10-bin distribution of percentages, statuses, and pass rate per test."""
-    percents = [float(r["percent"]) for r in rows.values()]
-    bins = [0] * 10
-    for p in percents:
-        bins[min(9, int(p // 10))] += 1
-    statuses = {s: 0 for s in STATUSES}
-    for r in rows.values():
-        statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
-    per_test = []
-    for meta in expected:
-        key = f"test {meta.number}"
-        scores = [float(r.get(key) or 0.0) for r in rows.values() if key in r]
-        passed = sum(1 for s in scores if meta.points and s >= meta.points - 1e-9)
-        per_test.append(
-            {
-                "number": meta.number,
-                "name": meta.name,
-                "points": meta.points,
-                "visibility": meta.visibility,
-                "passed": passed,
-                "graded": len(scores),
-                "pass_rate": round(passed / len(scores), 3) if scores else 0.0,
-            }
-        )
-    return {
-        "submissions": len(rows),
-        "statuses": statuses,
-        "mean_percent": round(statistics.fmean(percents), 1) if percents else 0.0,
-        "median_percent": round(statistics.median(percents), 1) if percents else 0.0,
-        "distribution": [
-            {"range": f"{10 * i}-{10 * i + 10}%", "count": n} for i, n in enumerate(bins)
-        ],
-        "tests": per_test,
-    }
 
 
 def render_summary(summary: BatchSummary, out_dir: Path, console: Console) -> None:

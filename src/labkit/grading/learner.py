@@ -253,9 +253,7 @@ def _run_process(
     proc, stdin, stdout, stderr = _start_process(argv, cwd, env)
     guard.note_child(proc.pid)
     selector = selectors.DefaultSelector()
-    buffers: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-    chunks: list[Chunk] = []
-    truncated = False
+    output = _Output()
     pending = memoryview(data)
     stdin_fd = stdin.fileno()
     if pending:
@@ -291,28 +289,8 @@ def _run_process(
                     selector.unregister(key.fd)
                     open_streams -= 1
                     continue
-                buf = buffers[name]
-                room = _RUN_OUTPUT_CAP - len(buf)
-                if room <= 0:
-                    truncated = True
-                    continue
-                if len(piece) > room:
-                    piece, truncated = piece[:room], True
-                buf.extend(piece)
-                chunks.append(
-                    Chunk(time.monotonic() - start, name, piece.decode("utf-8", "replace"))
-                )
-        if timed_out:
-            proc.kill()
-        try:
-            returncode: int | None = proc.wait(timeout=max(0.1, deadline - time.monotonic()) + 2)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            proc.kill()
-            proc.wait()
-            returncode = None
-        if timed_out:
-            returncode = None
+                output.add(name, piece, time.monotonic() - start)
+        returncode, timed_out = _finish(proc, timed_out, deadline)
     finally:
         selector.close()
         for stream in (stdin, stdout, stderr):
@@ -323,13 +301,47 @@ def _run_process(
     return RunResult(
         args=tuple(argv[6:]),
         returncode=returncode,
-        stdout=buffers["stdout"].decode("utf-8", "replace"),
-        stderr=buffers["stderr"].decode("utf-8", "replace"),
+        stdout=output.buffers["stdout"].decode("utf-8", "replace"),
+        stderr=output.buffers["stderr"].decode("utf-8", "replace"),
         duration=time.monotonic() - start,
         timed_out=timed_out,
-        truncated=truncated,
-        chunks=tuple(chunks),
+        truncated=output.truncated,
+        chunks=tuple(output.chunks),
     )
+
+
+class _Output:
+    """A CLI's stdout and stderr as they arrive: capped per stream, each piece with its time."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self.chunks: list[Chunk] = []
+        self.truncated = False
+
+    def add(self, name: str, piece: bytes, at: float) -> None:
+        buf = self.buffers[name]
+        room = _RUN_OUTPUT_CAP - len(buf)
+        if room <= 0:
+            self.truncated = True
+            return
+        if len(piece) > room:
+            piece, self.truncated = piece[:room], True
+        buf.extend(piece)
+        self.chunks.append(Chunk(at, name, piece.decode("utf-8", "replace")))
+
+
+def _finish(proc: Any, timed_out: bool, deadline: float) -> tuple[int | None, bool]:
+    """Kill a CLI that ran out of time, reap it; (exit code or None if timed out, timed out)."""
+    if timed_out:
+        proc.kill()
+    try:
+        returncode: int | None = proc.wait(timeout=max(0.1, deadline - time.monotonic()) + 2)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        proc.wait()
+        returncode = None
+    return (None if timed_out else returncode), timed_out
 
 
 def _start_process(

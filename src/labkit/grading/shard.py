@@ -75,7 +75,7 @@ class MergeResult:
 
 def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
     """Join shard outputs (each a ``grade-all --shard`` OUTDIR) into ``out``."""
-    from labkit.grading.batch import (
+    from labkit.grading.gradebook import (
         compute_stats,
         row_from_results,
         write_gradebook,
@@ -83,6 +83,40 @@ def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
     )
     from labkit.grading.results import read_json, write_json
     from labkit.grading.spec import TestMeta
+
+    infos = _read_summaries(out, shard_dirs)
+    _check_same_run(infos)
+    first = infos[0][1]
+    count, owner = _owners(infos)
+    expected = [TestMeta.from_dict(m) for m in first.get("expected") or []]
+    rows: dict[str, dict[str, Any]] = {}
+    docs: dict[str, dict[str, Any]] = {}
+    for name, folder in sorted(owner.items()):
+        doc = read_json(folder / name / "results.json")
+        if doc is None:
+            raise LabkitError(
+                f"{folder}/{name}/results.json is missing or unreadable; rerun that shard"
+            )
+        docs[name] = doc
+        rows[name] = row_from_results(name, doc)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, folder in owner.items():
+        target = out / name / "results.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / name / "results.json", target)
+    write_gradebook(out, rows, expected)
+    stats = compute_stats(rows, expected)
+    merged = {k: v for k, v in first.items() if k not in ("shard",)}
+    merged.update(stats)
+    merged["merged_from"] = count
+    write_json(out / "summary.json", merged)
+    write_report(out, str(first.get("lab", "")), rows, docs, stats, expected)
+    return MergeResult(out, len(rows), count)
+
+
+def _read_summaries(out: Path, shard_dirs: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Each shard folder with its summary.json, refusing what is not a shard output."""
+    from labkit.grading.results import read_json
 
     if not shard_dirs:
         raise LabkitError("gradebook merge: give the shard output folders to merge")
@@ -99,10 +133,14 @@ def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
         if not isinstance(summary.get("shard"), dict):
             raise LabkitError(f"{folder}: graded without --shard; nothing to merge")
         infos.append((folder, summary))
+    return infos
+
+
+def _check_same_run(infos: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Every shard graded the same lab, tests and seed, over the same submission listing."""
     first_folder, first = infos[0]
-    keys = ("lab", "tests_hash", "seed")
     for folder, summary in infos[1:]:
-        for key in keys:
+        for key in ("lab", "tests_hash", "seed"):
             if summary.get(key) != first.get(key):
                 raise LabkitError(
                     f"{folder} and {first_folder} come from different runs ({key} differs); "
@@ -113,6 +151,12 @@ def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
                 f"{folder} and {first_folder} saw different submission folders; grade every "
                 "shard from the same copy of the submissions"
             )
+
+
+def _owners(infos: list[tuple[Path, dict[str, Any]]]) -> tuple[int, dict[str, Path]]:
+    """The shard count and which shard folder holds each submission: every shard exactly once,
+    no submission in two."""
+    first_folder, first = infos[0]
     count = int(first["shard"]["count"])
     seen: dict[int, Path] = {}
     owner: dict[str, Path] = {}
@@ -143,27 +187,4 @@ def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
             f"missing shard(s) {listed}: merge needs all {count}; grade them with "
             f"grade-all --shard i/{count} and pass their output folders too"
         )
-    expected = [TestMeta.from_dict(m) for m in first.get("expected") or []]
-    rows: dict[str, dict[str, Any]] = {}
-    docs: dict[str, dict[str, Any]] = {}
-    for name, folder in sorted(owner.items()):
-        doc = read_json(folder / name / "results.json")
-        if doc is None:
-            raise LabkitError(
-                f"{folder}/{name}/results.json is missing or unreadable; rerun that shard"
-            )
-        docs[name] = doc
-        rows[name] = row_from_results(name, doc)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, folder in owner.items():
-        target = out / name / "results.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / name / "results.json", target)
-    write_gradebook(out, rows, expected)
-    stats = compute_stats(rows, expected)
-    merged = {k: v for k, v in first.items() if k not in ("shard",)}
-    merged.update(stats)
-    merged["merged_from"] = count
-    write_json(out / "summary.json", merged)
-    write_report(out, str(first.get("lab", "")), rows, docs, stats, expected)
-    return MergeResult(out, len(rows), count)
+    return count, owner

@@ -136,8 +136,6 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
     the database per test (the grader's fixture swaps it).
     """
     from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-    from mcp.types import ToolAnnotations
 
     def current_db() -> Path:
         return Path(db_path() if callable(db_path) else db_path)
@@ -147,6 +145,14 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
         instructions="The course tools: knowledge base, shop data, refunds.",
         log_level="WARNING",
     )
+    _add_search_kb(server)
+    _add_query_shop(server, current_db)
+    _add_refund_order(server, current_db)
+    return server
+
+
+def _add_search_kb(server: Any) -> None:
+    from mcp.types import ToolAnnotations
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
     def search_kb(
@@ -164,6 +170,11 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
         # the bounds live in the input schema (minLength, minimum, maximum): the SDK's pydantic
         # validation refuses a blank query or k outside 1-MAX_K before this runs
         return KbResults(results=[KbHit(**hit) for hit in search_passages(query, k)])
+
+
+def _add_query_shop(server: Any, current_db: Callable[[], Path]) -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import ToolAnnotations
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
     def query_shop(
@@ -195,6 +206,11 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
             columns=columns, rows=[list(r) for r in rows[:MAX_ROWS]], truncated=len(rows) > MAX_ROWS
         )
 
+
+def _add_refund_order(server: Any, current_db: Callable[[], Path]) -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import ToolAnnotations
+
     @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=False))
     def refund_order(
         order_id: Annotated[str, Field(description="The order to refund, e.g. O-5001.")],
@@ -218,5 +234,3 @@ def build_course_server(db_path: Path | str | Callable[[], Path], name: str = "c
             return Refund(order_id=order_id, status="refunded", amount=order_total(conn, order_id))
         finally:
             conn.close()
-
-    return server
