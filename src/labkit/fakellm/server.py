@@ -16,30 +16,29 @@ over real HTTP (their retries, timeouts and stream parsing all run for real).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Self
 
 import numpy as np
-import uvicorn
 
 from labkit.fakellm.app import create_app
 from labkit.fakellm.behaviours import Behaviour
 from labkit.fakellm.journal import Journal
-from labkit.fakellm.serving import bind_announced, serve_in_thread, stop_served
+from labkit.fakellm.serving import Served
 from labkit.fakellm.state import Handler, ProviderState
 from labkit.fakellm.transport import quiet_deliberate_drops
 from labkit.fakellm.types import Reply
 
 
-class FakeLLM:
+class FakeLLM(Served):
     """The fake provider: a controller around one :class:`ProviderState` and its server.
 
     ``behaviours`` replaces the default behaviour chain (for instance a local-model behaviour);
     ``stream_delay`` is the default pause between stream chunks, in seconds; ``embed`` replaces
     the packaged MiniLM behind ``/v1/embeddings``.
     """
+
+    _what = "the fake provider"
 
     def __init__(
         self,
@@ -48,12 +47,9 @@ class FakeLLM:
         *,
         embed: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
+        super().__init__()
         self.state = ProviderState(behaviours, stream_delay)
         self.app = create_app(self.state, embed=embed)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-        self._host = "127.0.0.1"
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -72,48 +68,11 @@ class FakeLLM:
         """
         if self._server is not None:
             return self
-        sock = bind_announced(host, port, on_bound)
-        self._port, self._host = sock.getsockname()[1], host
         quiet_deliberate_drops()
-        self._server, self._thread = serve_in_thread(
-            self.app,
-            sock,
-            what="the fake provider",
-            thread_name=f"labkit-fakellm-{self._port}",
-            lifespan="off",
-            timeout_keep_alive=30,
+        self._serve(
+            self.app, port, host, on_bound, "labkit-fakellm", lifespan="off", timeout_keep_alive=30
         )
         return self
-
-    def stop(self) -> None:
-        """Stop serving (waits up to a few seconds for open streams to close)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None and thread is not None:
-            stop_served(server, thread)
-
-    def __enter__(self) -> Self:
-        return self.start() if self._server is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether the server is serving."""
-        return self._server is not None
-
-    @property
-    def port(self) -> int:
-        """The port served on (after start())."""
-        if self._port is None:
-            raise RuntimeError("FakeLLM is not started: call .start() first")
-        return self._port
 
     @property
     def url(self) -> str:

@@ -15,7 +15,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from labkit.errors import LabkitError
 
@@ -130,3 +131,64 @@ def serve_in_foreground(server: Any, banner: str, what: str) -> None:
         print(f"labkit: stopping {what}", flush=True)
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+
+
+class Served:
+    """What the fake provider and the course MCP server share: one app served on a loopback port
+    in a daemon thread, started once (:meth:`_serve`), stopped by :meth:`stop` or a ``with``."""
+
+    _what = "the server"  # names it in errors: "the fake provider is not started"
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        self._host = "127.0.0.1"
+
+    def _serve(
+        self,
+        app: Any,
+        port: int,
+        host: str,
+        on_bound: Callable[[int], None] | None,
+        thread_name: str,
+        **options: Any,
+    ) -> None:
+        sock = bind_announced(host, port, on_bound)
+        self._port, self._host = sock.getsockname()[1], host
+        self._server, self._thread = serve_in_thread(
+            app, sock, what=self._what, thread_name=f"{thread_name}-{self._port}", **options
+        )
+
+    def stop(self) -> None:
+        """Stop serving (waits a few seconds for open streams and sessions to close)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None and thread is not None:
+            stop_served(server, thread)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The port served on (after start())."""
+        if self._port is None:
+            raise RuntimeError(f"{self._what} is not started: call .start() first")
+        return self._port
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> Self:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start() if self._server is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
