@@ -32,6 +32,7 @@ violation error), :mod:`.guard_hook` (the enforcing hook, installed by :func:`fr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -131,15 +132,7 @@ def freeze() -> None:
     """Install the enforcing audit hook now (idempotent; a no-op outside a grading child)."""
     if _registry.frozen or _registry.config is None:
         return
-    base = _registry.config
-    config = GuardConfig(
-        work_dir=base.work_dir,
-        write_roots=base.write_roots,
-        protected_roots=base.protected_roots,
-        ports=tuple(sorted(_registry.ports)),
-        learner_dir=base.learner_dir,
-        display_dir=base.display_dir,
-    )
+    config = _with_ports(_registry.config)
     _registry.frozen_config = config
     _registry.frozen = True
     install(config, _registry.violations.append, _registry.children)
@@ -153,14 +146,12 @@ def current_policy() -> str | None:
     base = _registry.config
     if base is None:
         return None
-    return GuardConfig(
-        work_dir=base.work_dir,
-        write_roots=base.write_roots,
-        protected_roots=base.protected_roots,
-        ports=tuple(sorted(_registry.ports)),
-        learner_dir=base.learner_dir,
-        display_dir=base.display_dir,
-    ).to_json()
+    return _with_ports(base).to_json()
+
+
+def _with_ports(base: GuardConfig) -> GuardConfig:
+    """The configured policy with the loopback ports allowed so far."""
+    return dataclasses.replace(base, ports=tuple(sorted(_registry.ports)))
 
 
 def sandbox_argv(target: Sequence[str]) -> list[str]:

@@ -269,14 +269,19 @@ def _labkit_session_fixtures(request: pytest.FixtureRequest) -> None:
 # --- running -------------------------------------------------------------------------------------
 
 
+def _record_of(nodeid: str) -> tuple[_State, _Record] | None:
+    """The run's state and a test's record, for hooks that get only a node id."""
+    state = _STATE_REF.get("state")
+    record = state.records.get(nodeid) if state is not None else None
+    return None if state is None or record is None else (state, record)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    state = _STATE_REF.get("state")
-    if state is None:
+    found = _record_of(nodeid)
+    if found is None:
         return
-    record = state.records.get(nodeid)
-    if record is None:
-        return
+    state, record = found
     record.called = record.returned = record.skipped = False
     record.failed_phase = record.reason = record.output = ""
     record.credit = None
@@ -356,12 +361,10 @@ def pytest_runtest_makereport(
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    state = _STATE_REF.get("state")
-    if state is None:
+    found = _record_of(nodeid)
+    if found is None:
         return
-    record = state.records.get(nodeid)
-    if record is None:
-        return
+    state, record = found
     passed = record.called and record.returned and not record.failed_phase
     if record.called and not record.returned and not record.failed_phase:
         record.failed_phase, record.reason = "call", "the test did not finish normally"
