@@ -150,7 +150,10 @@ def search(query: str = "refund policy") -> Any:
 def check_stopped(result: dict[str, Any], reason: str) -> None:
     assert_same(result["status"], "stopped", "AgentResult.status")
     assert_same(result["stop_reason"], reason, "AgentResult.stop_reason")
-    assert result["trace"] and result["trace"][-1][1] == "stop", (
+    assert result["trace"], (
+        f"the trace should end with a transition to 'stop', got {result['trace'][-3:]}"
+    )
+    assert result["trace"][-1][1] == "stop", (
         f"the trace should end with a transition to 'stop', got {result['trace'][-3:]}"
     )
     assert_same(result["stop_trace_reason"], reason, "the 'reason' of the transition to 'stop'")

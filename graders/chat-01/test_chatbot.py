@@ -295,11 +295,13 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     send_request("openai", request)
     body = last_body(fake_llm, "openai")
     messages = body.get("messages") or []
-    assert messages and isinstance(messages[0], dict), (
-        f"expected a list of messages, got {messages!r}"
-    )
+    assert messages, f"expected a list of messages, got {messages!r}"
+    assert isinstance(messages[0], dict), f"expected a list of messages, got {messages!r}"
     first = messages[0]
-    assert first.get("role") == "system" and text_of(first.get("content")) == PERSONA, (
+    assert first.get("role") == "system", (
+        f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
+    )
+    assert text_of(first.get("content")) == PERSONA, (
         f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
     )
     roles = [m.get("role") for m in messages]
@@ -521,7 +523,8 @@ def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: str, lab_seed: i
         system, turns = sent_conversation(body, sdk)
         where = f"request {i + 1} (budget {budget})"
         assert system == PERSONA, f"{where}: the system prompt must always be sent, got {system!r}"
-        assert turns and turns[-1] == full[-1], (
+        assert turns, f"{where}: the newest user message must be last, got {turns[-1:]}"
+        assert turns[-1] == full[-1], (
             f"{where}: the newest user message must be last, got {turns[-1:]}"
         )
         used = sent_tokens(system, turns)
@@ -746,7 +749,11 @@ def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     )
     times = reply_chunk_times(result, answer)
     spread = times[-1] - times[0] if times else 0.0
-    assert len(times) >= 3 and spread >= 0.1, (
+    assert len(times) >= 3, (
+        f"the reply streamed over ~0.28 s in {len(chunks)} chunks, but the CLI printed it in "
+        f"{len(times)} piece(s) within {spread:.3f} s: it was not shown as it arrived"
+    )
+    assert spread >= 0.1, (
         f"the reply streamed over ~0.28 s in {len(chunks)} chunks, but the CLI printed it in "
         f"{len(times)} piece(s) within {spread:.3f} s: it was not shown as it arrived"
     )

@@ -126,7 +126,8 @@ def test_tool_policy_round_trip_anthropic(claude: anthropic.Anthropic) -> None:
     messages: list = [{"role": "user", "content": "What is 17 * (3 + 4)?"}]  # type: ignore[type-arg]
     first = claude.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=tools)  # type: ignore[arg-type]
     use = next(b for b in first.content if b.type == "tool_use")
-    assert use.name == "calculator" and use.input == {"expression": "17 * (3 + 4)"}
+    assert use.name == "calculator"
+    assert use.input == {"expression": "17 * (3 + 4)"}
     messages.append(
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
     )
@@ -138,7 +139,8 @@ def test_tool_policy_round_trip_anthropic(claude: anthropic.Anthropic) -> None:
     )
     final = claude.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=tools)  # type: ignore[arg-type]
     assert final.stop_reason == "end_turn"
-    assert final.content[0].type == "text" and "calculator returned 119" in final.content[0].text
+    assert final.content[0].type == "text"
+    assert "calculator returned 119" in final.content[0].text
 
 
 def test_parallel_calls_for_several_ids(oai: openai.OpenAI) -> None:
@@ -223,7 +225,9 @@ def test_extractive_answer_cites_and_refuses(oai: openai.OpenAI) -> None:
         .choices[0]
         .message.content
     )
-    assert refusal is not None and "I don't know" in refusal and "[" not in refusal
+    assert refusal is not None
+    assert "I don't know" in refusal
+    assert "[" not in refusal
 
 
 def test_rag_answer_as_structured_output(oai: openai.OpenAI) -> None:
@@ -286,7 +290,9 @@ def test_extractive_multi_sentence_and_threshold() -> None:
             ("user", "What is the population, area, climate and anthem of France?"), system=system
         )
     )
-    assert weak is not None and weak.citations == () and "I don't know" in weak.text
+    assert weak is not None
+    assert weak.citations == ()
+    assert "I don't know" in weak.text
     assert ExtractiveAnswerer().respond(request(("user", "no sources here"))) is None
 
 
@@ -304,7 +310,8 @@ def test_tool_results_with_sources_are_answered_extractively() -> None:
         )
     )
     out = ToolPolicy().respond(req)
-    assert out is not None and out.text == "Laptops have a two-year warranty [1]."
+    assert out is not None
+    assert out.text == "Laptops have a two-year warranty [1]."
 
 
 def test_conversational_without_persona_and_with_instructions() -> None:
@@ -333,8 +340,10 @@ def test_schema_fill_rules() -> None:
     }
     text = "From ann@a.io to bob@b.io: order 3 chairs at $45.50 on 2024-06-01 14:30, high priority."
     value = fill_schema(schema, text)
-    assert value["sender"] == "ann@a.io" and value["recipient"] == "bob@b.io"
-    assert value["quantity"] == 3 and value["price"] == 45.5
+    assert value["sender"] == "ann@a.io"
+    assert value["recipient"] == "bob@b.io"
+    assert value["quantity"] == 3
+    assert value["price"] == 45.5
     assert value["when"] == "2024-06-01T14:30:00Z"
     assert value["priority"] == "high"
     assert isinstance(value["notes"], str)
@@ -352,7 +361,8 @@ def test_schema_fill_recursive_and_constrained_models() -> None:
 
     tree = fill_schema(to_strict_json_schema(Node), "A tree rooted at Oak")
     Node.model_validate(tree)
-    assert tree["children"] and tree["children"][0]["children"] == []
+    assert tree["children"]
+    assert tree["children"][0]["children"] == []
 
     class Event(BaseModel):
         count: int
@@ -369,7 +379,8 @@ def test_schema_filler_json_object_without_schema() -> None:
     req = request(("user", "Summarise this in JSON: the meeting moved to Friday."))
     req.response_format = "json_object"
     out = SchemaFiller().respond(req)
-    assert out is not None and json.loads(out.text or "") == {
+    assert out is not None
+    assert json.loads(out.text or "") == {
         "answer": "Summarise this in JSON: the meeting moved to Friday."
     }
     req2 = request(
@@ -377,7 +388,8 @@ def test_schema_filler_json_object_without_schema() -> None:
     )
     req2.response_format = "json_object"
     out2 = SchemaFiller().respond(req2)
-    assert out2 is not None and json.loads(out2.text or "") == {"city": "Porto", "temp": 18}
+    assert out2 is not None
+    assert json.loads(out2.text or "") == {"city": "Porto", "temp": 18}
 
 
 def test_behaviours_are_deterministic() -> None:

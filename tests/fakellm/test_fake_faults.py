@@ -10,7 +10,7 @@ import httpx
 import httpx2
 import openai
 import pytest
-from fakellm_wire import Raw
+from fakellm_wire import Raw, collect_anthropic_text, collect_text
 
 from labkit.fakellm import FakeLLM, reply
 
@@ -91,7 +91,8 @@ def test_openai_error_classes(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
         assert err.status_code == status
         assert f"scripted {status}" in err.message
         assert err.code == "my_code"
-        assert err.request_id is not None and err.request_id.startswith("req_")
+        assert err.request_id is not None
+        assert err.request_id.startswith("req_")
 
 
 def test_custom_error_body_and_headers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -108,9 +109,9 @@ def test_openai_mid_stream_error_raises_api_error(fake_llm: FakeLLM) -> None:
     fake_llm.script(reply.stream_error("alpha beta gamma delta", after=2, message="boom"))
     received = []
     with pytest.raises(openai.APIError, match="boom"):
-        for chunk in client.chat.completions.create(model=MODEL, messages=USER, stream=True):
-            if chunk.choices and chunk.choices[0].delta.content:
-                received.append(chunk.choices[0].delta.content)
+        collect_text(
+            client.chat.completions.create(model=MODEL, messages=USER, stream=True), received
+        )
     assert "".join(received) == "alpha beta"
     assert fake_llm.journal.count() == 1
 
@@ -133,14 +134,16 @@ def test_dropped_connection_plain(fake_llm: FakeLLM, oai: openai.OpenAI) -> None
     with pytest.raises(openai.APIConnectionError):
         oai.chat.completions.create(model=MODEL, messages=USER)
     entry = fake_llm.journal.last()
-    assert entry.dropped and entry.status == 200
+    assert entry.dropped
+    assert entry.status == 200
 
 
 def test_dropped_connection_is_retried_by_the_sdk(fake_llm: FakeLLM) -> None:
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="k")
     fake_llm.script(reply.dropped("lost"), reply.text("second time lucky"))
     msg = client.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
-    assert msg.content[0].type == "text" and msg.content[0].text == "second time lucky"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "second time lucky"
     assert [e.dropped for e in fake_llm.journal] == [True, False]
 
 
@@ -150,15 +153,13 @@ def test_dropped_connection_mid_stream(
     fake_llm.script(reply.dropped("one two three four", after=2))
     received = []
     with pytest.raises((openai.APIConnectionError, httpx.HTTPError)):
-        for chunk in oai.chat.completions.create(model=MODEL, messages=USER, stream=True):
-            if chunk.choices and chunk.choices[0].delta.content:
-                received.append(chunk.choices[0].delta.content)
+        collect_text(oai.chat.completions.create(model=MODEL, messages=USER, stream=True), received)
     assert "".join(received) == "one two"
     fake_llm.script(reply.dropped("one two three four", after=1))
     with pytest.raises((anthropic.APIConnectionError, httpx2.HTTPError)):
-        with claude.messages.stream(model=MODEL, max_tokens=50, messages=USER) as stream:
-            for _ in stream.text_stream:
-                pass
+        collect_anthropic_text(
+            claude.messages.stream(model=MODEL, max_tokens=50, messages=USER), []
+        )
 
 
 def test_slow_reply_trips_the_client_timeout(fake_llm: FakeLLM) -> None:
@@ -193,10 +194,12 @@ def test_lazy_text_stream(
     assert [
         c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
     ] == ["Lazy", " tokens", " arrive"]
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 3
     fake_llm.script(reply.lazy(tokens()))
     msg = claude.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
-    assert msg.content[0].type == "text" and msg.content[0].text == "Lazy tokens arrive"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "Lazy tokens arrive"
 
 
 def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -324,19 +327,18 @@ def test_openai_sdk_sees_bad_request_with_param(oai: openai.OpenAI) -> None:
 
 def test_non_json_body_and_missing_key(raw: Raw) -> None:
     resp = raw.openai("/v1/chat/completions", b"{not json")
-    assert (
-        resp.status_code == 400
-        and "could not parse the JSON body" in resp.json()["error"]["message"]
-    )
+    assert resp.status_code == 400
+    assert "could not parse the JSON body" in resp.json()["error"]["message"]
     resp = raw.client.post("/v1/chat/completions", json={"model": MODEL, "messages": USER})
-    assert resp.status_code == 401 and "API key" in resp.json()["error"]["message"]
+    assert resp.status_code == 401
+    assert "API key" in resp.json()["error"]["message"]
 
 
 def test_unknown_path_in_each_providers_shape(raw: Raw) -> None:
     resp = raw.openai("/v1/nope", {})
-    assert (
-        resp.status_code == 404 and resp.json()["error"]["message"] == "Invalid URL (POST /v1/nope)"
-    )
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"] == "Invalid URL (POST /v1/nope)"
     resp = raw.anthropic("/v1/nope", {})
-    assert resp.status_code == 404 and resp.json()["type"] == "error"
+    assert resp.status_code == 404
+    assert resp.json()["type"] == "error"
     assert resp.json()["error"]["type"] == "not_found_error"

@@ -105,7 +105,8 @@ def test_stream_chunks_are_strictly_valid_and_usage_comes_last(fake_llm: FakeLLM
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "one two three"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert all(c.usage is None for c in chunks[:-1])
-    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == count_tokens("one two three")
 
 
@@ -147,7 +148,8 @@ def test_parallel_tool_calls_stream_as_fragments_and_reassemble(
     assert [f.index for f in openings] == [0, 1]
     assert all(f.type == "function" and f.function and f.function.arguments == "" for f in openings)
     later = [f for f in fragments if f.id is None]
-    assert later and all(f.function and f.function.name is None for f in later)
+    assert later
+    assert all(f.function and f.function.name is None for f in later)
     assert len(later) > 2  # arguments really arrive in several pieces
 
 
@@ -211,7 +213,8 @@ def test_max_tokens_cuts_the_text_like_a_real_model(fake_llm: FakeLLM, oai: open
     resp = oai.chat.completions.create(model=MODEL, messages=USER, max_completion_tokens=3)
     assert resp.choices[0].finish_reason == "length"
     assert resp.choices[0].message.content == "one two three"
-    assert resp.usage is not None and resp.usage.completion_tokens == 3
+    assert resp.usage is not None
+    assert resp.usage.completion_tokens == 3
 
 
 def test_stop_sequence_cuts_the_text(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -273,8 +276,10 @@ def test_handler_sees_the_normalised_request(fake_llm: FakeLLM, oai: openai.Open
     )
     assert resp.choices[0].message.content == "1 messages, system='Be brief.'"
     request = seen[0]
-    assert request.api == "openai" and request.endpoint == "chat"
-    assert request.temperature == 0.2 and request.seed == 7
+    assert request.api == "openai"
+    assert request.endpoint == "chat"
+    assert request.temperature == 0.2
+    assert request.seed == 7
     assert request.raw["messages"][0]["role"] == "developer"
     assert fake_llm.journal.last().responder == "handler"
     assert fake_llm.journal.last().chat is request

@@ -30,7 +30,8 @@ def test_fixture_points_labkit_config_at_the_fake(fake_llm: FakeLLM) -> None:
     assert fake_llm.env() == {"LABKIT_PROVIDER": "fake", "LABKIT_BASE_URL": fake_llm.url}
     assert fake_llm.url == f"http://127.0.0.1:{fake_llm.port}"
     assert config.openai_client().base_url == f"{fake_llm.url}/v1/"
-    assert len(fake_llm.journal) == 0 and fake_llm.pending == []
+    assert len(fake_llm.journal) == 0
+    assert fake_llm.pending == []
 
 
 def test_fixture_registered_the_port_with_the_grader_guard(fake_llm: FakeLLM) -> None:
@@ -55,10 +56,12 @@ def test_port_in_use_is_a_one_line_labkit_error(
 def test_start_stop_and_context_manager() -> None:
     bound: list[int] = []
     with FakeLLM(stream_delay=0.001) as fake:
-        assert fake.running and fake.stream_delay == 0.001
+        assert fake.running
+        assert fake.stream_delay == 0.001
         second = FakeLLM().start(on_bound=bound.append)
         try:
-            assert bound == [second.port] and second.port != fake.port
+            assert bound == [second.port]
+            assert second.port != fake.port
             assert httpx.get(second.url + "/__labkit/status").json()["pending_replies"] == 0
         finally:
             second.stop()
@@ -75,14 +78,19 @@ def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     oai.models.list()
     journal = fake_llm.journal
     assert len(journal) == 2
-    assert journal.count("/v1/models") == 1 and journal.count("/chat/completions") == 1
+    assert journal.count("/v1/models") == 1
+    assert journal.count("/chat/completions") == 1
     entry = journal.last(path="/v1/chat/completions")
-    assert entry.method == "POST" and entry.status == 200 and entry.retry_count == 0
+    assert entry.method == "POST"
+    assert entry.status == 200
+    assert entry.retry_count == 0
     assert entry.headers["authorization"].startswith("Bearer ")
     assert entry.body == {"model": MODEL, "messages": USER}
-    assert entry.time > 1e9 and entry.monotonic > 0
+    assert entry.time > 1e9
+    assert entry.monotonic > 0
     assert journal.bodies("/v1/chat/completions") == [entry.body]
-    assert [e.seq for e in journal] == [1, 2] and journal[0] is entry
+    assert [e.seq for e in journal] == [1, 2]
+    assert journal[0] is entry
     with pytest.raises(LookupError, match="it saw: POST /v1/chat/completions, GET /v1/models"):
         journal.last(path="/v1/embeddings")
     journal.clear()
@@ -92,7 +100,9 @@ def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
 def test_invalid_requests_are_journaled_too(fake_llm: FakeLLM, raw: Raw) -> None:
     raw.openai("/v1/chat/completions", b"not json at all")
     entry = fake_llm.journal.last()
-    assert entry.status == 400 and entry.body is None and entry.raw_body == "not json at all"
+    assert entry.status == 400
+    assert entry.body is None
+    assert entry.raw_body == "not json at all"
 
 
 def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI) -> None:
@@ -118,13 +128,15 @@ def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI)
         oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
     entries = raw.get("/__labkit/journal").json()["entries"]
     assert [e["status"] for e in entries] == [200, 200, 429]  # control calls are not journaled
-    assert entries[0]["body"]["messages"] == USER and entries[0]["responder"] == "script"
+    assert entries[0]["body"]["messages"] == USER
+    assert entries[0]["responder"] == "script"
     assert (
         raw.get("/__labkit/journal?path=/chat/completions").json()["entries"][0]["route"]
         == "/v1/chat/completions"
     )
     bad = raw.client.post("/__labkit/script", json={"replies": [{"txt": "typo"}]})
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "txt"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "txt"
     assert raw.client.post("/__labkit/reset").json() == {"ok": True}
     assert raw.get("/__labkit/journal").json() == {"entries": []}
 
@@ -158,7 +170,8 @@ def test_blocking_behaviours_run_off_the_event_loop(fake_llm: FakeLLM, oai: open
     assert not fake_llm.state.runs_inline
     text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content  # type: ignore[arg-type]
     assert text == "from a blocking behaviour"
-    assert threads and not threads[0].startswith("labkit-fakellm")
+    assert threads
+    assert not threads[0].startswith("labkit-fakellm")
     assert fake_llm.journal.last().responder == "behaviour:Slowish"
 
 

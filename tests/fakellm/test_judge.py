@@ -133,7 +133,8 @@ def _judge(rubric: str, item: object) -> str:
         api="openai", endpoint="chat", model="m", system=rubric, messages=[Message("user", user)]
     )
     reply = RubricJudge().respond(req)
-    assert reply is not None and reply.text is not None
+    assert reply is not None
+    assert reply.text is not None
     return reply.text
 
 
@@ -155,7 +156,8 @@ def test_explicit_rubric_agrees_more_and_parses_more() -> None:
         return agree, failures
 
     vague, explicit = score(VAGUE), score(EXPLICIT)
-    assert explicit[0] > vague[0] + 8 and explicit[1] < vague[1]
+    assert explicit[0] > vague[0] + 8
+    assert explicit[1] < vague[1]
     assert _judge(VAGUE, items[0]) == _judge(VAGUE, items[0])  # deterministic
 
 
@@ -192,7 +194,8 @@ def test_pairwise_position_bias_shrinks_with_an_anchored_scale() -> None:
                 messages=[Message("user", user)],
             )
             reply = RubricJudge(malformed=0.0).respond(req)
-            assert reply is not None and reply.text is not None
+            assert reply is not None
+            assert reply.text is not None
             wins += json.loads(reply.text).get("winner") == "A"
         return wins
 
