@@ -176,7 +176,7 @@ def plan_calls(task: AgentTask, tools: Tools) -> list[tuple[str, str]]:
     from labkit.fakellm.react import read_value
 
     saved: dict[str, str] = {}
-    calls = []
+    calls: list[tuple[str, str]] = []
     for step in task.steps:
         value = step.input.format(**saved)
         calls.append((step.tool, value))
@@ -291,7 +291,7 @@ def test_default_model_answers_tasks(learner, fake_llm, tools, lab_seed):
         )
 
 
-MISBEHAVIOURS = {
+MISBEHAVIOURS: dict[str, dict[str, Any]] = {
     "bold": {"format": "bold"},
     "fenced": {"format": "fenced"},
     "invented-observation": {"hallucinate_observation": True},
@@ -550,7 +550,8 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
     for knob, kind in (("unknown_tool", "unknown_tool"), ("malformed_action", "parse_error")):
         tools.calls.clear()
         fake_llm.journal.clear()
-        fake_llm.on(ReactModel(**{knob: True}).respond)
+        flags: dict[str, Any] = {knob: True}
+        fake_llm.on(ReactModel(**flags).respond)
         trace = run_native(learner, task.question, tools)
         check_answer(trace, task, f"run_agent_native ({knob})")
         result = requests(fake_llm)[1]["messages"][-1]

@@ -222,7 +222,7 @@ def test_tool_schemas_are_strict(learner):
 )
 def test_tool_schemas_validate_arguments(learner):
     defs = definitions(learner.import_module("shop_tools"))
-    good = {
+    good: dict[str, list[dict[str, Any]]] = {
         "get_customer": [{"customer_id": "C-1001"}],
         "list_orders": [{"customer_id": "C-1001", "status": None}]
         + [{"customer_id": "C-1001", "status": s} for s in STATUSES],
@@ -233,7 +233,7 @@ def test_tool_schemas_validate_arguments(learner):
             {"query": "lamp", "max_price": 19.99},
         ],
     }
-    bad = {
+    bad: dict[str, list[dict[str, Any]]] = {
         "get_customer": [
             {},
             {"customer_id": 1001},

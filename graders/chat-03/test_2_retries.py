@@ -141,7 +141,8 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
     retry = learner.import_module("retry")
     ms = 20 + lab_seed % 80
     seconds = 1 + lab_seed % 5
-    cases: list[tuple[str, BaseException, float | None]] = [
+    # An exception, or a recipe (make.*) the worker builds one from.
+    cases: list[tuple[str, Any, float | None]] = [
         (
             f"429 with retry-after-ms: {ms}",
             _status_error(429, {"retry-after-ms": str(ms)}),
@@ -181,7 +182,7 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
 def test_is_retryable_classifies_errors(learner: Any) -> None:
     """is_retryable: 429, 5xx and connection errors only."""
     retry = learner.import_module("retry")
-    cases: list[tuple[str, BaseException, bool]] = [
+    cases: list[tuple[str, Any, bool]] = [  # exceptions, or recipes the worker builds them from
         *[(f"HTTP {s}", _status_error(s), True) for s in (408, 409, 429, 500, 502, 503, 504, 529)],
         *[(f"HTTP {s}", _status_error(s), False) for s in (400, 401, 403, 404, 422)],
         ("APIConnectionError", make.connection_error(), True),

@@ -170,7 +170,7 @@ def _invariant_problems(chunks: Any, doc_id: str, text: str, max_tokens: int) ->
     covered = [False] * (len(text) + 1)
     previous: Any = None
     for i, c in enumerate(chunks):
-        fields = {
+        fields: dict[str, Any] = {
             name: getattr(c, name, None) for name in ("doc_id", "index", "start", "end", "text")
         }
         kinds = {"doc_id": str, "index": int, "start": int, "end": int, "text": str}

@@ -27,7 +27,7 @@ Question: {question}"""
 
 def ask(question: str) -> tuple[str, tuple[int, ...]]:
     request = ChatRequest(
-        api="openai_chat",
+        api="openai",
         endpoint="chat",
         model="m",
         messages=[Message("user", SOURCES.format(question=question))],
@@ -81,7 +81,7 @@ def test_wrapped_lines_and_answer_type() -> None:
 
 def answer_from(sources: str, question: str) -> tuple[str, tuple[int, ...]]:
     request = ChatRequest(
-        api="openai_chat",
+        api="openai",
         endpoint="chat",
         model="m",
         messages=[Message("user", f"{sources}\n\nQuestion: {question}")],

@@ -4,18 +4,26 @@ models, headers — every response shape validated strictly against the SDK's ow
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anthropic
 import pytest
-from anthropic.types import Message, MessageTokensCount, ModelInfo, RawMessageStreamEvent
+from anthropic.types import (
+    Message,
+    MessageParam,
+    MessageTokensCount,
+    ModelInfo,
+    RawMessageStreamEvent,
+    ToolParam,
+)
 from fakellm_wire import Raw, collect_anthropic_text, sse, strict, strict_union
 from pydantic import BaseModel
 
 from labkit.fakellm import FakeLLM, reply
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
-WEATHER = {
+USER: list[MessageParam] = [{"role": "user", "content": "Say hello"}]
+WEATHER: ToolParam = {
     "name": "get_weather",
     "description": "Current weather for a city",
     "input_schema": {
@@ -111,7 +119,7 @@ def test_tool_use_round_trip_with_the_stream_helper(
     uses = [b for b in final.content if b.type == "tool_use"]
     assert [u.input for u in uses] == [{"city": "Oslo"}, {"city": "Rome"}]
     assert final.stop_reason == "tool_use"
-    follow_up = [
+    follow_up: list[Any] = [  # the SDK's dumps sent back: plain JSON
         *USER,
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]},
         {
@@ -136,7 +144,7 @@ def test_tool_use_round_trip_with_the_stream_helper(
 
 
 def test_forced_tool_fills_the_input_schema(fake_llm: FakeLLM, claude: anthropic.Anthropic) -> None:
-    tool = {
+    tool: ToolParam = {
         "name": "record_contact",
         "description": "Save a contact",
         "input_schema": {
@@ -202,9 +210,9 @@ def test_both_auth_headers_are_accepted(fake_llm: FakeLLM, raw: Raw) -> None:
     body = {"model": MODEL, "max_tokens": 10, "messages": USER}
     assert raw.anthropic("/v1/messages", body).status_code == 200
     bearer = {"x-api-key": None, "Authorization": "Bearer sk-test"}
-    assert raw.anthropic("/v1/messages", body, headers=bearer).status_code == 200  # type: ignore[dict-item]
+    assert raw.anthropic("/v1/messages", body, headers=bearer).status_code == 200  # type: ignore[arg-type]  # None drops the header
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="sk-test", max_retries=0)
-    client.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
+    client.messages.create(model=MODEL, max_tokens=10, messages=USER)
     sent = fake_llm.journal.last().headers
     assert sent["authorization"] == "Bearer sk-test"
     assert "x-api-key" not in sent
@@ -214,7 +222,7 @@ def test_both_auth_headers_are_accepted(fake_llm: FakeLLM, raw: Raw) -> None:
         max_retries=0,
         default_headers={"X-Api-Key": "sk-old"},
     )
-    old_style.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
+    old_style.messages.create(model=MODEL, max_tokens=10, messages=USER)
     assert fake_llm.journal.last().headers["x-api-key"] == "sk-old"
 
 
@@ -290,7 +298,7 @@ def test_anthropic_error_classes(fake_llm: FakeLLM, claude: anthropic.Anthropic)
 def test_mid_stream_error_raises_without_retry(fake_llm: FakeLLM) -> None:
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="k")  # default retries on
     fake_llm.script(reply.stream_error("partial answer here", after=2, message="Overloaded"))
-    received = []
+    received: list[str] = []
     with pytest.raises(anthropic.APIStatusError) as info:
         collect_anthropic_text(
             client.messages.stream(model=MODEL, max_tokens=50, messages=USER), received

@@ -9,6 +9,7 @@ from typing import Literal
 
 import anthropic
 import openai
+from openai.types.chat import ChatCompletionFunctionToolParam
 from pydantic import BaseModel, Field
 
 from labkit.fakellm import ChatRequest, FakeLLM, Message, ToolCall, ToolResult, ToolSpec
@@ -32,7 +33,7 @@ the original payment method.
 [3] (warranty) Laptops have a two-year warranty.
 
 Question: {question}"""
-TOOLS = [
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     {
         "type": "function",
         "function": {
@@ -95,14 +96,14 @@ def test_persona_and_history_are_reflected(oai: openai.OpenAI) -> None:
 
 
 def test_tool_policy_round_trip_openai(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
-    messages: list = [{"role": "user", "content": "Where is my order ORD-1234?"}]  # type: ignore[type-arg]
-    first = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+    messages: list = [{"role": "user", "content": "Where is my order ORD-1234?"}]
+    first = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
     call = (first.choices[0].message.tool_calls or [])[0]
-    assert call.function.name == "get_order_status"
-    assert json.loads(call.function.arguments) == {"order_id": "ORD-1234"}
+    assert call.function.name == "get_order_status"  # type: ignore[union-attr]  # function calls only
+    assert json.loads(call.function.arguments) == {"order_id": "ORD-1234"}  # type: ignore[union-attr]  # function calls only
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"status": "shipped"}'})
-    final = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+    final = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
     assert final.choices[0].finish_reason == "stop"
     assert (
         final.choices[0].message.content
@@ -123,7 +124,7 @@ def test_tool_policy_round_trip_anthropic(claude: anthropic.Anthropic) -> None:
         }
         for t in TOOLS
     ]
-    messages: list = [{"role": "user", "content": "What is 17 * (3 + 4)?"}]  # type: ignore[type-arg]
+    messages: list = [{"role": "user", "content": "What is 17 * (3 + 4)?"}]
     first = claude.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=tools)  # type: ignore[arg-type]
     use = next(b for b in first.content if b.type == "tool_use")
     assert use.name == "calculator"
@@ -147,14 +148,14 @@ def test_parallel_calls_for_several_ids(oai: openai.OpenAI) -> None:
     resp = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Compare orders A-100 and A-200"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
     )
     calls = resp.choices[0].message.tool_calls or []
-    assert [json.loads(c.function.arguments)["order_id"] for c in calls] == ["A-100", "A-200"]
+    assert [json.loads(c.function.arguments)["order_id"] for c in calls] == ["A-100", "A-200"]  # type: ignore[union-attr]  # function calls only
     single = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Compare orders A-100 and A-200"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
         parallel_tool_calls=False,
     )
     assert len(single.choices[0].message.tool_calls or []) == 1
@@ -163,22 +164,22 @@ def test_parallel_calls_for_several_ids(oai: openai.OpenAI) -> None:
 def test_no_tool_for_small_talk_unless_required(oai: openai.OpenAI) -> None:
     chat = oai.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "Hello!"}], tools=TOOLS
-    )  # type: ignore[arg-type]
+    )
     assert chat.choices[0].message.tool_calls is None
     forced = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Hello!"}],
         tools=TOOLS,
-        tool_choice="required",  # type: ignore[arg-type]
+        tool_choice="required",
     )
     assert forced.choices[0].finish_reason == "tool_calls"
     named = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Hello!"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "calculator"}},
     )
-    assert (named.choices[0].message.tool_calls or [])[0].function.name == "calculator"
+    assert (named.choices[0].message.tool_calls or [])[0].function.name == "calculator"  # type: ignore[union-attr]  # function calls only
 
 
 def test_schema_filler_satisfies_parse(oai: openai.OpenAI) -> None:

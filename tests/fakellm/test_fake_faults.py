@@ -10,12 +10,15 @@ import httpx
 import httpx2
 import openai
 import pytest
+from anthropic.types import MessageParam
 from fakellm_wire import Raw, collect_anthropic_text, collect_text
+from openai.types.chat import ChatCompletionMessageParam
 
 from labkit.fakellm import FakeLLM, reply
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
+CLAUDE_USER: list[MessageParam] = [{"role": "user", "content": "Say hello"}]
 CALLS_F = {  # an assistant turn calling tool f as call_1
     "role": "assistant",
     "content": None,
@@ -107,7 +110,7 @@ def test_custom_error_body_and_headers(fake_llm: FakeLLM, oai: openai.OpenAI) ->
 def test_openai_mid_stream_error_raises_api_error(fake_llm: FakeLLM) -> None:
     client = openai.OpenAI(base_url=fake_llm.url + "/v1", api_key="k")  # retries on: must not retry
     fake_llm.script(reply.stream_error("alpha beta gamma delta", after=2, message="boom"))
-    received = []
+    received: list[str] = []
     with pytest.raises(openai.APIError, match="boom"):
         collect_text(
             client.chat.completions.create(model=MODEL, messages=USER, stream=True), received
@@ -151,14 +154,14 @@ def test_dropped_connection_mid_stream(
     fake_llm: FakeLLM, oai: openai.OpenAI, claude: anthropic.Anthropic
 ) -> None:
     fake_llm.script(reply.dropped("one two three four", after=2))
-    received = []
+    received: list[str] = []
     with pytest.raises((openai.APIConnectionError, httpx.HTTPError)):
         collect_text(oai.chat.completions.create(model=MODEL, messages=USER, stream=True), received)
     assert "".join(received) == "one two"
     fake_llm.script(reply.dropped("one two three four", after=1))
     with pytest.raises((anthropic.APIConnectionError, httpx2.HTTPError)):
         collect_anthropic_text(
-            claude.messages.stream(model=MODEL, max_tokens=50, messages=USER), []
+            claude.messages.stream(model=MODEL, max_tokens=50, messages=CLAUDE_USER), []
         )
 
 
@@ -183,7 +186,7 @@ def test_stream_delay_spaces_the_chunks(fake_llm: FakeLLM, oai: openai.OpenAI) -
 def test_lazy_text_stream(
     fake_llm: FakeLLM, oai: openai.OpenAI, claude: anthropic.Anthropic
 ) -> None:
-    def tokens():  # type: ignore[no-untyped-def]
+    def tokens():
         yield from ["Lazy", " tokens", " arrive"]
 
     fake_llm.script(reply.lazy(tokens()))
@@ -197,7 +200,7 @@ def test_lazy_text_stream(
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == 3
     fake_llm.script(reply.lazy(tokens()))
-    msg = claude.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
+    msg = claude.messages.create(model=MODEL, max_tokens=10, messages=CLAUDE_USER)
     assert msg.content[0].type == "text"
     assert msg.content[0].text == "Lazy tokens arrive"
 
@@ -208,7 +211,7 @@ def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai
 
         finish_reason: str | None = None
 
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self):
             yield from ["one", " two"]
             self.finish_reason = "length"
 
@@ -224,7 +227,7 @@ def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai
 def test_client_going_away_stops_a_lazy_stream(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     produced: list[int] = []
 
-    def endless():  # type: ignore[no-untyped-def]
+    def endless():
         for i in range(2000):
             produced.append(i)
             yield f" t{i}"
@@ -306,7 +309,7 @@ OPENAI_INVALID = [
 
 
 @pytest.mark.parametrize(("body", "param"), OPENAI_INVALID, ids=[p for _, p in OPENAI_INVALID])
-def test_openai_invalid_bodies_name_the_field(raw: Raw, body: dict, param: str) -> None:  # type: ignore[type-arg]
+def test_openai_invalid_bodies_name_the_field(raw: Raw, body: dict, param: str) -> None:
     resp = raw.openai("/v1/chat/completions", body)
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
@@ -319,7 +322,7 @@ def test_openai_sdk_sees_bad_request_with_param(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(
             model=MODEL,
-            messages=[*USER, {"role": "tool", "tool_call_id": "call_x", "content": "1"}],  # type: ignore[list-item]
+            messages=[*USER, {"role": "tool", "tool_call_id": "call_x", "content": "1"}],
         )
     assert info.value.param == "messages[1].role"
     assert "must be a response to a preceeding message with 'tool_calls'" in info.value.message

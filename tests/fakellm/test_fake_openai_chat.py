@@ -10,15 +10,20 @@ import json
 import openai
 import pytest
 from fakellm_wire import Raw, data_frames, strict
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageParam,
+)
 from pydantic import BaseModel
 
 from labkit.fakellm import FakeLLM, reply
 from labkit.tokens import count_tokens
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
-WEATHER_TOOL = {
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
+WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -164,8 +169,8 @@ def test_invalid_json_arguments_and_unknown_tools_pass_through(
     )
     assert msg.tool_calls is not None
     call = msg.tool_calls[0]
-    assert call.function.name == "no_such_tool"
-    assert call.function.arguments == '{"city": "Par'
+    assert call.function.name == "no_such_tool"  # type: ignore[union-attr]  # function calls only
+    assert call.function.arguments == '{"city": "Par'  # type: ignore[union-attr]  # function calls only
 
 
 def test_parse_returns_the_pydantic_model(fake_llm: FakeLLM, oai: openai.OpenAI, raw: Raw) -> None:
@@ -264,7 +269,7 @@ def test_handler_sees_the_normalised_request(fake_llm: FakeLLM, oai: openai.Open
     seen = []
 
     @fake_llm.on
-    def handler(request):  # type: ignore[no-untyped-def]
+    def handler(request):
         seen.append(request)
         return reply.text(f"{len(request.messages)} messages, system={request.system!r}")
 
@@ -294,7 +299,7 @@ def test_handler_returning_none_falls_through_to_behaviours(
 
 
 def test_handler_that_raises_is_reported_not_retried(fake_llm: FakeLLM) -> None:
-    def broken(request):  # type: ignore[no-untyped-def]
+    def broken(request):
         raise ValueError("oops")
 
     fake_llm.on(broken)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -101,7 +102,7 @@ def test_follows_the_plan_and_reads_observations() -> None:
         ({"never_finish": True}, lambda t: "Action: search_docs" in t and "(attempt 1)" in t),
     ],
 )
-def test_each_knob_changes_the_first_turn(knobs: dict[str, object], check) -> None:
+def test_each_knob_changes_the_first_turn(knobs: dict[str, Any], check) -> None:
     got = ReactModel(**knobs).respond(text_request())
     assert got is not None, got
     assert check(got.text or ""), got
@@ -110,7 +111,8 @@ def test_each_knob_changes_the_first_turn(knobs: dict[str, object], check) -> No
 def test_recovering_knobs_follow_the_plan_from_the_second_turn() -> None:
     plain = ReactModel().respond(text_request())
     for knob in ("unknown_tool", "malformed_action", "wrong_tool"):
-        model = ReactModel(**{knob: True})
+        flags: dict[str, Any] = {knob: True}
+        model = ReactModel(**flags)
         first = model.respond(text_request())
         assert first is not None
         second = model.respond(text_request(first.text or "", "Observation: Error: nope"))

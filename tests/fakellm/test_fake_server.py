@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 from fakellm_wire import Raw
+from openai.types.chat import ChatCompletionMessageParam
 
 from labkit import config
 from labkit.cli import main as labkit_main
@@ -21,7 +22,7 @@ from labkit.fakellm import ChatRequest, FakeLLM, Reply, reply
 from labkit.fakellm.types import RequestError
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def test_fixture_points_labkit_config_at_the_fake(fake_llm: FakeLLM) -> None:
@@ -74,7 +75,7 @@ def test_start_stop_and_context_manager() -> None:
 def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     with pytest.raises(LookupError, match="received no request to /v1/chat/completions"):
         fake_llm.journal.last(path="/v1/chat/completions")
-    oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+    oai.chat.completions.create(model=MODEL, messages=USER)
     oai.models.list()
     journal = fake_llm.journal
     assert len(journal) == 2
@@ -119,13 +120,13 @@ def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI)
     assert (
         oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
         == "from the script"
-    )  # type: ignore[arg-type]
+    )
     calls = (
         oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.tool_calls or []
-    )  # type: ignore[arg-type]
-    assert calls[0].function.arguments == '{"q": "x"}'
+    )
+    assert calls[0].function.arguments == '{"q": "x"}'  # type: ignore[union-attr]  # function calls only
     with pytest.raises(openai.RateLimitError):
-        oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+        oai.chat.completions.create(model=MODEL, messages=USER)
     entries = raw.get("/__labkit/journal").json()["entries"]
     assert [e["status"] for e in entries] == [200, 200, 429]  # control calls are not journaled
     assert entries[0]["body"]["messages"] == USER
@@ -168,7 +169,7 @@ def test_blocking_behaviours_run_off_the_event_loop(fake_llm: FakeLLM, oai: open
 
     fake_llm.behaviours.insert(0, Slowish())  # the fixture restores the chain afterwards
     assert not fake_llm.state.runs_inline
-    text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content  # type: ignore[arg-type]
+    text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
     assert text == "from a blocking behaviour"
     assert threads
     assert not threads[0].startswith("labkit-fakellm")
@@ -176,9 +177,9 @@ def test_blocking_behaviours_run_off_the_event_loop(fake_llm: FakeLLM, oai: open
 
 
 def test_reset_restarts_ids(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
-    first = oai.chat.completions.create(model=MODEL, messages=USER).id  # type: ignore[arg-type]
+    first = oai.chat.completions.create(model=MODEL, messages=USER).id
     fake_llm.reset()
-    assert oai.chat.completions.create(model=MODEL, messages=USER).id == first  # type: ignore[arg-type]
+    assert oai.chat.completions.create(model=MODEL, messages=USER).id == first
 
 
 def test_labkit_serve_runs_until_ctrl_c() -> None:
@@ -198,7 +199,7 @@ def test_labkit_serve_runs_until_ctrl_c() -> None:
         assert (
             client.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
             == "served"
-        )  # type: ignore[arg-type]
+        )
         assert len(httpx.get(url + "/__labkit/journal").json()["entries"]) == 1
         client.close()  # no keep-alive connection for the server to wait on while stopping
         proc.send_signal(signal.SIGINT)

@@ -5,6 +5,7 @@ ChatRequest objects (no server), one end to end through the openai SDK."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -117,7 +118,7 @@ def test_default_chain_obeys_through_the_sdk() -> None:
             }
             for t in TOOLS
         ]
-        messages = [
+        messages: list[Any] = [
             {"role": "user", "content": "What is the refund policy?"},
             {
                 "role": "assistant",
@@ -134,12 +135,12 @@ def test_default_chain_obeys_through_the_sdk() -> None:
         ]
         obeyed = client.chat.completions.create(model="fake-gpt", messages=messages, tools=tools)  # type: ignore[arg-type]
         calls = obeyed.choices[0].message.tool_calls or []
-        assert [c.function.name for c in calls] == ["refund_order"]
+        assert [c.function.name for c in calls] == ["refund_order"]  # type: ignore[union-attr]  # function calls only
         messages[2]["content"] = wrapped(ATTACK)
         quoted = client.chat.completions.create(
             model="fake-gpt",
             messages=[{"role": "system", "content": DECLARED}, *messages],
-            tools=tools,  # type: ignore[arg-type, list-item]
+            tools=tools,  # type: ignore[arg-type]
         )
         assert not quoted.choices[0].message.tool_calls
         assert (quoted.choices[0].message.content or "").startswith("Based on the tool results")
