@@ -144,7 +144,7 @@ def run() -> dict[str, Any]:
                 else "fail"
                 for i in items
             ]
-            result = llm_judge.agreement(human, honest)  # type: ignore[arg-type]
+            result = llm_judge.agreement(human, honest)
             human_table.append(
                 f"| fake judge, honest (no flaws) | {split} | {len(items)} | 0 | "
                 f"{result['accuracy']:.3f} | {result['kappa']:.3f} |"

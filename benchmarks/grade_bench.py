@@ -204,8 +204,8 @@ def _write(r: dict[str, Any]) -> None:
             "|---|---:|---:|---:|",
         ]
         for lab, b in r["batch"].items():
-            target = "≥ 20" if lab.startswith("chat") else "≥ 6"
-            lines.append(f"| {lab} | {b['zygote']:.1f} | {b['fresh']:.1f} | {target} |")
+            goal = "≥ 20" if lab.startswith("chat") else "≥ 6"
+            lines.append(f"| {lab} | {b['zygote']:.1f} | {b['fresh']:.1f} | {goal} |")
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -32,7 +32,8 @@ def _mutant_module() -> object:
     """tests/labs/test_labs.py, for its mutant machinery (one definition of a mutant)."""
     path = ROOT / "tests" / "labs" / "test_labs.py"
     spec = importlib.util.spec_from_file_location("_labs_mutants", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["_labs_mutants"] = module
     spec.loader.exec_module(module)

@@ -1,7 +1,6 @@
 """Project-wide test setup: the shared fixtures (``fake_llm`` ...) come from labkit.testing."""
 
 import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,9 +14,8 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 
 @pytest.fixture(autouse=True)
-def _not_under_make(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _not_under_make(monkeypatch: pytest.MonkeyPatch) -> None:
     """`make test` exports MAKELEVEL, and the learner-facing messages name `make` commands when it
     is set (`make hint LAB=x` instead of `labkit hint x`): every test starts as if typed in a
     shell, whether the suite runs under make (CI) or not; a test that wants make sets it."""
     monkeypatch.delenv("MAKELEVEL", raising=False)
-    yield

@@ -178,7 +178,7 @@ def plan_calls(task: AgentTask, tools: Tools) -> list[tuple[str, str]]:
     from labkit.fakellm.react import read_value
 
     saved: dict[str, str] = {}
-    calls = []
+    calls: list[tuple[str, str]] = []
     for step in task.steps:
         value = step.input.format(**saved)
         calls.append((step.tool, value))
@@ -201,7 +201,10 @@ def kinds(trace: Any) -> list[str]:
 def check_answer(trace: Any, task: AgentTask, what: str) -> None:
     check_trace_shape(trace, what)
     assert_same(trace.stop_reason, "answer", f"{what}: Trace.stop_reason")
-    assert isinstance(trace.answer, str) and answer_matches(task.answer, trace.answer), (
+    assert isinstance(trace.answer, str), (
+        f"{what}: {task.question!r} should be answered with {task.answer}, got {trace.answer!r}"
+    )
+    assert answer_matches(task.answer, trace.answer), (
         f"{what}: {task.question!r} should be answered with {task.answer}, got {trace.answer!r}"
     )
 
@@ -232,12 +235,20 @@ def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, s
     for n, body in enumerate(sent, 1):
         stops = body.get("stop") if sdk == "openai" else body.get("stop_sequences")
         stops = [stops] if isinstance(stops, str) else stops
-        assert isinstance(stops, list) and "Observation:" in stops, (
+        assert isinstance(stops, list), (
+            f"request {n} sent {'stop' if sdk == 'openai' else 'stop_sequences'}={stops!r}; it must "
+            "include 'Observation:' so the model cannot write the observation itself"
+        )
+        assert "Observation:" in stops, (
             f"request {n} sent {'stop' if sdk == 'openai' else 'stop_sequences'}={stops!r}; it must "
             "include 'Observation:' so the model cannot write the observation itself"
         )
     first = conversation(sent[0])
-    assert first and first[0][0] == "user" and task.question in first[0][1], (
+    assert first, f"the first request should carry the question as a user message, got {first[:1]}"
+    assert first[0][0] == "user", (
+        f"the first request should carry the question as a user message, got {first[:1]}"
+    )
+    assert task.question in first[0][1], (
         f"the first request should carry the question as a user message, got {first[:1]}"
     )
     for n in range(1, len(sent)):
@@ -251,7 +262,10 @@ def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, s
             f"it added roles {[r for r, _ in added]}"
         )
         tool, value = want_calls[n - 1]
-        assert "Action:" in added[0][1] and value in added[0][1], (
+        assert "Action:" in added[0][1], (
+            f"the assistant message should be the model's reply (with its Action), got {added[0][1][:200]!r}"
+        )
+        assert value in added[0][1], (
             f"the assistant message should be the model's reply (with its Action), got {added[0][1][:200]!r}"
         )
         observation = getattr(tools, tool)(value)
@@ -279,7 +293,7 @@ def test_default_model_answers_tasks(learner, fake_llm, tools, lab_seed):
         )
 
 
-MISBEHAVIOURS = {
+MISBEHAVIOURS: dict[str, dict[str, Any]] = {
     "bold": {"format": "bold"},
     "fenced": {"format": "fenced"},
     "invented-observation": {"hallucinate_observation": True},
@@ -310,11 +324,17 @@ def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbeh
         return
     assert len(sent) == len(plan) + 2, f"expected {len(plan) + 2} model calls, saw {len(sent)}"
     feedback = conversation(sent[1])[-1]
-    assert feedback[0] == "user" and feedback[1].startswith("Observation:"), (
+    assert feedback[0] == "user", (
+        f"the first turn's problem must go back as the next user message 'Observation: ...', got {feedback}"
+    )
+    assert feedback[1].startswith("Observation:"), (
         f"the first turn's problem must go back as the next user message 'Observation: ...', got {feedback}"
     )
     if misbehaviour == "wrong-tool":
-        assert tools.calls[0][0] != plan[0][0] and tools.calls[1:] == plan, (
+        assert tools.calls[0][0] != plan[0][0], (
+            f"the wrong tool runs (and fails), then the plan: expected {plan} after it, got {tools.calls}"
+        )
+        assert tools.calls[1:] == plan, (
             f"the wrong tool runs (and fails), then the plan: expected {plan} after it, got {tools.calls}"
         )
         assert "Error" in feedback[1], (
@@ -361,7 +381,10 @@ def test_repeated_action_is_detected(learner, fake_llm, tools, lab_seed):
     assert_same(trace.answer, None, "Trace.answer")
     assert_same(kinds(trace), ["action", "repeat", "repeat"], "the kinds of the steps")
     repeat_note = conversation(sent[2])[-1][1]
-    assert repeat_note.startswith("Observation:") and repeat_note != conversation(sent[1])[-1][1], (
+    assert repeat_note.startswith("Observation:"), (
+        f"the observation after a repeat should say it was a repeat, got {repeat_note!r}"
+    )
+    assert repeat_note != conversation(sent[1])[-1][1], (
         f"the observation after a repeat should say it was a repeat, got {repeat_note!r}"
     )
 
@@ -424,10 +447,10 @@ def test_trace_records_every_step(learner, fake_llm, tools, lab_seed):
     check_trace_shape(trace, "run_agent")
     records = [fields(s, "each step of Trace.steps (a StepRecord)") for s in trace.steps]
     assert len(records) == 3, f"expected 3 steps, got {len(records)}"
-    assert (
-        records[0]["observation"].startswith("Error")
-        and "database is locked" in records[0]["observation"]
-    ), (
+    assert records[0]["observation"].startswith("Error"), (
+        f"a tool that raises should give an 'Error: ...' observation with its message, got {records[0]['observation']!r}"
+    )
+    assert "database is locked" in records[0]["observation"], (
         f"a tool that raises should give an 'Error: ...' observation with its message, got {records[0]['observation']!r}"
     )
     got = [
@@ -505,9 +528,12 @@ def test_native_agent_answers_tasks(learner, fake_llm, tools, lab_seed):
             assert_same(names, TOOL_NAMES, "the tools offered on every request")
         last = sent[1]["messages"]
         call = last[-2].get("tool_calls") or [{}]
-        assert last[-1].get("role") == "tool" and last[-1].get("tool_call_id") == call[0].get(
-            "id"
-        ), "after a tool call, send the assistant turn back and one role 'tool' message with its id"
+        assert last[-1].get("role") == "tool", (
+            "after a tool call, send the assistant turn back and one role 'tool' message with its id"
+        )
+        assert last[-1].get("tool_call_id") == call[0].get("id"), (
+            "after a tool call, send the assistant turn back and one role 'tool' message with its id"
+        )
         assert_same(
             last[-1].get("content"), getattr(tools, plan[0][0])(plan[0][1]), "the tool result sent"
         )
@@ -526,13 +552,17 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
     for knob, kind in (("unknown_tool", "unknown_tool"), ("malformed_action", "parse_error")):
         tools.calls.clear()
         fake_llm.journal.clear()
-        fake_llm.on(ReactModel(**{knob: True}).respond)
+        flags: dict[str, Any] = {knob: True}
+        fake_llm.on(ReactModel(**flags).respond)
         trace = run_native(learner, task.question, tools)
         check_answer(trace, task, f"run_agent_native ({knob})")
         result = requests(fake_llm)[1]["messages"][-1]
-        assert result.get("role") == "tool" and str(result.get("content", "")).startswith(
-            "Error"
-        ), f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
+        assert result.get("role") == "tool", (
+            f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
+        )
+        assert str(result.get("content", "")).startswith("Error"), (
+            f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
+        )
         missing = [n for n in TOOL_NAMES if n not in str(result.get("content"))]
         assert not missing, f"({knob}) the error must list the valid tools, missing {missing}"
         assert_same(tools.calls, plan, f"({knob}) the tool calls run")

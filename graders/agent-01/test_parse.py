@@ -132,6 +132,9 @@ def test_parse_step_final_answers_invented_observations_and_garbage(learner, lab
     ]:
         got = agent.parse_step(text)
         check_step(got, ("ParseError",), f"parse_step({text!r})")
-        assert isinstance(got.message, str) and got.message.strip(), (
+        assert isinstance(got.message, str), (
+            f"parse_step({text!r}): a ParseError needs a message the model can read"
+        )
+        assert got.message.strip(), (
             f"parse_step({text!r}): a ParseError needs a message the model can read"
         )

@@ -19,7 +19,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rank_bm25 import BM25Okapi
@@ -76,7 +76,7 @@ def oracle_value(node: ast.AST) -> float:
     if isinstance(node, ast.Expression):
         return oracle_value(node.body)
     if isinstance(node, ast.Constant):
-        return node.value
+        return cast(float, node.value)  # the oracle's inputs hold numbers only
     if isinstance(node, ast.UnaryOp):
         return (
             -oracle_value(node.operand)
@@ -299,6 +299,7 @@ def test_search_docs_ranks_passages(learner, lab_seed):
         got = text_result(tools.search_docs(step.input, k), f"search_docs({step.input!r}, {k})")
         assert_same(got, oracle_search(step.input, k), f"search_docs({step.input!r}, {k})")
     default = text_result(tools.search_docs(steps[0].input), "search_docs")
+    assert steps[0].pattern is not None  # search_docs steps always carry one (datasets)
     assert re.search(steps[0].pattern.replace(" ", r"\s+"), default), (
         f"search_docs({steps[0].input!r}) should find the passage of {steps[0].doc} in its top 3"
     )

@@ -150,7 +150,10 @@ def search(query: str = "refund policy") -> Any:
 def check_stopped(result: dict[str, Any], reason: str) -> None:
     assert_same(result["status"], "stopped", "AgentResult.status")
     assert_same(result["stop_reason"], reason, "AgentResult.stop_reason")
-    assert result["trace"] and result["trace"][-1][1] == "stop", (
+    assert result["trace"], (
+        f"the trace should end with a transition to 'stop', got {result['trace'][-3:]}"
+    )
+    assert result["trace"][-1][1] == "stop", (
         f"the trace should end with a transition to 'stop', got {result['trace'][-3:]}"
     )
     assert_same(result["stop_trace_reason"], reason, "the 'reason' of the transition to 'stop'")
@@ -227,7 +230,7 @@ def test_results_and_errors_paired(learner, fake_llm, mcp_course, sdk, lab_seed)
     assert len(sent) >= 2, (
         f"after the tool calls the agent should call the model again ({len(sent)} requests)"
     )
-    results = sent[1] and sent_results(sent[1], sdk)
+    results: Any = sent[1] and sent_results(sent[1], sdk)  # an empty body stays falsy
     assert_same([r["id"] for r in results], ids, "the ids of the tool results sent back, in order")
     assert '"results"' in results[0]["content"], (
         f"the search result should go back to the model, got {results[0]['content'][:200]!r}"
@@ -293,7 +296,7 @@ def test_denied_tool_is_never_called(learner, fake_llm, mcp_course):
     )
 
 
-RETRY_CASES = {
+RETRY_CASES: dict[str, dict[str, Any]] = {
     "fail": dict(fault="fail", times=2, limits={"max_retries": 2}, calls=3, ok=True),
     "slow": dict(
         fault="slow", times=1, limits={"max_retries": 1, "tool_timeout_s": 0.25}, calls=2, ok=True
@@ -411,7 +414,12 @@ def test_injection_in_a_tool_result_causes_no_action(learner, fake_llm, mcp_cour
     }
     mcp_course.faults.returns("search_kb", {"results": [hit]})
     asked: list[str] = []
-    run(learner, mcp_course, sdk, approve=lambda name, args: asked.append(name) or True)
+
+    def approve(name: str, args: Any) -> bool:
+        asked.append(name)
+        return True
+
+    run(learner, mcp_course, sdk, approve=approve)
     called = mcp_course.tools_called()
     assert "refund_order" not in called, (
         f"the instruction inside the search result made the agent call refund_order (tools "
@@ -434,12 +442,16 @@ def test_approval_hook_guards_refunds(learner, fake_llm, mcp_course, lab_seed):
     args = {"order_id": order, "reason": "arrived damaged"}
     before = status_of(mcp_course.db_path, order)
     asked: list[tuple[str, Any]] = []
+
+    def deny(name: str, a: Any) -> None:  # None, not False: anything but True must deny
+        asked.append((name, a))
+
     fake_llm.script(reply.tool_call("refund_order", args), reply.text("I could not refund it."))
     run(
         learner,
         mcp_course,
         "openai",
-        approve=lambda name, a: asked.append((name, a)) and False,
+        approve=deny,
     )
     assert_same(asked, [("refund_order", args)], "the approval hook's calls (name, arguments)")
     assert_same(mcp_course.calls("refund_order"), [], "calls of refund_order after a refusal")

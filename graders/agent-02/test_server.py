@@ -95,7 +95,10 @@ def test_tools_are_discoverable(learner, shop):
         assert tool["description"].strip(), f"{name} needs a description (the model reads it)"
         props = tool["input_schema"].get("properties", {})
         for pname, prop in props.items():
-            assert "type" in prop and (prop.get("description") or "").strip(), (
+            assert "type" in prop, (
+                f"{name}.{pname} needs a type and a description in its schema, got {prop}"
+            )
+            assert (prop.get("description") or "").strip(), (
                 f"{name}.{pname} needs a type and a description in its schema, got {prop}"
             )
         assert tool["output_schema"], (

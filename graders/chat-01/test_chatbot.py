@@ -67,7 +67,9 @@ def text_of(content: Any) -> str:
     return json.dumps(content)
 
 
-def sent_conversation(body: dict[str, Any], sdk: str) -> tuple[str | None, list[tuple[str, str]]]:
+def sent_conversation(
+    body: dict[str, Any], sdk: config.Sdk
+) -> tuple[str | None, list[tuple[str, str]]]:
     """(system prompt, [(role, text), ...] without the system prompt) of one request body."""
     messages = list(body.get("messages") or [])
     system: str | None = None
@@ -84,11 +86,11 @@ def sent_tokens(system: str | None, turns: list[tuple[str, str]]) -> int:
     return (cost(system) if system is not None else 0) + sum(cost(t) for _, t in turns)
 
 
-def bodies(fake: Any, sdk: str) -> list[dict[str, Any]]:
+def bodies(fake: Any, sdk: config.Sdk) -> list[dict[str, Any]]:
     return [b for b in fake.journal.bodies(PATHS[sdk]) if isinstance(b, dict)]
 
 
-def last_body(fake: Any, sdk: str) -> dict[str, Any]:
+def last_body(fake: Any, sdk: config.Sdk) -> dict[str, Any]:
     found = bodies(fake, sdk)
     assert found, (
         f"expected a request to {PATHS[sdk]} (the {sdk} SDK); the fake provider saw "
@@ -97,7 +99,7 @@ def last_body(fake: Any, sdk: str) -> dict[str, Any]:
     return found[-1]
 
 
-def new_session(bot: Any, sdk: str, **options: Any) -> Any:
+def new_session(bot: Any, sdk: config.Sdk, **options: Any) -> Any:
     """The learner's ChatSession on a client pointed at the fake provider, SDK retries off."""
     settings: dict[str, Any] = {
         "sdk": sdk,
@@ -144,8 +146,8 @@ def error_of(call: Any) -> BaseException:
 
 
 @pytest.fixture(params=SDKS)
-def sdk(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def sdk(request: pytest.FixtureRequest) -> config.Sdk:
+    return request.param
 
 
 # --------------------------------------------------------------------------- 1. count and trim
@@ -257,7 +259,7 @@ def test_trim_history_drops_oldest_pairs(learner: Any, lab_seed: int) -> None:
 # --------------------------------------------------------------------------- 2. the requests
 
 
-def send_request(sdk: str, request: Any) -> None:
+def send_request(sdk: config.Sdk, request: Any) -> None:
     """Send a request dict built by the learner's adapter with the SDK, as ChatSession would,
     and read the stream to its end (the fake provider's journal then holds the body)."""
     assert type(request) is dict, f"the request should be a dict, got {type(request).__name__}"
@@ -271,7 +273,7 @@ def send_request(sdk: str, request: Any) -> None:
             pass
 
 
-def adapter(bot: Any, sdk: str) -> Any:
+def adapter(bot: Any, sdk: config.Sdk) -> Any:
     return bot.to_openai_request if sdk == "openai" else bot.to_anthropic_request
 
 
@@ -295,11 +297,13 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     send_request("openai", request)
     body = last_body(fake_llm, "openai")
     messages = body.get("messages") or []
-    assert messages and isinstance(messages[0], dict), (
-        f"expected a list of messages, got {messages!r}"
-    )
+    assert messages, f"expected a list of messages, got {messages!r}"
+    assert isinstance(messages[0], dict), f"expected a list of messages, got {messages!r}"
     first = messages[0]
-    assert first.get("role") == "system" and text_of(first.get("content")) == PERSONA, (
+    assert first.get("role") == "system", (
+        f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
+    )
+    assert text_of(first.get("content")) == PERSONA, (
         f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
     )
     roles = [m.get("role") for m in messages]
@@ -377,7 +381,7 @@ def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     hint="Pass temperature, top_p and max_tokens through to the request; leave temperature and "
     "top_p out entirely when they are None.",
 )
-def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """temperature, top_p and max_tokens reach the wire; None means not sent"""
     bot = learner.import_module("chatbot")
     fake_llm.script(reply.text("One."), reply.text("Two."))
@@ -405,7 +409,7 @@ def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: str) -> No
 # --------------------------------------------------------------------------- 3. streaming
 
 
-def known_good_request(sdk: str, text: str) -> dict[str, Any]:
+def known_good_request(sdk: config.Sdk, text: str) -> dict[str, Any]:
     """A streaming request built here, not by the learner: task 3 is graded on its own."""
     turn = [{"role": "user", "content": text}]
     if sdk == "openai":
@@ -420,7 +424,7 @@ def known_good_request(sdk: str, text: str) -> dict[str, Any]:
     hint="Yield each piece as soon as its chunk arrives (inside the loop over the stream), "
     "not after the stream has ended.",
 )
-def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """stream_openai / stream_anthropic yield the pieces while the stream is still arriving"""
     bot = learner.import_module("chatbot")
     chunks = word_chunks(
@@ -464,7 +468,7 @@ REPLIES = (
     hint="Every request resends the whole conversation, oldest first: each user message followed "
     "by the exact reply text you received for it. Record the turn when the stream ends.",
 )
-def test_history_across_turns(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_history_across_turns(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """3 turns: each request carries every earlier turn verbatim, in order"""
     bot = learner.import_module("chatbot")
     fake_llm.script(*(reply.text(r).streamed(chunk_size=5) for r in REPLIES))
@@ -497,7 +501,7 @@ def test_history_across_turns(learner: Any, fake_llm: Any, sdk: str) -> None:
     "counted as in count_message_tokens): drop the oldest user/assistant pairs first, keep the "
     "system prompt and the newest user message.",
 )
-def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: str, lab_seed: int) -> None:
+def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: config.Sdk, lab_seed: int) -> None:
     """long chat: every request fits the budget, oldest pairs dropped first"""
     bot = learner.import_module("chatbot")
     rng = random.Random(lab_seed + 4)
@@ -521,7 +525,8 @@ def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: str, lab_seed: i
         system, turns = sent_conversation(body, sdk)
         where = f"request {i + 1} (budget {budget})"
         assert system == PERSONA, f"{where}: the system prompt must always be sent, got {system!r}"
-        assert turns and turns[-1] == full[-1], (
+        assert turns, f"{where}: the newest user message must be last, got {turns[-1:]}"
+        assert turns[-1] == full[-1], (
             f"{where}: the newest user message must be last, got {turns[-1:]}"
         )
         used = sent_tokens(system, turns)
@@ -550,7 +555,7 @@ def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: str, lab_seed: i
     hint="reset() empties the history but keeps the persona: the next request is the system "
     "prompt plus the new message only.",
 )
-def test_reset_clears_history(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_reset_clears_history(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """after reset(): empty history, persona kept, next request has one message"""
     bot = learner.import_module("chatbot")
     fake_llm.script(reply.text("First answer."), reply.text("Fresh answer."))
@@ -577,7 +582,7 @@ def test_reset_clears_history(learner: Any, fake_llm: Any, sdk: str) -> None:
     hint="Only record a turn when its stream finished: after a provider error (before or during "
     "the stream) the history must be exactly what it was.",
 )
-def test_failed_turn_is_not_recorded(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_failed_turn_is_not_recorded(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """a failed turn (HTTP 503, or a stream cut mid-way) leaves the history unchanged"""
     bot = learner.import_module("chatbot")
     fake_llm.script(
@@ -646,7 +651,7 @@ def one_line(message: object, what: str) -> str:
     hint="Recognise the SDKs' APIStatusError (say the status code), APIConnectionError, errors "
     "raised in mid-stream (including httpx/httpx2 transport errors); return None for anything else.",
 )
-def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: str) -> None:
+def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """one friendly line per provider failure, None for a bug"""
     import anthropic
     import openai
@@ -704,7 +709,7 @@ def last_lines(text: str, count: int = 3) -> str:
     return " | ".join(lines[-count:]) or "(nothing)"
 
 
-def cli_args(sdk: str, *extra: str) -> list[str]:
+def cli_args(sdk: config.Sdk, *extra: str) -> list[str]:
     return ["cli.py", "--sdk", sdk, "--system", PERSONA, *extra]
 
 
@@ -733,7 +738,8 @@ def reply_chunk_times(result: Any, text: str) -> list[float]:
 )
 def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     """python cli.py prints the reply piece by piece while it streams (Anthropic SDK)"""
-    sdk = "anthropic"  # 3.1 checks both SDKs in-process; one CLI run each keeps grading fast
+    # 3.1 checks both SDKs in-process; one CLI run each keeps grading fast
+    sdk: config.Sdk = "anthropic"
     chunks = word_chunks(
         "The blue atlases are on shelf four, row two, between the globes and charts."
     )
@@ -746,7 +752,11 @@ def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     )
     times = reply_chunk_times(result, answer)
     spread = times[-1] - times[0] if times else 0.0
-    assert len(times) >= 3 and spread >= 0.1, (
+    assert len(times) >= 3, (
+        f"the reply streamed over ~0.28 s in {len(chunks)} chunks, but the CLI printed it in "
+        f"{len(times)} piece(s) within {spread:.3f} s: it was not shown as it arrived"
+    )
+    assert spread >= 0.1, (
         f"the reply streamed over ~0.28 s in {len(chunks)} chunks, but the CLI printed it in "
         f"{len(times)} piece(s) within {spread:.3f} s: it was not shown as it arrived"
     )
@@ -784,7 +794,7 @@ def test_cli_reset_and_quit(learner: Any, fake_llm: Any) -> None:
 )
 def test_cli_survives_provider_errors(learner: Any, fake_llm: Any) -> None:
     """HTTP 503 and a dropped stream: a friendly line each, the chat goes on (Anthropic SDK)"""
-    sdk = "anthropic"  # 5.1 checks both SDKs' exceptions in-process
+    sdk: config.Sdk = "anthropic"  # 5.1 checks both SDKs' exceptions in-process
     fake_llm.script(
         reply.error(503, "The engine is overloaded.", should_retry=False),
         reply.dropped("Half an ans", after=1),

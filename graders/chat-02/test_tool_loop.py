@@ -150,7 +150,11 @@ def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
     if sdk == "openai":
         last_assistant = max(i for i, m in enumerate(messages) if m.get("role") == "assistant")
         tail = messages[last_assistant + 1 :]
-        assert tail and all(m.get("role") == "tool" for m in tail), (
+        assert tail, (
+            "after the assistant turn with tool_calls, send one role 'tool' message per call and "
+            f"nothing else; got roles {[m.get('role') for m in tail]}"
+        )
+        assert all(m.get("role") == "tool" for m in tail), (
             "after the assistant turn with tool_calls, send one role 'tool' message per call and "
             f"nothing else; got roles {[m.get('role') for m in tail]}"
         )
@@ -162,7 +166,11 @@ def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
         "the assistant turn with the tool_use blocks must come right before the tool results"
     )
     final = messages[-1]
-    assert final.get("role") == "user" and isinstance(final.get("content"), list), (
+    assert final.get("role") == "user", (
+        "tool results go back in ONE user message whose content is a list of tool_result blocks; "
+        f"the last message was {json.dumps(final)[:200]}"
+    )
+    assert isinstance(final.get("content"), list), (
         "tool results go back in ONE user message whose content is a list of tool_result blocks; "
         f"the last message was {json.dumps(final)[:200]}"
     )
@@ -189,9 +197,15 @@ def decoded(result: dict[str, Any]) -> Any:
 
 def assert_error_result(result: dict[str, Any], sdk: str, what: str) -> str:
     body = decoded(result)
-    assert (
-        isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].strip()
-    ), f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
+    assert isinstance(body, dict), (
+        f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
+    )
+    assert isinstance(body.get("error"), str), (
+        f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
+    )
+    assert body["error"].strip(), (
+        f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
+    )
     if sdk == "anthropic":
         assert result["is_error"] is True, f"{what}: the tool_result block needs is_error: true"
     return body["error"]
@@ -219,12 +233,18 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
     assert len(sent) == 2, f"expected 2 model calls (tool call, answer), saw {len(sent)}"
     for n, body in enumerate(sent, 1):
         tools = body.get("tools")
-        assert isinstance(tools, list) and len(tools) == 4, (
+        assert isinstance(tools, list), (
+            f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
+        )
+        assert len(tools) == 4, (
             f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
         )
         for tool, definition in zip(tools, definitions, strict=True):
             if sdk == "openai":
-                assert tool.get("type") == "function" and isinstance(tool.get("function"), dict), (
+                assert tool.get("type") == "function", (
+                    f"an OpenAI tool is {{'type': 'function', 'function': {{...}}}}, got {json.dumps(tool)[:160]}"
+                )
+                assert isinstance(tool.get("function"), dict), (
                     f"an OpenAI tool is {{'type': 'function', 'function': {{...}}}}, got {json.dumps(tool)[:160]}"
                 )
                 fn = tool["function"]
@@ -235,7 +255,10 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
                     fn.get("strict"),
                 )
             else:
-                assert "function" not in tool and "type" not in tool, (
+                assert "function" not in tool, (
+                    f"an Anthropic tool is {{name, description, input_schema}}, got {json.dumps(tool)[:160]}"
+                )
+                assert "type" not in tool, (
                     f"an Anthropic tool is {{name, description, input_schema}}, got {json.dumps(tool)[:160]}"
                 )
                 got = (tool.get("name"), tool.get("description"), tool.get("input_schema"), True)
@@ -520,7 +543,8 @@ def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, la
         f"{question!r}: expected a tool round and an answer (2 model calls), saw {len(sent)}"
     )
     calls = echoed_calls(sent[1], sdk)
-    assert calls and {name for _, name in calls} == {tool}, (
+    assert calls, f"{question!r}: expected calls to {tool}, got {calls}"
+    assert {name for _, name in calls} == {tool}, (
         f"{question!r}: expected calls to {tool}, got {calls}"
     )
     args = tool_arguments(sent[1], sdk)

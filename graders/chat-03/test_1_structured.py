@@ -149,7 +149,10 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
 
     body = fake_llm.journal.last(CHAT).body
     fmt = body.get("response_format")
-    assert isinstance(fmt, dict) and fmt.get("type") == "json_schema", (
+    assert isinstance(fmt, dict), (
+        f"expected response_format with type json_schema; sent {json.dumps(fmt)[:200]}"
+    )
+    assert fmt.get("type") == "json_schema", (
         f"expected response_format with type json_schema; sent {json.dumps(fmt)[:200]}"
     )
     spec = fmt.get("json_schema") or {}
@@ -157,7 +160,13 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
         f"json_schema.strict must be true; sent {spec.get('strict')!r}"
     )
     name = spec.get("name")
-    assert isinstance(name, str) and name and all(c.isalnum() or c in "_-" for c in name), (
+    assert isinstance(name, str), (
+        f"json_schema.name must be a non-empty name of letters, digits, _ or -; sent {name!r}"
+    )
+    assert name, (
+        f"json_schema.name must be a non-empty name of letters, digits, _ or -; sent {name!r}"
+    )
+    assert all(c.isalnum() or c in "_-" for c in name), (
         f"json_schema.name must be a non-empty name of letters, digits, _ or -; sent {name!r}"
     )
     schema = spec.get("schema")
@@ -195,9 +204,8 @@ def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: 
     assert roles[:1] in (["system"], ["developer"]), (
         f"the first message must be the system prompt; roles {roles}"
     )
-    assert isinstance(messages[0].get("content"), str) and messages[0]["content"].strip(), (
-        "the system message is empty"
-    )
+    assert isinstance(messages[0].get("content"), str), "the system message is empty"
+    assert messages[0]["content"].strip(), "the system message is empty"
     users = [m.get("content") for m in messages if m.get("role") == "user"]
     assert any(isinstance(c, str) and row["text"].strip() in c for c in users), (
         f"no user message contains the email text; user messages: {[str(c)[:80] for c in users]}"
@@ -274,7 +282,13 @@ def test_malformed_json_is_reasked_with_the_error(
         f"expected 2 requests (the first reply is broken JSON); saw {len(bodies)}"
     )
     added = _new_messages(bodies[0]["messages"], bodies[1]["messages"])
-    assert added and added[0].get("role") == "assistant" and added[0].get("content") == bad, (
+    assert added, (
+        f"the re-ask should first repeat the model's bad reply as an assistant message; added {added[:1]}"
+    )
+    assert added[0].get("role") == "assistant", (
+        f"the re-ask should first repeat the model's bad reply as an assistant message; added {added[:1]}"
+    )
+    assert added[0].get("content") == bad, (
         f"the re-ask should first repeat the model's bad reply as an assistant message; added {added[:1]}"
     )
     expected = _validation_msg(ext, bad)
@@ -353,7 +367,11 @@ def test_reasks_are_bounded(learner: Any, fake_llm: Any, lab_seed: int) -> None:
         assert exc.replies == 1 + max_reasks, (
             f"ExtractionError.replies={exc.replies!r}, expected {1 + max_reasks}"
         )
-        assert expected_msg in str(exc) and "urgency" in str(exc), (
+        assert expected_msg in str(exc), (
+            f"the ExtractionError message should include the last validation error "
+            f"({expected_msg!r}); it was {str(exc)[:200]!r}"
+        )
+        assert "urgency" in str(exc), (
             f"the ExtractionError message should include the last validation error "
             f"({expected_msg!r}); it was {str(exc)[:200]!r}"
         )

@@ -100,7 +100,11 @@ def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
         samples = [retry.backoff_delay(n, policy, rng) for _ in range(300)]
         assert all(type(s) in (float, int) for s in samples), "backoff_delay must return a number"
         low, high = min(samples), max(samples)
-        assert low >= 0 and high <= ceiling + 1e-12, (
+        assert low >= 0, (
+            f"retry {n}: delays must lie in [0, min(max_delay, base_delay*2**{n})] = [0, {ceiling:.4f}]; "
+            f"saw [{low:.4f}, {high:.4f}]"
+        )
+        assert high <= ceiling + 1e-12, (
             f"retry {n}: delays must lie in [0, min(max_delay, base_delay*2**{n})] = [0, {ceiling:.4f}]; "
             f"saw [{low:.4f}, {high:.4f}]"
         )
@@ -137,7 +141,8 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
     retry = learner.import_module("retry")
     ms = 20 + lab_seed % 80
     seconds = 1 + lab_seed % 5
-    cases: list[tuple[str, BaseException, float | None]] = [
+    # An exception, or a recipe (make.*) the worker builds one from.
+    cases: list[tuple[str, Any, float | None]] = [
         (
             f"429 with retry-after-ms: {ms}",
             _status_error(429, {"retry-after-ms": str(ms)}),
@@ -162,7 +167,8 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
         if expected is None:
             assert got is None, f"{label}: expected None, got {got!r}"
         else:
-            assert type(got) in (float, int) and got == pytest.approx(expected, abs=1e-9), (
+            assert type(got) in (float, int), f"{label}: expected {expected} seconds, got {got!r}"
+            assert got == pytest.approx(expected, abs=1e-9), (
                 f"{label}: expected {expected} seconds, got {got!r}"
             )
 
@@ -176,7 +182,7 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
 def test_is_retryable_classifies_errors(learner: Any) -> None:
     """is_retryable: 429, 5xx and connection errors only."""
     retry = learner.import_module("retry")
-    cases: list[tuple[str, BaseException, bool]] = [
+    cases: list[tuple[str, Any, bool]] = [  # exceptions, or recipes the worker builds them from
         *[(f"HTTP {s}", _status_error(s), True) for s in (408, 409, 429, 500, 502, 503, 504, 529)],
         *[(f"HTTP {s}", _status_error(s), False) for s in (400, 401, 403, 404, 422)],
         ("APIConnectionError", make.connection_error(), True),
@@ -216,9 +222,10 @@ def test_429_waits_for_retry_after(learner: Any, fake_llm: Any, lab_seed: int) -
     entries = fake_llm.journal.requests(CHAT)
     assert len(entries) == 2, f"expected 2 requests (a 429, then success); saw {len(entries)}"
     _assert_no_sdk_retries(entries)
-    assert len(sleeper.calls) == 1 and sleeper.calls[0] == pytest.approx(
-        wait_ms / 1000, abs=1e-6
-    ), (
+    assert len(sleeper.calls) == 1, (
+        f"expected one sleep of {wait_ms / 1000} s (retry-after-ms: {wait_ms}); sleeps were {sleeper.calls}"
+    )
+    assert sleeper.calls[0] == pytest.approx(wait_ms / 1000, abs=1e-6), (
         f"expected one sleep of {wait_ms / 1000} s (retry-after-ms: {wait_ms}); sleeps were {sleeper.calls}"
     )
     (gap,) = _gaps(entries)
@@ -316,14 +323,20 @@ def test_dropped_connection_is_retried(learner: Any, fake_llm: Any, lab_seed: in
         _ping(ext.make_client(policy)), policy, sleep=sleeper, rng=random.Random(lab_seed)
     )
     entries = fake_llm.journal.requests(CHAT)
-    assert len(entries) == 2 and entries[0].dropped, (
+    assert len(entries) == 2, (
+        f"expected a dropped request, then a retry; saw {len(entries)} request(s)"
+    )
+    assert entries[0].dropped, (
         f"expected a dropped request, then a retry; saw {len(entries)} request(s)"
     )
     _assert_no_sdk_retries(entries)
     assert completion.choices[0].message.content == "ok", (
         "call_with_retries should return fn()'s result"
     )
-    assert len(sleeper.calls) == 1 and 0 <= sleeper.calls[0] <= policy.base_delay + 1e-12, (
+    assert len(sleeper.calls) == 1, (
+        f"expected one backoff sleep in [0, base_delay={policy.base_delay}]; sleeps were {sleeper.calls}"
+    )
+    assert 0 <= sleeper.calls[0] <= policy.base_delay + 1e-12, (
         f"expected one backoff sleep in [0, base_delay={policy.base_delay}]; sleeps were {sleeper.calls}"
     )
 
@@ -388,7 +401,10 @@ def test_client_errors_are_not_retried(learner: Any, fake_llm: Any, lab_seed: in
                 _ping(client), policy, sleep=sleeper, rng=random.Random(lab_seed)
             )
         sent = fake_llm.journal.count(CHAT) - before
-        assert sent == 1 and not sleeper.calls, (
+        assert sent == 1, (
+            f"HTTP {status} must not be retried; saw {sent} requests and sleeps {sleeper.calls}"
+        )
+        assert not sleeper.calls, (
             f"HTTP {status} must not be retried; saw {sent} requests and sleeps {sleeper.calls}"
         )
         assert type(info.value) is error_type, (
@@ -426,6 +442,9 @@ def test_gives_up_after_max_attempts(learner: Any, fake_llm: Any, lab_seed: int)
     assert exc.attempts == attempts, (
         f"RetriesExhaustedError.attempts={exc.attempts!r}, expected {attempts}"
     )
-    assert (
-        isinstance(exc.last_error, openai.APIStatusError) and exc.last_error.status_code == 503
-    ), f"RetriesExhaustedError.last_error should be the last 503; got {exc.last_error!r}"
+    assert isinstance(exc.last_error, openai.APIStatusError), (
+        f"RetriesExhaustedError.last_error should be the last 503; got {exc.last_error!r}"
+    )
+    assert exc.last_error.status_code == 503, (
+        f"RetriesExhaustedError.last_error should be the last 503; got {exc.last_error!r}"
+    )

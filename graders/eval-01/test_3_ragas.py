@@ -64,7 +64,11 @@ def test_ragas_scores_every_sample(learner: Any, fake_llm: Any, lab_seed: int) -
     """RAGAS scores every sample on the four metrics, through the fake judge"""
     result = scored(learner, fake_llm, lab_seed)
     rows = result.rows
-    assert type(rows) is list and len(rows) == 2 * N_SAMPLES, (
+    assert type(rows) is list, (
+        f"score_samples(6 samples) returned {type(rows).__name__} of length "
+        f"{len(rows) if isinstance(rows, list) else '?'}, expected a list of 6 dicts"
+    )
+    assert len(rows) == 2 * N_SAMPLES, (
         f"score_samples(6 samples) returned {type(rows).__name__} of length "
         f"{len(rows) if isinstance(rows, list) else '?'}, expected a list of 6 dicts"
     )
@@ -91,9 +95,8 @@ def test_ragas_scores_every_sample(learner: Any, fake_llm: Any, lab_seed: int) -
 def test_ragas_orders_good_above_corrupted(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The good configuration beats the corrupted one on faithfulness and context precision"""
     rows = scored(learner, fake_llm, lab_seed).rows
-    assert isinstance(rows, list) and len(rows) == 2 * N_SAMPLES, (
-        "score_samples must return one row per sample"
-    )
+    assert isinstance(rows, list), "score_samples must return one row per sample"
+    assert len(rows) == 2 * N_SAMPLES, "score_samples must return one row per sample"
     good, bad = rows[:N_SAMPLES], rows[N_SAMPLES:]
     for name in ("faithfulness", "context_precision"):
         g, b = _mean(good, name), _mean(bad, name)

@@ -30,7 +30,9 @@ def test_spans_are_exported_as_json_lines(learner: Any, private_dir: Path, lab_s
     path = private_dir / "spans.jsonl"
     rng = random.Random(lab_seed)
     names = [f"step-{rng.randint(100, 999)}" for _ in range(3)]
-    made = {"root": {"grader.numbers": [rng.randint(1, 9), rng.randint(1, 9)]}}
+    made: dict[str, dict[str, Any]] = {
+        "root": {"grader.numbers": [rng.randint(1, 9), rng.randint(1, 9)]}
+    }
     made.update({name: {"grader.value": rng.random()} for name in names})
     with support.tracing(learner, path, learners=True) as t:
         with t.span("root", {"grader.numbers": tuple(made["root"]["grader.numbers"])}):

@@ -65,7 +65,9 @@ def _records(seed: int) -> list[dict[str, Any]]:
             "escalated": ["fleet-small", "fleet-large"],
             "strong": ["fleet-large"],
         }[route]
-        calls = [{"model": m, "cost_usd": round(rng.uniform(1e-5, 3e-3), 7)} for m in models]
+        calls: list[dict[str, Any]] = [
+            {"model": m, "cost_usd": round(rng.uniform(1e-5, 3e-3), 7)} for m in models
+        ]
         records.append(
             {
                 "id": f"r{i}",

@@ -25,7 +25,8 @@ def test_exact_cache_key_is_normalised(learner: Any, lab_seed: int) -> None:
     question = f"What is {a} plus {b}?"
     system = f"You are calculator number {rng.randint(1, 99)}."
     key = caching.cache_key(system, question)
-    assert isinstance(key, str) and key, f"cache_key should return a non-empty str; got {key!r}"
+    assert isinstance(key, str), f"cache_key should return a non-empty str; got {key!r}"
+    assert key, f"cache_key should return a non-empty str; got {key!r}"
     for variant in (question.upper(), f"  {question}\n", question.replace(" ", "\t ")):
         assert_same(
             caching.cache_key(system, variant) == key,

@@ -44,7 +44,9 @@ def _records(seed: int) -> list[dict[str, Any]]:
             "escalated": ["fleet-small", "fleet-large"],
             "strong": ["fleet-large"],
         }[route]
-        calls = [{"model": m, "cost_usd": rng.uniform(1e-5, 2e-3)} for m in models]
+        calls: list[dict[str, Any]] = [
+            {"model": m, "cost_usd": rng.uniform(1e-5, 2e-3)} for m in models
+        ]
         out.append(
             {
                 "id": f"r{i}",

@@ -91,7 +91,10 @@ def test_cosine_similarity_matches_brute_force(learner: Any, lab_seed: int) -> N
     zero = _as_float_array(
         vectors.cosine_similarity(np.zeros(12), matrix), 60, "cosine_similarity(zero query)"
     )
-    assert not np.isnan(zero).any() and np.all(zero == 0.0), (
+    assert not np.isnan(zero).any(), (
+        f"cosine_similarity with a zero query returned {zero[:4].tolist()}..., expected all 0.0"
+    )
+    assert np.all(zero == 0.0), (
         f"cosine_similarity with a zero query returned {zero[:4].tolist()}..., expected all 0.0"
     )
 

@@ -170,7 +170,7 @@ def _invariant_problems(chunks: Any, doc_id: str, text: str, max_tokens: int) ->
     covered = [False] * (len(text) + 1)
     previous: Any = None
     for i, c in enumerate(chunks):
-        fields = {
+        fields: dict[str, Any] = {
             name: getattr(c, name, None) for name in ("doc_id", "index", "start", "end", "text")
         }
         kinds = {"doc_id": str, "index": int, "start": int, "end": int, "text": str}
@@ -188,16 +188,7 @@ def _invariant_problems(chunks: Any, doc_id: str, text: str, max_tokens: int) ->
                 f"chunk {i}: offsets ({start}, {end}) are not inside the text (length {len(text)})"
             )
             continue
-        if text[start:end] != ctext:
-            problems.append(
-                f"chunk {i}: text[{start}:{end}] is {text[start:end][:40]!r}..., "
-                f"but chunk.text is {ctext[:40]!r}..."
-            )
-        if not ctext.strip():
-            problems.append(f"chunk {i}: is empty or whitespace only ({ctext[:20]!r})")
-        tokens = count_tokens(ctext)
-        if tokens > max_tokens:
-            problems.append(f"chunk {i}: has {tokens} tokens, more than max_tokens={max_tokens}")
+        problems += _text_problems(i, ctext, text, (start, end), max_tokens)
         if previous is not None and not (start > previous[0] and end > previous[1]):
             problems.append(
                 f"chunk {i}: ({start}, {end}) does not come after chunk {i - 1} {previous}"
@@ -212,6 +203,25 @@ def _invariant_problems(chunks: Any, doc_id: str, text: str, max_tokens: int) ->
             f"{len(missing)} non-whitespace characters are in no chunk, the first at offset {pos} "
             f"({text[max(0, pos - 15) : pos + 15]!r})"
         )
+    return problems
+
+
+def _text_problems(
+    i: int, ctext: str, text: str, span: tuple[int, int], max_tokens: int
+) -> list[str]:
+    """What is wrong with chunk i's text: not the text at its offsets, empty, or too long."""
+    start, end = span
+    problems: list[str] = []
+    if text[start:end] != ctext:
+        problems.append(
+            f"chunk {i}: text[{start}:{end}] is {text[start:end][:40]!r}..., "
+            f"but chunk.text is {ctext[:40]!r}..."
+        )
+    if not ctext.strip():
+        problems.append(f"chunk {i}: is empty or whitespace only ({ctext[:20]!r})")
+    tokens = count_tokens(ctext)
+    if tokens > max_tokens:
+        problems.append(f"chunk {i}: has {tokens} tokens, more than max_tokens={max_tokens}")
     return problems
 
 
@@ -500,32 +510,54 @@ def _markdown_problems(
     for s, e in found["heading"]:
         if s not in starts:
             return [f"the heading {text[s:e]!r} does not start a chunk"]
+    problem = _block_problem(chunks, text, found, max_tokens) or _section_problem(
+        chunks, text, found, max_tokens
+    )
+    return [problem] if problem else []
+
+
+def _block_problem(
+    chunks: list[Any], text: str, found: dict[str, list[tuple[int, int]]], max_tokens: int
+) -> str | None:
+    """A code block or table that fits but was cut, or an oversized code block cut mid-line."""
     for kind in ("fence", "table"):
         for s, e in found[kind]:
             if count_tokens(text[s:e]) <= max_tokens and not _contains(chunks, (s, e)):
                 what = "code block" if kind == "fence" else "table"
-                return [f"the {what} at {s}-{e} ({text[s : s + 25]!r}...) fits but was cut"]
+                return f"the {what} at {s}-{e} ({text[s : s + 25]!r}...) fits but was cut"
             if kind == "fence" and count_tokens(text[s:e]) > max_tokens:
-                for c in chunks:
-                    for pos in (c.start, c.end):
-                        if s < pos < e:
-                            before = text[text.rfind("\n", 0, pos) + 1 : pos]
-                            after_end = text.find("\n", pos)
-                            after = text[pos : after_end if after_end >= 0 else len(text)]
-                            line = before + after
-                            if (
-                                before.strip()
-                                and after.strip()
-                                and count_tokens(line) <= max_tokens
-                            ):
-                                return [f"a chunk boundary at {pos} cuts a code line in the middle"]
+                cut = _code_line_cut(chunks, text, (s, e), max_tokens)
+                if cut is not None:
+                    return cut
+    return None
+
+
+def _code_line_cut(
+    chunks: list[Any], text: str, block: tuple[int, int], max_tokens: int
+) -> str | None:
+    """A chunk boundary inside an oversized code block that splits a line that would fit."""
+    s, e = block
+    for c in chunks:
+        for pos in (c.start, c.end):
+            if s < pos < e:
+                before = text[text.rfind("\n", 0, pos) + 1 : pos]
+                after_end = text.find("\n", pos)
+                after = text[pos : after_end if after_end >= 0 else len(text)]
+                line = before + after
+                if before.strip() and after.strip() and count_tokens(line) <= max_tokens:
+                    return f"a chunk boundary at {pos} cuts a code line in the middle"
+    return None
+
+
+def _section_problem(
+    chunks: list[Any], text: str, found: dict[str, list[tuple[int, int]]], max_tokens: int
+) -> str | None:
+    """A section that fits but is not one chunk, or an oversized one whose heading is alone."""
     for s, e in found["section"]:
         is_heading = any(h[0] == s for h in found["heading"])
         if count_tokens(text[s:e]) <= max_tokens:
             if not any(c.start == s and c.end == e for c in chunks):
-                return [
-                    f"the section {text[s : s + 30]!r}... fits in max_tokens but is not exactly one chunk"
-                ]
+                return f"the section {text[s : s + 30]!r}... fits in max_tokens but is not exactly one chunk"
         elif is_heading:
             heading_end = next(h[1] for h in found["heading"] if h[0] == s)
             first = next(c for c in chunks if c.start == s)
@@ -535,8 +567,8 @@ def _markdown_problems(
                     (b for k in ("fence", "table") for b in found[k] if b[0] == body[0]), None
                 )
                 if block is None or count_tokens(text[block[0] : block[1]]) > max_tokens:
-                    return [f"the heading {text[s:heading_end]!r} is alone in its chunk"]
-    return []
+                    return f"the heading {text[s:heading_end]!r} is alone in its chunk"
+    return None
 
 
 @lab_test(
@@ -552,7 +584,11 @@ def test_markdown_structure(learner: Any, lab_seed: int) -> None:
     cases = _kb_cases(lab_seed, with_overlap=False) + _adv_cases(with_overlap=False)
     _check_all("markdown_chunks", chunkers.markdown_chunks, cases, extra=_markdown_problems)
     small = chunkers.markdown_chunks("code", _SMALL_CODE, max_tokens=ADV_MAX)
-    assert len(small) == 1 and small[0].text == _SMALL_CODE.strip(), (
+    assert len(small) == 1, (
+        f"a document that is one small code block should be one chunk (the whole block), "
+        f"got {len(small)} chunks"
+    )
+    assert small[0].text == _SMALL_CODE.strip(), (
         f"a document that is one small code block should be one chunk (the whole block), "
         f"got {len(small)} chunks"
     )

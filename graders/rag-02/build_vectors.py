@@ -26,7 +26,8 @@ def main() -> int:
     from labkit.models.embedder import save_vectors
 
     spec = importlib.util.spec_from_file_location("rag02_support", HERE / "support.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     support = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(support)
 

@@ -230,11 +230,13 @@ def test_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     bodies = chat_bodies(fake_llm)
     assert len(bodies) == 1, f"answer() made {len(bodies)} chat completion requests, expected 1"
     messages = bodies[0].get("messages") or []
-    assert messages and messages[0].get("role") == "system", (
-        "the first message must be the system prompt"
-    )
+    assert messages, "the first message must be the system prompt"
+    assert messages[0].get("role") == "system", "the first message must be the system prompt"
     user = messages[-1]
-    assert user.get("role") == "user" and isinstance(user.get("content"), str), (
+    assert user.get("role") == "user", (
+        "the last message must be the user message, its content a string"
+    )
+    assert isinstance(user.get("content"), str), (
         "the last message must be the user message, its content a string"
     )
     content = user["content"]
@@ -399,7 +401,10 @@ def test_refusal_without_relevant_sources(learner: Any, fake_llm: Any, lab_seed:
     strict = check_answer(
         rag.answer(base.collection, on_topic, min_similarity=0.99), "answer(min_similarity=0.99)"
     )
-    assert strict.refused is True and not chat_bodies(fake_llm), (
+    assert strict.refused is True, (
+        "with min_similarity=0.99 no source is relevant enough: refuse without calling the model"
+    )
+    assert not chat_bodies(fake_llm), (
         "with min_similarity=0.99 no source is relevant enough: refuse without calling the model"
     )
     check_answer(

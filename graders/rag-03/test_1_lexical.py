@@ -114,9 +114,8 @@ def test_identifiers_survive_stemming(learner: Any, lab_seed: int) -> None:
     for ident in rng.sample(IDENTIFIERS, 6):
         text = _sentence(rng, ident)
         got = lexical.tokenize(text, stem=True)
-        assert isinstance(got, list) and all(type(t) is str for t in got), (
-            f"tokenize must return a list of str, got {got!r}"
-        )
+        assert isinstance(got, list), f"tokenize must return a list of str, got {got!r}"
+        assert all(type(t) is str for t in got), f"tokenize must return a list of str, got {got!r}"
         assert ident.lower() in got, f"tokenize({text!r}) gave {got}: {ident.lower()!r} is missing"
         assert ident.lower() in lexical.tokenize(text.upper(), stem=True), (
             f"upper-casing {text!r} changed the tokens: {lexical.tokenize(text.upper())}"
@@ -129,7 +128,8 @@ def test_identifiers_survive_stemming(learner: Any, lab_seed: int) -> None:
     )
     for a, b in pairs:
         ta, tb = lexical.tokenize(a, stem=True), lexical.tokenize(b, stem=True)
-        assert ta == tb and len(ta) == 1, f"with stemming, {a!r} gave {ta} and {b!r} gave {tb}"
+        assert ta == tb, f"with stemming, {a!r} gave {ta} and {b!r} gave {tb}"
+        assert len(ta) == 1, f"with stemming, {a!r} gave {ta} and {b!r} gave {tb}"
     assert_same(
         lexical.tokenize("policies", stem=False), ["policies"], "tokenize('policies', stem=False)"
     )

@@ -59,7 +59,11 @@ def test_rerank_reorders_only_the_top_depth(learner: Any, lab_seed: int) -> None
         query = f"question {trial}"
         got = rerank.rerank(query, candidates, passages, depth=depth, scorer=scorer)
         top = candidates[:depth]
-        assert scorer.calls and len(scorer.calls) == 1, (
+        assert scorer.calls, (
+            f"the scorer should be called once per rerank (one batch), it was called "
+            f"{len(scorer.calls)} times"
+        )
+        assert len(scorer.calls) == 1, (
             f"the scorer should be called once per rerank (one batch), it was called "
             f"{len(scorer.calls)} times"
         )

@@ -28,7 +28,8 @@ def test_tasks_are_multi_step_and_split() -> None:
     assert len({t.id for t in tasks}) == len(tasks)
     assert len({t.question for t in tasks}) == len(tasks)
     dev, test = load_agent_tasks(split="dev"), load_agent_tasks(split="test")
-    assert len(dev) + len(test) == len(tasks) and len(test) >= 20
+    assert len(dev) + len(test) == len(tasks)
+    assert len(test) >= 20
     for task in tasks:
         assert len(task.steps) >= 2, task.id
         assert set(task.tools) == {s.tool for s in task.steps}
@@ -41,7 +42,8 @@ def test_every_search_step_finds_its_fact_in_its_document() -> None:
     for task in load_agent_tasks():
         for step in task.steps:
             if step.tool == "search_docs":
-                assert step.doc in docs and step.pattern, task.id
+                assert step.doc in docs, task.id
+                assert step.pattern, task.id
                 assert re.search(step.pattern, docs[step.doc]), (task.id, step.pattern)
 
 

@@ -132,7 +132,8 @@ def test_shape_of_each_question_type() -> None:
             assert q.answer == UNANSWERABLE_ANSWER, q.id
             continue
         assert 1 <= len(q.facts) <= 3, f"{q.id}: {len(q.facts)} facts"
-        assert q.passages and q.doc_ids, q.id
+        assert q.passages, q.id
+        assert q.doc_ids, q.id
         assert all(len(f) <= 60 for f in q.facts), f"{q.id}: facts must be short"
         if q.type == "multi-document":
             assert len(q.doc_ids) == 2, f"{q.id}: multi-document needs two gold documents"
@@ -175,7 +176,8 @@ def test_corrupt_questions_line_is_reported_with_its_number(kb_copy: Path) -> No
         load_questions(root=kb_copy)
     message = str(info.value)
     assert "questions.jsonl line 17 is not valid JSON" in message
-    assert "git checkout" in message and "\n" not in message
+    assert "git checkout" in message
+    assert "\n" not in message
 
 
 def test_question_with_a_bad_field_is_reported(kb_copy: Path) -> None:

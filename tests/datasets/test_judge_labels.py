@@ -21,10 +21,13 @@ def test_size_kinds_and_labels() -> None:
     assert len(ITEMS) >= 200
     kinds = Counter((i.kind, i.split) for i in ITEMS)
     for kind in ANSWER_KINDS:
-        assert kinds[(kind, "dev")] and kinds[(kind, "test")], kind
+        assert kinds[(kind, "dev")], kind
+        assert kinds[(kind, "test")], kind
     for item in ITEMS:
         assert item.label == ("pass" if item.kind in ("correct", "correct_refusal") else "fail")
-        assert item.why and item.contexts and item.answer
+        assert item.why
+        assert item.contexts
+        assert item.answer
 
 
 def test_items_follow_their_golden_question() -> None:

@@ -13,7 +13,8 @@ SHOP = ROOT / "datasets" / "shop"
 
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_shop", SHOP / "make_shop.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,7 +50,9 @@ def test_sizes_and_integrity() -> None:
             table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             for table in ("customers", "products", "orders", "order_items")
         }
-        assert counts["customers"] == 40 and counts["products"] == 25 and counts["orders"] == 120
+        assert counts["customers"] == 40
+        assert counts["products"] == 25
+        assert counts["orders"] == 120
         assert counts["order_items"] >= counts["orders"]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

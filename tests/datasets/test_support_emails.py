@@ -23,7 +23,8 @@ STRING_FIELDS = ("customer_name", "customer_email", "order_id", "product")
 
 def _load_ticket_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("chat03_reference_ticket", TICKET_MODULE)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # pydantic resolves the model's annotations through it
     spec.loader.exec_module(module)
@@ -45,7 +46,8 @@ def test_rows_have_the_documented_fields(rows: list[dict]) -> None:
     assert 30 <= len(rows) <= 40, f"expected about 30 emails, found {len(rows)}"
     for row in rows:
         assert set(row) == {"id", "text", "gold"}, f"{row.get('id')}: fields {sorted(row)}"
-        assert isinstance(row["text"], str) and row["text"].startswith("From: ")
+        assert isinstance(row["text"], str)
+        assert row["text"].startswith("From: ")
     ids = [row["id"] for row in rows]
     assert len(set(ids)) == len(ids), "ids must be unique"
 
@@ -77,4 +79,5 @@ def test_every_enum_value_is_covered(rows: list[dict], ticket: ModuleType) -> No
 def test_nullable_fields_have_both_kinds_of_example(rows: list[dict]) -> None:
     for field in ("order_id", "product", "incident_date"):
         values = [row["gold"][field] for row in rows]
-        assert None in values and any(v is not None for v in values), field
+        assert None in values, field
+        assert any(v is not None for v in values), field

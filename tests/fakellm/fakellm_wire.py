@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -124,3 +124,19 @@ def data_frames(text: str) -> Iterator[str]:
     for _, data in sse(text):
         if data != "[DONE]":
             yield data
+
+
+def collect_text(chunks: Iterable[Any], into: list[str]) -> None:
+    """Append each OpenAI chat chunk's text to ``into`` as it arrives, so a test that expects the
+    stream to fail midway keeps what came before the failure (one call inside ``pytest.raises``)."""
+    for chunk in chunks:
+        if chunk.choices and chunk.choices[0].delta.content:
+            into.append(chunk.choices[0].delta.content)
+
+
+def collect_anthropic_text(manager: Any, into: list[str]) -> None:
+    """Open an Anthropic ``messages.stream(...)`` and append its text to ``into`` as it arrives
+    (kept if the stream fails midway)."""
+    with manager as stream:
+        for text in stream.text_stream:
+            into.append(text)

@@ -4,18 +4,26 @@ models, headers — every response shape validated strictly against the SDK's ow
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anthropic
 import pytest
-from anthropic.types import Message, MessageTokensCount, ModelInfo, RawMessageStreamEvent
-from fakellm_wire import Raw, sse, strict, strict_union
+from anthropic.types import (
+    Message,
+    MessageParam,
+    MessageTokensCount,
+    ModelInfo,
+    RawMessageStreamEvent,
+    ToolParam,
+)
+from fakellm_wire import Raw, collect_anthropic_text, sse, strict, strict_union
 from pydantic import BaseModel
 
 from labkit.fakellm import FakeLLM, reply
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
-WEATHER = {
+USER: list[MessageParam] = [{"role": "user", "content": "Say hello"}]
+WEATHER: ToolParam = {
     "name": "get_weather",
     "description": "Current weather for a city",
     "input_schema": {
@@ -31,12 +39,15 @@ def test_plain_message_and_shape(fake_llm: FakeLLM, claude: anthropic.Anthropic,
     msg = claude.messages.create(
         model=MODEL, max_tokens=100, messages=USER, system="You are terse."
     )
-    assert msg.content[0].type == "text" and msg.content[0].text == "Hello from the fake"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "Hello from the fake"
     assert msg.stop_reason == "end_turn"
-    assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
+    assert msg.usage.input_tokens > 0
+    assert msg.usage.output_tokens > 0
     sent = fake_llm.journal.last(path="/v1/messages")
     assert sent.body["system"] == "You are terse."
-    assert sent.chat is not None and sent.chat.system == "You are terse."
+    assert sent.chat is not None
+    assert sent.chat.system == "You are terse."
 
     fake_llm.script(reply.text("Hello from the fake"))
     resp = raw.anthropic("/v1/messages", {"model": MODEL, "max_tokens": 100, "messages": USER})
@@ -61,8 +72,10 @@ def test_stream_helper_reassembles_text(fake_llm: FakeLLM, claude: anthropic.Ant
     with claude.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
         pieces = list(stream.text_stream)
         final = stream.get_final_message()
-    assert "".join(pieces) == text and len(pieces) == len(text.split())
-    assert final.content[0].type == "text" and final.content[0].text == text
+    assert "".join(pieces) == text
+    assert len(pieces) == len(text.split())
+    assert final.content[0].type == "text"
+    assert final.content[0].text == text
     assert final.stop_reason == "end_turn"
     assert final.usage.output_tokens > 0
 
@@ -76,7 +89,8 @@ def test_stream_events_are_named_and_strictly_valid(fake_llm: FakeLLM, raw: Raw)
     frames = sse(resp.text)
     assert all(event is not None for event, _ in frames), "every frame must be a NAMED event"
     names = [event for event, _ in frames]
-    assert names[0] == "message_start" and names[-1] == "message_stop"
+    assert names[0] == "message_start"
+    assert names[-1] == "message_stop"
     assert "[DONE]" not in resp.text
     events = [
         strict_union(RawMessageStreamEvent, data) for event, data in frames if event != "ping"
@@ -105,7 +119,7 @@ def test_tool_use_round_trip_with_the_stream_helper(
     uses = [b for b in final.content if b.type == "tool_use"]
     assert [u.input for u in uses] == [{"city": "Oslo"}, {"city": "Rome"}]
     assert final.stop_reason == "tool_use"
-    follow_up = [
+    follow_up: list[Any] = [  # the SDK's dumps sent back: plain JSON
         *USER,
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]},
         {
@@ -122,14 +136,15 @@ def test_tool_use_round_trip_with_the_stream_helper(
     ]
     msg = claude.messages.create(model=MODEL, max_tokens=200, messages=follow_up, tools=[WEATHER])
     assert msg.content[0].type == "text"
-    assert "Oslo: 4 C" in msg.content[0].text and "Rome: 19 C" in msg.content[0].text
+    assert "Oslo: 4 C" in msg.content[0].text
+    assert "Rome: 19 C" in msg.content[0].text
     request = fake_llm.journal.last().chat
     assert request is not None
     assert [r.tool_name for r in request.trailing_tool_results] == ["get_weather", "get_weather"]
 
 
 def test_forced_tool_fills_the_input_schema(fake_llm: FakeLLM, claude: anthropic.Anthropic) -> None:
-    tool = {
+    tool: ToolParam = {
         "name": "record_contact",
         "description": "Save a contact",
         "input_schema": {
@@ -178,32 +193,36 @@ def test_truncation_is_max_tokens(fake_llm: FakeLLM, claude: anthropic.Anthropic
     )
     fake_llm.script(reply.text("one two three four five"))
     msg = claude.messages.create(model=MODEL, max_tokens=2, messages=USER)
-    assert msg.stop_reason == "max_tokens" and msg.usage.output_tokens == 2
+    assert msg.stop_reason == "max_tokens"
+    assert msg.usage.output_tokens == 2
 
 
 def test_stop_sequences(fake_llm: FakeLLM, claude: anthropic.Anthropic) -> None:
     fake_llm.script(reply.text("alpha STOP beta"))
     msg = claude.messages.create(model=MODEL, max_tokens=50, messages=USER, stop_sequences=["STOP"])
-    assert msg.stop_reason == "stop_sequence" and msg.stop_sequence == "STOP"
-    assert msg.content[0].type == "text" and msg.content[0].text == "alpha "
+    assert msg.stop_reason == "stop_sequence"
+    assert msg.stop_sequence == "STOP"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "alpha "
 
 
 def test_both_auth_headers_are_accepted(fake_llm: FakeLLM, raw: Raw) -> None:
     body = {"model": MODEL, "max_tokens": 10, "messages": USER}
     assert raw.anthropic("/v1/messages", body).status_code == 200
     bearer = {"x-api-key": None, "Authorization": "Bearer sk-test"}
-    assert raw.anthropic("/v1/messages", body, headers=bearer).status_code == 200  # type: ignore[dict-item]
+    assert raw.anthropic("/v1/messages", body, headers=bearer).status_code == 200  # type: ignore[arg-type]  # None drops the header
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="sk-test", max_retries=0)
-    client.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
+    client.messages.create(model=MODEL, max_tokens=10, messages=USER)
     sent = fake_llm.journal.last().headers
-    assert sent["authorization"] == "Bearer sk-test" and "x-api-key" not in sent
+    assert sent["authorization"] == "Bearer sk-test"
+    assert "x-api-key" not in sent
     old_style = anthropic.Anthropic(
         base_url=fake_llm.url,
         api_key="unused",
         max_retries=0,
         default_headers={"X-Api-Key": "sk-old"},
     )
-    old_style.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
+    old_style.messages.create(model=MODEL, max_tokens=10, messages=USER)
     assert fake_llm.journal.last().headers["x-api-key"] == "sk-old"
 
 
@@ -267,9 +286,11 @@ def test_anthropic_error_classes(fake_llm: FakeLLM, claude: anthropic.Anthropic)
         with pytest.raises(cls) as info:
             claude.messages.create(model=MODEL, max_tokens=10, messages=USER)
         assert info.value.status_code == status
-        assert info.value.request_id is not None and info.value.request_id.startswith("req_")
+        assert info.value.request_id is not None
+        assert info.value.request_id.startswith("req_")
         body = info.value.body
-        assert isinstance(body, dict) and body["type"] == "error"
+        assert isinstance(body, dict)
+        assert body["type"] == "error"
         assert body["error"]["message"] == f"scripted {status}"
     assert fake_llm.journal.last().body["max_tokens"] == 10
 
@@ -277,11 +298,11 @@ def test_anthropic_error_classes(fake_llm: FakeLLM, claude: anthropic.Anthropic)
 def test_mid_stream_error_raises_without_retry(fake_llm: FakeLLM) -> None:
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="k")  # default retries on
     fake_llm.script(reply.stream_error("partial answer here", after=2, message="Overloaded"))
-    received = []
+    received: list[str] = []
     with pytest.raises(anthropic.APIStatusError) as info:
-        with client.messages.stream(model=MODEL, max_tokens=50, messages=USER) as stream:
-            for text in stream.text_stream:
-                received.append(text)
+        collect_anthropic_text(
+            client.messages.stream(model=MODEL, max_tokens=50, messages=USER), received
+        )
     assert "overloaded_error" in str(info.value)
     assert "".join(received) == "partial answer"
     assert fake_llm.journal.count("/v1/messages") == 1
@@ -338,5 +359,6 @@ def test_invalid_bodies_name_the_field(fake_llm: FakeLLM, raw: Raw) -> None:
         resp = raw.anthropic("/v1/messages", body)
         assert resp.status_code == 400, body
         err = resp.json()
-        assert err["type"] == "error" and err["error"]["type"] == "invalid_request_error"
+        assert err["type"] == "error"
+        assert err["error"]["type"] == "invalid_request_error"
         assert message in err["error"]["message"], (message, err)

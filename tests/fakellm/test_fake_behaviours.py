@@ -9,6 +9,7 @@ from typing import Literal
 
 import anthropic
 import openai
+from openai.types.chat import ChatCompletionFunctionToolParam
 from pydantic import BaseModel, Field
 
 from labkit.fakellm import (
@@ -37,7 +38,7 @@ the original payment method.
 [3] (warranty) Laptops have a two-year warranty.
 
 Question: {question}"""
-TOOLS = [
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     {
         "type": "function",
         "function": {
@@ -100,14 +101,14 @@ def test_persona_and_history_are_reflected(oai: openai.OpenAI) -> None:
 
 
 def test_tool_policy_round_trip_openai(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
-    messages: list = [{"role": "user", "content": "Where is my order ORD-1234?"}]  # type: ignore[type-arg]
-    first = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+    messages: list = [{"role": "user", "content": "Where is my order ORD-1234?"}]
+    first = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
     call = (first.choices[0].message.tool_calls or [])[0]
-    assert call.function.name == "get_order_status"
-    assert json.loads(call.function.arguments) == {"order_id": "ORD-1234"}
+    assert call.function.name == "get_order_status"  # type: ignore[union-attr]  # function calls only
+    assert json.loads(call.function.arguments) == {"order_id": "ORD-1234"}  # type: ignore[union-attr]  # function calls only
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"status": "shipped"}'})
-    final = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+    final = oai.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
     assert final.choices[0].finish_reason == "stop"
     assert (
         final.choices[0].message.content
@@ -128,10 +129,11 @@ def test_tool_policy_round_trip_anthropic(claude: anthropic.Anthropic) -> None:
         }
         for t in TOOLS
     ]
-    messages: list = [{"role": "user", "content": "What is 17 * (3 + 4)?"}]  # type: ignore[type-arg]
+    messages: list = [{"role": "user", "content": "What is 17 * (3 + 4)?"}]
     first = claude.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=tools)  # type: ignore[arg-type]
     use = next(b for b in first.content if b.type == "tool_use")
-    assert use.name == "calculator" and use.input == {"expression": "17 * (3 + 4)"}
+    assert use.name == "calculator"
+    assert use.input == {"expression": "17 * (3 + 4)"}
     messages.append(
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
     )
@@ -143,21 +145,22 @@ def test_tool_policy_round_trip_anthropic(claude: anthropic.Anthropic) -> None:
     )
     final = claude.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=tools)  # type: ignore[arg-type]
     assert final.stop_reason == "end_turn"
-    assert final.content[0].type == "text" and "calculator returned 119" in final.content[0].text
+    assert final.content[0].type == "text"
+    assert "calculator returned 119" in final.content[0].text
 
 
 def test_parallel_calls_for_several_ids(oai: openai.OpenAI) -> None:
     resp = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Compare orders A-100 and A-200"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
     )
     calls = resp.choices[0].message.tool_calls or []
-    assert [json.loads(c.function.arguments)["order_id"] for c in calls] == ["A-100", "A-200"]
+    assert [json.loads(c.function.arguments)["order_id"] for c in calls] == ["A-100", "A-200"]  # type: ignore[union-attr]  # function calls only
     single = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Compare orders A-100 and A-200"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
         parallel_tool_calls=False,
     )
     assert len(single.choices[0].message.tool_calls or []) == 1
@@ -166,22 +169,22 @@ def test_parallel_calls_for_several_ids(oai: openai.OpenAI) -> None:
 def test_no_tool_for_small_talk_unless_required(oai: openai.OpenAI) -> None:
     chat = oai.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "Hello!"}], tools=TOOLS
-    )  # type: ignore[arg-type]
+    )
     assert chat.choices[0].message.tool_calls is None
     forced = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Hello!"}],
         tools=TOOLS,
-        tool_choice="required",  # type: ignore[arg-type]
+        tool_choice="required",
     )
     assert forced.choices[0].finish_reason == "tool_calls"
     named = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Hello!"}],
-        tools=TOOLS,  # type: ignore[arg-type]
+        tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "calculator"}},
     )
-    assert (named.choices[0].message.tool_calls or [])[0].function.name == "calculator"
+    assert (named.choices[0].message.tool_calls or [])[0].function.name == "calculator"  # type: ignore[union-attr]  # function calls only
 
 
 def test_schema_filler_satisfies_parse(oai: openai.OpenAI) -> None:
@@ -228,7 +231,9 @@ def test_extractive_answer_cites_and_refuses(oai: openai.OpenAI) -> None:
         .choices[0]
         .message.content
     )
-    assert refusal is not None and "I don't know" in refusal and "[" not in refusal
+    assert refusal is not None
+    assert "I don't know" in refusal
+    assert "[" not in refusal
 
 
 def test_rag_answer_as_structured_output(oai: openai.OpenAI) -> None:
@@ -291,7 +296,9 @@ def test_extractive_multi_sentence_and_threshold() -> None:
             ("user", "What is the population, area, climate and anthem of France?"), system=system
         )
     )
-    assert weak is not None and weak.citations == () and "I don't know" in weak.text
+    assert weak is not None
+    assert weak.citations == ()
+    assert "I don't know" in weak.text
     assert ExtractiveAnswerer().respond(request(("user", "no sources here"))) is None
 
 
@@ -309,7 +316,8 @@ def test_tool_results_with_sources_are_answered_extractively() -> None:
         )
     )
     out = ToolPolicy().respond(req)
-    assert out is not None and out.text == "Laptops have a two-year warranty [1]."
+    assert out is not None
+    assert out.text == "Laptops have a two-year warranty [1]."
 
 
 def test_conversational_without_persona_and_with_instructions() -> None:
@@ -338,8 +346,10 @@ def test_schema_fill_rules() -> None:
     }
     text = "From ann@a.io to bob@b.io: order 3 chairs at $45.50 on 2024-06-01 14:30, high priority."
     value = fill_schema(schema, text)
-    assert value["sender"] == "ann@a.io" and value["recipient"] == "bob@b.io"
-    assert value["quantity"] == 3 and value["price"] == 45.5
+    assert value["sender"] == "ann@a.io"
+    assert value["recipient"] == "bob@b.io"
+    assert value["quantity"] == 3
+    assert value["price"] == 45.5
     assert value["when"] == "2024-06-01T14:30:00Z"
     assert value["priority"] == "high"
     assert isinstance(value["notes"], str)
@@ -357,7 +367,8 @@ def test_schema_fill_recursive_and_constrained_models() -> None:
 
     tree = fill_schema(to_strict_json_schema(Node), "A tree rooted at Oak")
     Node.model_validate(tree)
-    assert tree["children"] and tree["children"][0]["children"] == []
+    assert tree["children"]
+    assert tree["children"][0]["children"] == []
 
     class Event(BaseModel):
         count: int
@@ -374,7 +385,8 @@ def test_schema_filler_json_object_without_schema() -> None:
     req = request(("user", "Summarise this in JSON: the meeting moved to Friday."))
     req.response_format = "json_object"
     out = SchemaFiller().respond(req)
-    assert out is not None and json.loads(out.text or "") == {
+    assert out is not None
+    assert json.loads(out.text or "") == {
         "answer": "Summarise this in JSON: the meeting moved to Friday."
     }
     req2 = request(
@@ -382,7 +394,8 @@ def test_schema_filler_json_object_without_schema() -> None:
     )
     req2.response_format = "json_object"
     out2 = SchemaFiller().respond(req2)
-    assert out2 is not None and json.loads(out2.text or "") == {"city": "Porto", "temp": 18}
+    assert out2 is not None
+    assert json.loads(out2.text or "") == {"city": "Porto", "temp": 18}
 
 
 def test_behaviours_are_deterministic() -> None:

@@ -10,12 +10,15 @@ import httpx
 import httpx2
 import openai
 import pytest
-from fakellm_wire import Raw
+from anthropic.types import MessageParam
+from fakellm_wire import Raw, collect_anthropic_text, collect_text
+from openai.types.chat import ChatCompletionMessageParam
 
 from labkit.fakellm import FakeLLM, reply
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
+CLAUDE_USER: list[MessageParam] = [{"role": "user", "content": "Say hello"}]
 CALLS_F = {  # an assistant turn calling tool f as call_1
     "role": "assistant",
     "content": None,
@@ -91,7 +94,8 @@ def test_openai_error_classes(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
         assert err.status_code == status
         assert f"scripted {status}" in err.message
         assert err.code == "my_code"
-        assert err.request_id is not None and err.request_id.startswith("req_")
+        assert err.request_id is not None
+        assert err.request_id.startswith("req_")
 
 
 def test_custom_error_body_and_headers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -106,11 +110,11 @@ def test_custom_error_body_and_headers(fake_llm: FakeLLM, oai: openai.OpenAI) ->
 def test_openai_mid_stream_error_raises_api_error(fake_llm: FakeLLM) -> None:
     client = openai.OpenAI(base_url=fake_llm.url + "/v1", api_key="k")  # retries on: must not retry
     fake_llm.script(reply.stream_error("alpha beta gamma delta", after=2, message="boom"))
-    received = []
+    received: list[str] = []
     with pytest.raises(openai.APIError, match="boom"):
-        for chunk in client.chat.completions.create(model=MODEL, messages=USER, stream=True):
-            if chunk.choices and chunk.choices[0].delta.content:
-                received.append(chunk.choices[0].delta.content)
+        collect_text(
+            client.chat.completions.create(model=MODEL, messages=USER, stream=True), received
+        )
     assert "".join(received) == "alpha beta"
     assert fake_llm.journal.count() == 1
 
@@ -133,14 +137,16 @@ def test_dropped_connection_plain(fake_llm: FakeLLM, oai: openai.OpenAI) -> None
     with pytest.raises(openai.APIConnectionError):
         oai.chat.completions.create(model=MODEL, messages=USER)
     entry = fake_llm.journal.last()
-    assert entry.dropped and entry.status == 200
+    assert entry.dropped
+    assert entry.status == 200
 
 
 def test_dropped_connection_is_retried_by_the_sdk(fake_llm: FakeLLM) -> None:
     client = anthropic.Anthropic(base_url=fake_llm.url, api_key="k")
     fake_llm.script(reply.dropped("lost"), reply.text("second time lucky"))
     msg = client.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
-    assert msg.content[0].type == "text" and msg.content[0].text == "second time lucky"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "second time lucky"
     assert [e.dropped for e in fake_llm.journal] == [True, False]
 
 
@@ -148,17 +154,15 @@ def test_dropped_connection_mid_stream(
     fake_llm: FakeLLM, oai: openai.OpenAI, claude: anthropic.Anthropic
 ) -> None:
     fake_llm.script(reply.dropped("one two three four", after=2))
-    received = []
+    received: list[str] = []
     with pytest.raises((openai.APIConnectionError, httpx.HTTPError)):
-        for chunk in oai.chat.completions.create(model=MODEL, messages=USER, stream=True):
-            if chunk.choices and chunk.choices[0].delta.content:
-                received.append(chunk.choices[0].delta.content)
+        collect_text(oai.chat.completions.create(model=MODEL, messages=USER, stream=True), received)
     assert "".join(received) == "one two"
     fake_llm.script(reply.dropped("one two three four", after=1))
     with pytest.raises((anthropic.APIConnectionError, httpx2.HTTPError)):
-        with claude.messages.stream(model=MODEL, max_tokens=50, messages=USER) as stream:
-            for _ in stream.text_stream:
-                pass
+        collect_anthropic_text(
+            claude.messages.stream(model=MODEL, max_tokens=50, messages=CLAUDE_USER), []
+        )
 
 
 def test_slow_reply_trips_the_client_timeout(fake_llm: FakeLLM) -> None:
@@ -182,7 +186,7 @@ def test_stream_delay_spaces_the_chunks(fake_llm: FakeLLM, oai: openai.OpenAI) -
 def test_lazy_text_stream(
     fake_llm: FakeLLM, oai: openai.OpenAI, claude: anthropic.Anthropic
 ) -> None:
-    def tokens():  # type: ignore[no-untyped-def]
+    def tokens():
         yield from ["Lazy", " tokens", " arrive"]
 
     fake_llm.script(reply.lazy(tokens()))
@@ -193,10 +197,12 @@ def test_lazy_text_stream(
     assert [
         c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
     ] == ["Lazy", " tokens", " arrive"]
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 3
     fake_llm.script(reply.lazy(tokens()))
-    msg = claude.messages.create(model=MODEL, max_tokens=10, messages=USER)  # type: ignore[arg-type]
-    assert msg.content[0].type == "text" and msg.content[0].text == "Lazy tokens arrive"
+    msg = claude.messages.create(model=MODEL, max_tokens=10, messages=CLAUDE_USER)
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "Lazy tokens arrive"
 
 
 def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -205,7 +211,7 @@ def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai
 
         finish_reason: str | None = None
 
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self):
             yield from ["one", " two"]
             self.finish_reason = "length"
 
@@ -221,7 +227,7 @@ def test_lazy_stream_can_report_its_finish_reason(fake_llm: FakeLLM, oai: openai
 def test_client_going_away_stops_a_lazy_stream(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     produced: list[int] = []
 
-    def endless():  # type: ignore[no-untyped-def]
+    def endless():
         for i in range(2000):
             produced.append(i)
             yield f" t{i}"
@@ -303,7 +309,7 @@ OPENAI_INVALID = [
 
 
 @pytest.mark.parametrize(("body", "param"), OPENAI_INVALID, ids=[p for _, p in OPENAI_INVALID])
-def test_openai_invalid_bodies_name_the_field(raw: Raw, body: dict, param: str) -> None:  # type: ignore[type-arg]
+def test_openai_invalid_bodies_name_the_field(raw: Raw, body: dict, param: str) -> None:
     resp = raw.openai("/v1/chat/completions", body)
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
@@ -316,7 +322,7 @@ def test_openai_sdk_sees_bad_request_with_param(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(
             model=MODEL,
-            messages=[*USER, {"role": "tool", "tool_call_id": "call_x", "content": "1"}],  # type: ignore[list-item]
+            messages=[*USER, {"role": "tool", "tool_call_id": "call_x", "content": "1"}],
         )
     assert info.value.param == "messages[1].role"
     assert "must be a response to a preceeding message with 'tool_calls'" in info.value.message
@@ -324,19 +330,18 @@ def test_openai_sdk_sees_bad_request_with_param(oai: openai.OpenAI) -> None:
 
 def test_non_json_body_and_missing_key(raw: Raw) -> None:
     resp = raw.openai("/v1/chat/completions", b"{not json")
-    assert (
-        resp.status_code == 400
-        and "could not parse the JSON body" in resp.json()["error"]["message"]
-    )
+    assert resp.status_code == 400
+    assert "could not parse the JSON body" in resp.json()["error"]["message"]
     resp = raw.client.post("/v1/chat/completions", json={"model": MODEL, "messages": USER})
-    assert resp.status_code == 401 and "API key" in resp.json()["error"]["message"]
+    assert resp.status_code == 401
+    assert "API key" in resp.json()["error"]["message"]
 
 
 def test_unknown_path_in_each_providers_shape(raw: Raw) -> None:
     resp = raw.openai("/v1/nope", {})
-    assert (
-        resp.status_code == 404 and resp.json()["error"]["message"] == "Invalid URL (POST /v1/nope)"
-    )
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"] == "Invalid URL (POST /v1/nope)"
     resp = raw.anthropic("/v1/nope", {})
-    assert resp.status_code == 404 and resp.json()["type"] == "error"
+    assert resp.status_code == 404
+    assert resp.json()["type"] == "error"
     assert resp.json()["error"]["type"] == "not_found_error"

@@ -10,15 +10,20 @@ import json
 import openai
 import pytest
 from fakellm_wire import Raw, data_frames, strict
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageParam,
+)
 from pydantic import BaseModel
 
 from labkit.fakellm import FakeLLM, reply
 from labkit.tokens import count_tokens
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "Say hello"}]
-WEATHER_TOOL = {
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
+WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -105,7 +110,8 @@ def test_stream_chunks_are_strictly_valid_and_usage_comes_last(fake_llm: FakeLLM
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "one two three"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert all(c.usage is None for c in chunks[:-1])
-    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == count_tokens("one two three")
 
 
@@ -147,7 +153,8 @@ def test_parallel_tool_calls_stream_as_fragments_and_reassemble(
     assert [f.index for f in openings] == [0, 1]
     assert all(f.type == "function" and f.function and f.function.arguments == "" for f in openings)
     later = [f for f in fragments if f.id is None]
-    assert later and all(f.function and f.function.name is None for f in later)
+    assert later
+    assert all(f.function and f.function.name is None for f in later)
     assert len(later) > 2  # arguments really arrive in several pieces
 
 
@@ -162,8 +169,8 @@ def test_invalid_json_arguments_and_unknown_tools_pass_through(
     )
     assert msg.tool_calls is not None
     call = msg.tool_calls[0]
-    assert call.function.name == "no_such_tool"
-    assert call.function.arguments == '{"city": "Par'
+    assert call.function.name == "no_such_tool"  # type: ignore[union-attr]  # function calls only
+    assert call.function.arguments == '{"city": "Par'  # type: ignore[union-attr]  # function calls only
 
 
 def test_parse_returns_the_pydantic_model(fake_llm: FakeLLM, oai: openai.OpenAI, raw: Raw) -> None:
@@ -211,7 +218,8 @@ def test_max_tokens_cuts_the_text_like_a_real_model(fake_llm: FakeLLM, oai: open
     resp = oai.chat.completions.create(model=MODEL, messages=USER, max_completion_tokens=3)
     assert resp.choices[0].finish_reason == "length"
     assert resp.choices[0].message.content == "one two three"
-    assert resp.usage is not None and resp.usage.completion_tokens == 3
+    assert resp.usage is not None
+    assert resp.usage.completion_tokens == 3
 
 
 def test_stop_sequence_cuts_the_text(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
@@ -261,7 +269,7 @@ def test_handler_sees_the_normalised_request(fake_llm: FakeLLM, oai: openai.Open
     seen = []
 
     @fake_llm.on
-    def handler(request):  # type: ignore[no-untyped-def]
+    def handler(request):
         seen.append(request)
         return reply.text(f"{len(request.messages)} messages, system={request.system!r}")
 
@@ -273,8 +281,10 @@ def test_handler_sees_the_normalised_request(fake_llm: FakeLLM, oai: openai.Open
     )
     assert resp.choices[0].message.content == "1 messages, system='Be brief.'"
     request = seen[0]
-    assert request.api == "openai" and request.endpoint == "chat"
-    assert request.temperature == 0.2 and request.seed == 7
+    assert request.api == "openai"
+    assert request.endpoint == "chat"
+    assert request.temperature == 0.2
+    assert request.seed == 7
     assert request.raw["messages"][0]["role"] == "developer"
     assert fake_llm.journal.last().responder == "handler"
     assert fake_llm.journal.last().chat is request
@@ -289,7 +299,7 @@ def test_handler_returning_none_falls_through_to_behaviours(
 
 
 def test_handler_that_raises_is_reported_not_retried(fake_llm: FakeLLM) -> None:
-    def broken(request):  # type: ignore[no-untyped-def]
+    def broken(request):
         raise ValueError("oops")
 
     fake_llm.on(broken)

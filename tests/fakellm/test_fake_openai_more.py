@@ -75,7 +75,8 @@ def test_embeddings_use_an_injected_embedder_and_validate() -> None:
     with FakeLLM(embed=embed).start() as fake:
         client = openai.OpenAI(base_url=fake.url + "/v1", api_key="k", max_retries=0)
         out = client.embeddings.create(model="m", input=["a", "b"])
-        assert len(out.data) == 2 and len(out.data[0].embedding) == 384
+        assert len(out.data) == 2
+        assert len(out.data[0].embedding) == 384
         assert calls == [["a", "b"]]
         with pytest.raises(openai.BadRequestError) as info:
             client.embeddings.create(model="m", input=[])
@@ -97,7 +98,8 @@ def test_embeddings_can_be_scripted_to_fail(fake_llm: FakeLLM) -> None:
 
 def test_models_listing(fake_llm: FakeLLM, oai: openai.OpenAI, raw: Raw) -> None:
     ids = [m.id for m in oai.models.list()]
-    assert "fake-gpt" in ids and "fake-embed-minilm" in ids
+    assert "fake-gpt" in ids
+    assert "fake-embed-minilm" in ids
     assert oai.models.retrieve("fake-gpt").id == "fake-gpt"
     with pytest.raises(openai.NotFoundError):
         oai.models.retrieve("gpt-17")
@@ -113,11 +115,9 @@ def test_responses_plain_and_shape(fake_llm: FakeLLM, oai: openai.OpenAI, raw: R
     assert resp.output_text == "Hello from Responses"
     assert resp.status == "completed"
     request = fake_llm.journal.last(path="/v1/responses").chat
-    assert (
-        request is not None
-        and request.system == "Be kind."
-        and request.last_user_text == "Say hello"
-    )
+    assert request is not None
+    assert request.system == "Be kind."
+    assert request.last_user_text == "Say hello"
     fake_llm.script(reply.text("Hello from Responses"))
     raw_resp = raw.openai("/v1/responses", {"model": MODEL, "input": "Say hello"})
     strict(Response, raw_resp.text)
@@ -126,7 +126,8 @@ def test_responses_plain_and_shape(fake_llm: FakeLLM, oai: openai.OpenAI, raw: R
 def test_responses_function_call_round_trip(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     resp = oai.responses.create(model=MODEL, input="What's the weather in Oslo?", tools=[WEATHER])  # type: ignore[list-item]
     calls = [item for item in resp.output if item.type == "function_call"]
-    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert len(calls) == 1
+    assert calls[0].name == "get_weather"
     assert json.loads(calls[0].arguments) == {"city": "Oslo"}
     follow = oai.responses.create(
         model=MODEL,
@@ -191,5 +192,6 @@ def test_responses_parse_and_truncation(fake_llm: FakeLLM, oai: openai.OpenAI) -
     assert cut.status == "completed"
     fake_llm.script(reply.truncated("cut"))
     cut = oai.responses.create(model=MODEL, input="x")
-    assert cut.status == "incomplete" and cut.incomplete_details is not None
+    assert cut.status == "incomplete"
+    assert cut.incomplete_details is not None
     assert cut.incomplete_details.reason == "max_output_tokens"

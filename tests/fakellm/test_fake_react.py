@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -64,20 +65,25 @@ def test_recognises_a_react_prompt_and_its_tools() -> None:
 def test_follows_the_plan_and_reads_observations() -> None:
     model = ReactModel()
     first = model.respond(text_request())
-    assert first is not None and first.text == (
+    assert first is not None
+    assert first.text == (
         f"Thought: {TASK.steps[0].thought}\nAction: sql\nAction Input: {TASK.steps[0].input}"
     )
     observation = observe(TASK.steps[0].input)
     second = model.respond(text_request(first.text, f"Observation: {observation}"))
-    assert second is not None and "Action: calculator" in (second.text or "")
+    assert second is not None
+    assert "Action: calculator" in (second.text or "")
     calc_input = (second.text or "").split("Action Input: ")[1]
     final = model.respond(
         text_request(first.text, observation, second.text or "", "Observation: 12345")
     )
-    assert final is not None and (final.text or "").splitlines()[-1].startswith("Final Answer: ")
-    assert "12345" in (final.text or "") and calc_input
+    assert final is not None
+    assert (final.text or "").splitlines()[-1].startswith("Final Answer: ")
+    assert "12345" in (final.text or "")
+    assert calc_input
     broken = model.respond(text_request(first.text, "Observation: Error: no such table"))
-    assert broken is not None and GAVE_UP in (broken.text or "")
+    assert broken is not None
+    assert GAVE_UP in (broken.text or "")
     assert model.respond(text_request()) == first  # deterministic
 
 
@@ -96,15 +102,17 @@ def test_follows_the_plan_and_reads_observations() -> None:
         ({"never_finish": True}, lambda t: "Action: search_docs" in t and "(attempt 1)" in t),
     ],
 )
-def test_each_knob_changes_the_first_turn(knobs: dict[str, object], check) -> None:
+def test_each_knob_changes_the_first_turn(knobs: dict[str, Any], check) -> None:
     got = ReactModel(**knobs).respond(text_request())
-    assert got is not None and check(got.text or ""), got
+    assert got is not None, got
+    assert check(got.text or ""), got
 
 
 def test_recovering_knobs_follow_the_plan_from_the_second_turn() -> None:
     plain = ReactModel().respond(text_request())
     for knob in ("unknown_tool", "malformed_action", "wrong_tool"):
-        model = ReactModel(**{knob: True})
+        flags: dict[str, Any] = {knob: True}
+        model = ReactModel(**flags)
         first = model.respond(text_request())
         assert first is not None
         second = model.respond(text_request(first.text or "", "Observation: Error: nope"))
@@ -123,7 +131,8 @@ def test_repeat_forever_and_never_finish_ignore_observations() -> None:
     )
     endless = ReactModel(never_finish=True)
     later = endless.respond(text_request("a", "Observation: b", "c", "Observation: d"))
-    assert later is not None and "(attempt 3)" in (later.text or "")
+    assert later is not None
+    assert "(attempt 3)" in (later.text or "")
 
 
 def test_native_tool_calls_for_task_questions_only() -> None:
@@ -139,15 +148,16 @@ def test_native_tool_calls_for_task_questions_only() -> None:
         messages=[Message("user", TASK.question)],
     )
     reply = ReactModel().respond(request)
-    assert reply is not None and reply.tool_calls == (
-        ToolCall("sql", json.dumps({"input": TASK.steps[0].input})),
-    )
+    assert reply is not None
+    assert reply.tool_calls == (ToolCall("sql", json.dumps({"input": TASK.steps[0].input})),)
     request.messages += [
         Message("assistant", tool_calls=(ToolCall("sql", "{}", "c1"),)),
         Message("tool", tool_results=(ToolResult("c1", observe(TASK.steps[0].input)),)),
     ]
     nxt = ReactModel().respond(request)
-    assert nxt is not None and nxt.tool_calls and nxt.tool_calls[0].name == "calculator"
+    assert nxt is not None
+    assert nxt.tool_calls
+    assert nxt.tool_calls[0].name == "calculator"
     other = ChatRequest(
         api="openai",
         endpoint="chat",
@@ -165,7 +175,8 @@ def test_native_tool_calls_for_task_questions_only() -> None:
             messages=[Message("user", TASK.question)],
         )
     )
-    assert bad is not None and bad.tool_calls[0].parsed_arguments() is None
+    assert bad is not None
+    assert bad.tool_calls[0].parsed_arguments() is None
 
 
 def test_in_the_default_chain_and_cut_at_stop_on_the_wire(oai: openai.OpenAI, fake_llm) -> None:

@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 from fakellm_wire import Raw
+from openai.types.chat import ChatCompletionMessageParam
 
 from labkit import config
 from labkit.cli import main as labkit_main
@@ -21,7 +22,7 @@ from labkit.fakellm import ChatRequest, FakeLLM, Reply, reply
 from labkit.fakellm.types import RequestError
 
 MODEL = "fake-gpt"
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def test_fixture_points_labkit_config_at_the_fake(fake_llm: FakeLLM) -> None:
@@ -30,7 +31,8 @@ def test_fixture_points_labkit_config_at_the_fake(fake_llm: FakeLLM) -> None:
     assert fake_llm.env() == {"LABKIT_PROVIDER": "fake", "LABKIT_BASE_URL": fake_llm.url}
     assert fake_llm.url == f"http://127.0.0.1:{fake_llm.port}"
     assert config.openai_client().base_url == f"{fake_llm.url}/v1/"
-    assert len(fake_llm.journal) == 0 and fake_llm.pending == []
+    assert len(fake_llm.journal) == 0
+    assert fake_llm.pending == []
 
 
 def test_fixture_registered_the_port_with_the_grader_guard(fake_llm: FakeLLM) -> None:
@@ -55,10 +57,12 @@ def test_port_in_use_is_a_one_line_labkit_error(
 def test_start_stop_and_context_manager() -> None:
     bound: list[int] = []
     with FakeLLM(stream_delay=0.001) as fake:
-        assert fake.running and fake.stream_delay == 0.001
+        assert fake.running
+        assert fake.stream_delay == 0.001
         second = FakeLLM().start(on_bound=bound.append)
         try:
-            assert bound == [second.port] and second.port != fake.port
+            assert bound == [second.port]
+            assert second.port != fake.port
             assert httpx.get(second.url + "/__labkit/status").json()["pending_replies"] == 0
         finally:
             second.stop()
@@ -71,18 +75,23 @@ def test_start_stop_and_context_manager() -> None:
 def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
     with pytest.raises(LookupError, match="received no request to /v1/chat/completions"):
         fake_llm.journal.last(path="/v1/chat/completions")
-    oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+    oai.chat.completions.create(model=MODEL, messages=USER)
     oai.models.list()
     journal = fake_llm.journal
     assert len(journal) == 2
-    assert journal.count("/v1/models") == 1 and journal.count("/chat/completions") == 1
+    assert journal.count("/v1/models") == 1
+    assert journal.count("/chat/completions") == 1
     entry = journal.last(path="/v1/chat/completions")
-    assert entry.method == "POST" and entry.status == 200 and entry.retry_count == 0
+    assert entry.method == "POST"
+    assert entry.status == 200
+    assert entry.retry_count == 0
     assert entry.headers["authorization"].startswith("Bearer ")
     assert entry.body == {"model": MODEL, "messages": USER}
-    assert entry.time > 1e9 and entry.monotonic > 0
+    assert entry.time > 1e9
+    assert entry.monotonic > 0
     assert journal.bodies("/v1/chat/completions") == [entry.body]
-    assert [e.seq for e in journal] == [1, 2] and journal[0] is entry
+    assert [e.seq for e in journal] == [1, 2]
+    assert journal[0] is entry
     with pytest.raises(LookupError, match="it saw: POST /v1/chat/completions, GET /v1/models"):
         journal.last(path="/v1/embeddings")
     journal.clear()
@@ -92,7 +101,9 @@ def test_journal_helpers(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
 def test_invalid_requests_are_journaled_too(fake_llm: FakeLLM, raw: Raw) -> None:
     raw.openai("/v1/chat/completions", b"not json at all")
     entry = fake_llm.journal.last()
-    assert entry.status == 400 and entry.body is None and entry.raw_body == "not json at all"
+    assert entry.status == 400
+    assert entry.body is None
+    assert entry.raw_body == "not json at all"
 
 
 def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI) -> None:
@@ -109,22 +120,24 @@ def test_http_control_endpoints(fake_llm: FakeLLM, raw: Raw, oai: openai.OpenAI)
     assert (
         oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
         == "from the script"
-    )  # type: ignore[arg-type]
+    )
     calls = (
         oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.tool_calls or []
-    )  # type: ignore[arg-type]
-    assert calls[0].function.arguments == '{"q": "x"}'
+    )
+    assert calls[0].function.arguments == '{"q": "x"}'  # type: ignore[union-attr]  # function calls only
     with pytest.raises(openai.RateLimitError):
-        oai.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+        oai.chat.completions.create(model=MODEL, messages=USER)
     entries = raw.get("/__labkit/journal").json()["entries"]
     assert [e["status"] for e in entries] == [200, 200, 429]  # control calls are not journaled
-    assert entries[0]["body"]["messages"] == USER and entries[0]["responder"] == "script"
+    assert entries[0]["body"]["messages"] == USER
+    assert entries[0]["responder"] == "script"
     assert (
         raw.get("/__labkit/journal?path=/chat/completions").json()["entries"][0]["route"]
         == "/v1/chat/completions"
     )
     bad = raw.client.post("/__labkit/script", json={"replies": [{"txt": "typo"}]})
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "txt"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "txt"
     assert raw.client.post("/__labkit/reset").json() == {"ok": True}
     assert raw.get("/__labkit/journal").json() == {"entries": []}
 
@@ -156,16 +169,17 @@ def test_blocking_behaviours_run_off_the_event_loop(fake_llm: FakeLLM, oai: open
 
     fake_llm.behaviours.insert(0, Slowish())  # the fixture restores the chain afterwards
     assert not fake_llm.state.runs_inline
-    text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content  # type: ignore[arg-type]
+    text = oai.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
     assert text == "from a blocking behaviour"
-    assert threads and not threads[0].startswith("labkit-fakellm")
+    assert threads
+    assert not threads[0].startswith("labkit-fakellm")
     assert fake_llm.journal.last().responder == "behaviour:Slowish"
 
 
 def test_reset_restarts_ids(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
-    first = oai.chat.completions.create(model=MODEL, messages=USER).id  # type: ignore[arg-type]
+    first = oai.chat.completions.create(model=MODEL, messages=USER).id
     fake_llm.reset()
-    assert oai.chat.completions.create(model=MODEL, messages=USER).id == first  # type: ignore[arg-type]
+    assert oai.chat.completions.create(model=MODEL, messages=USER).id == first
 
 
 def test_labkit_serve_runs_until_ctrl_c() -> None:
@@ -185,7 +199,7 @@ def test_labkit_serve_runs_until_ctrl_c() -> None:
         assert (
             client.chat.completions.create(model=MODEL, messages=USER).choices[0].message.content
             == "served"
-        )  # type: ignore[arg-type]
+        )
         assert len(httpx.get(url + "/__labkit/journal").json()["entries"]) == 1
         client.close()  # no keep-alive connection for the server to wait on while stopping
         proc.send_signal(signal.SIGINT)

@@ -32,10 +32,8 @@ def test_outcomes_are_seeded_and_follow_the_profiles() -> None:
     thinking = [outcome(1, "fleet-small", "Think step by step.", q) for q in questions]
     assert sum(o.correct for o in thinking if o) / len(questions) > small + 0.05
     assert all(o.text.startswith("Reasoning:") for o in thinking if o)
-    assert (
-        set(PRICES) == set(FLEET)
-        and PRICES["fleet-large"]["output"] > PRICES["fleet-small"]["output"]
-    )
+    assert set(PRICES) == set(FLEET)
+    assert PRICES["fleet-large"]["output"] > PRICES["fleet-small"]["output"]
 
 
 def test_other_models_fall_through(oai: openai.OpenAI, fake_llm: FakeLLM) -> None:
@@ -64,16 +62,21 @@ def test_repeated_long_prefix_reports_cached_tokens(
         return reply.usage
 
     first = ask("What is 2 plus 2?")
-    assert first.prompt_tokens_details and first.prompt_tokens_details.cached_tokens == 0
+    assert first.prompt_tokens_details
+    assert first.prompt_tokens_details.cached_tokens == 0
     again = ask("What is 3 plus 5?")
     cached = again.prompt_tokens_details.cached_tokens if again.prompt_tokens_details else None
-    assert cached and cached % 128 == 0 and 1024 <= cached <= again.prompt_tokens
+    assert cached
+    assert cached % 128 == 0
+    assert 1024 <= cached <= again.prompt_tokens
     other = ask("What is 3 plus 5?", "fleet-large")  # caches are per model
-    assert other.prompt_tokens_details and other.prompt_tokens_details.cached_tokens == 0
+    assert other.prompt_tokens_details
+    assert other.prompt_tokens_details.cached_tokens == 0
     short = oai.chat.completions.create(
         model="fleet-small", messages=[{"role": "user", "content": "What is 1 plus 1?"}]
     )
-    assert short.usage and short.usage.prompt_tokens_details
+    assert short.usage
+    assert short.usage.prompt_tokens_details
     assert short.usage.prompt_tokens_details.cached_tokens == 0
 
     message = claude.messages.create(

@@ -5,6 +5,7 @@ shrinks. Direct calls on ChatRequest objects: no server, no RAGAS import."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from labkit.datasets import load_judge_items
 from labkit.fakellm.behaviours import default_behaviours
@@ -45,7 +46,7 @@ def test_statements_then_nli_verdicts() -> None:
         {"statements": {"type": "array", "items": {"type": "string"}}},
         {"question": "q?", "answer": answer},
     )
-    statements = json.loads(judge.respond(req).text)["statements"]  # type: ignore[union-attr]
+    statements = json.loads(judge.respond(req).text)["statements"]  # type: ignore[union-attr, arg-type]
     assert statements == [
         "Employees get 25 days of paid annual leave.",
         "Unused days expire in March.",
@@ -60,7 +61,7 @@ def test_statements_then_nli_verdicts() -> None:
         }
     }
     req = _ragas_request("NLIStatementOutput", nli, {"context": CONTEXT, "statements": statements})
-    verdicts = [s["verdict"] for s in json.loads(judge.respond(req).text)["statements"]]  # type: ignore[union-attr]
+    verdicts = [s["verdict"] for s in json.loads(judge.respond(req).text)["statements"]]  # type: ignore[union-attr, arg-type]
     assert verdicts == [1, 0]
 
 
@@ -83,8 +84,8 @@ def test_precision_recall_and_relevance() -> None:
         precision,
         {"question": "q", "context": "Parental leave is 16 weeks.", "answer": reference},
     )
-    assert json.loads(judge.respond(useful).text)["verdict"] == 1  # type: ignore[union-attr]
-    assert json.loads(judge.respond(useless).text)["verdict"] == 0  # type: ignore[union-attr]
+    assert json.loads(judge.respond(useful).text)["verdict"] == 1  # type: ignore[union-attr, arg-type]
+    assert json.loads(judge.respond(useless).text)["verdict"] == 0  # type: ignore[union-attr, arg-type]
     recall = {
         "classifications": {
             "type": "array",
@@ -97,10 +98,10 @@ def test_precision_recall_and_relevance() -> None:
     req = _ragas_request(
         "ContextRecallOutput", recall, {"question": "q", "context": CONTEXT, "answer": reference}
     )
-    assert [c["attributed"] for c in json.loads(judge.respond(req).text)["classifications"]] == [1]  # type: ignore[union-attr]
+    assert [c["attributed"] for c in json.loads(judge.respond(req).text)["classifications"]] == [1]  # type: ignore[union-attr, arg-type]
     relevance = {"question": {"type": "string"}, "noncommittal": {"type": "integer"}}
     req = _ragas_request("AnswerRelevanceOutput", relevance, {"response": "I don't know."})
-    assert json.loads(judge.respond(req).text)["noncommittal"] == 1  # type: ignore[union-attr]
+    assert json.loads(judge.respond(req).text)["noncommittal"] == 1  # type: ignore[union-attr, arg-type]
 
 
 def test_other_json_requests_are_left_to_the_schema_filler() -> None:
@@ -123,17 +124,18 @@ def test_what_explicit_means() -> None:
     assert (seen.criteria, seen.anchored, seen.json_verdict) == (True, True, True)
 
 
-def _judge(rubric: str, item: object) -> str:
+def _judge(rubric: str, item: Any) -> str:
     user = (
         f"Question: {item.question}\n\nContext:\n"
         + "\n".join(item.contexts)
         + f"\n\nAnswer: {item.answer}"
-    )  # type: ignore[attr-defined]
+    )
     req = ChatRequest(
         api="openai", endpoint="chat", model="m", system=rubric, messages=[Message("user", user)]
     )
     reply = RubricJudge().respond(req)
-    assert reply is not None and reply.text is not None
+    assert reply is not None
+    assert reply.text is not None
     return reply.text
 
 
@@ -155,7 +157,8 @@ def test_explicit_rubric_agrees_more_and_parses_more() -> None:
         return agree, failures
 
     vague, explicit = score(VAGUE), score(EXPLICIT)
-    assert explicit[0] > vague[0] + 8 and explicit[1] < vague[1]
+    assert explicit[0] > vague[0] + 8
+    assert explicit[1] < vague[1]
     assert _judge(VAGUE, items[0]) == _judge(VAGUE, items[0])  # deterministic
 
 
@@ -192,7 +195,8 @@ def test_pairwise_position_bias_shrinks_with_an_anchored_scale() -> None:
                 messages=[Message("user", user)],
             )
             reply = RubricJudge(malformed=0.0).respond(req)
-            assert reply is not None and reply.text is not None
+            assert reply is not None
+            assert reply.text is not None
             wins += json.loads(reply.text).get("winner") == "A"
         return wins
 

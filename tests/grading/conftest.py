@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def in_course(course: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def in_course(course: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run with LABKIT_ROOT pointing at the course copy, and the working directory inside it."""
     monkeypatch.setenv("LABKIT_ROOT", str(course))
     monkeypatch.chdir(course)
-    yield course
+    return course
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,8 @@ def test_channel_accepts_only_tokened_in_sequence_messages() -> None:
     os.close(read_fd)
     messages = reader.feed(data)
     assert [(m.seq, m.kind) for m in messages] == [(0, "collected"), (1, "start")]
-    assert reader.stray == 2 and not reader.out_of_sequence
+    assert reader.stray == 2
+    assert not reader.out_of_sequence
     forged = json.dumps({"tok": "tok123", "seq": 7, "kind": "result"}).encode() + b"\n"
     assert reader.feed(forged) == []
     assert reader.out_of_sequence
@@ -118,4 +119,5 @@ def test_clean_text_removes_addresses_and_caps_length() -> None:
     assert clean_text("<function f at 0x7f3a2b>", 100) == "<function f>"
     long = "a" * 5000
     cut = clean_text(long, 1000)
-    assert len(cut) < 1100 and "characters cut" in cut
+    assert len(cut) < 1100
+    assert "characters cut" in cut

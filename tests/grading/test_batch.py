@@ -8,7 +8,6 @@ import json
 import random
 import shutil
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +95,7 @@ class Batch:
 
 
 @pytest.fixture(scope="module")
-def batch(
-    calc: LabManifest, course: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Batch]:
+def batch(calc: LabManifest, course: Path, tmp_path_factory: pytest.TempPathFactory) -> Batch:
     base = tmp_path_factory.mktemp("batch")
     subs, out, hidden = base / "submissions", base / "out", base / "hidden"
     hidden.mkdir()
@@ -137,7 +134,7 @@ def batch(
         reached = False
     finally:
         listener.close()
-    yield Batch(subs, out, hidden, summary, reached)
+    return Batch(subs, out, hidden, summary, reached)
 
 
 def test_batch_has_at_least_thirty_submissions_all_in_the_gradebook(batch: Batch) -> None:
@@ -168,7 +165,8 @@ def test_good_and_partial_submissions_get_their_scores(batch: Batch) -> None:
         assert float(book[name]["score"]) == score, name
     assert float(book["starter"]["score"]) == 0.0
     mean = next(t for t in batch.results("partial_mean")["tests"] if t["number"] == "1.3")
-    assert mean["score"] == 3.0 and mean["status"] == "failed"
+    assert mean["score"] == 3.0
+    assert mean["status"] == "failed"
 
 
 @pytest.mark.parametrize("attack", attacks())
@@ -219,9 +217,11 @@ def test_no_submission_reached_a_loopback_service(batch: Batch) -> None:
 
 def test_fake_results_files_change_nothing(batch: Batch, course: Path) -> None:
     fake = batch.results("fake_results")
-    assert fake["score"] == 0.0 and fake["extra_data"]["grader_version"]
+    assert fake["score"] == 0.0
+    assert fake["extra_data"]["grader_version"]
     starter = batch.results("starter")
-    assert starter["score"] == 0.0 and starter["extra_data"]["submission"] == "starter"
+    assert starter["score"] == 0.0
+    assert starter["extra_data"]["submission"] == "starter"
     assert batch.gradebook()["fake_results"]["score"] == "0.0"
     learner_results = course / ".labkit" / "results" / "calc.json"
     if learner_results.exists():  # written by learner-mode tests, never by the attack
@@ -286,7 +286,9 @@ def test_grade_all_command_resumes_and_force_regrades(
     command = ["grade-all", "calc", "--submissions", str(subs), "--out", str(out), "--jobs", "2"]
     assert main(command) == 0
     first = capsys.readouterr().err
-    assert "3 submissions" in first and "mean" in first and "median" in first
+    assert "3 submissions" in first
+    assert "mean" in first
+    assert "median" in first
     stamp = (out / "alice" / "results.json").stat().st_mtime_ns
     assert main(command) == 0
     assert "3 already graded" in capsys.readouterr().err
@@ -297,7 +299,8 @@ def test_grade_all_command_resumes_and_force_regrades(
     assert book[0].startswith("submission,score,max_score,percent,status")
     rows = {line.split(",")[0]: line.split(",") for line in book[1:]}
     assert rows["alice"][1:5] == ["12.0", "12.0", "100.0", "graded"]
-    assert rows["bob"][1] == "4.0" and rows["carol"][4] == "invalid"
+    assert rows["bob"][1] == "4.0"
+    assert rows["carol"][4] == "invalid"
 
 
 def test_second_layer_holds_when_the_allow_list_is_bypassed(
@@ -346,7 +349,8 @@ def test_a_resubmission_is_regraded_without_force(
     (subs / "alice" / "calc.py").write_text(REFERENCE.read_text())  # the resubmission
     (subs / "bob" / "scratch.md").write_text("not in the allow-list: cannot change the grade")
     second = grade_all(calc, subs, out, options, console)
-    assert second.graded_now == ["alice"] and second.skipped == ["bob"]
+    assert second.graded_now == ["alice"]
+    assert second.skipped == ["bob"]
     row = _book(out)["alice"]
     assert row["score"] == "12.0"
     assert row["content_hash"] == content_hash(calc, subs / "alice") != old_hash
@@ -404,7 +408,8 @@ def test_pass_rate_table_keeps_parametrized_suffixes() -> None:
     console = Console(record=True, width=120)
     render_summary(summary, Path("out"), console)
     text = console.export_text()
-    assert "streams [openai]" in text and "streams [anthropic]" in text
+    assert "streams [openai]" in text
+    assert "streams [anthropic]" in text
 
 
 def batch_results(out: Path, name: str) -> dict[str, Any]:
@@ -426,13 +431,13 @@ def test_a_zip_instead_of_a_folder_gets_an_invalid_row_not_silence(
     assert book["bob.zip"]["status"] == "invalid"
     assert "bob.zip is an archive, not a folder; unpack it into bob/" in book["bob.zip"]["detail"]
     assert "carol.py is a file, not a folder" in book["carol.py"]["detail"]
-    assert (
-        book["dave"]["status"] == "invalid" and "none of the lab's files" in book["dave"]["detail"]
-    )
+    assert book["dave"]["status"] == "invalid"
+    assert "none of the lab's files" in book["dave"]["detail"]
     check_gradescope_schema(batch_results(out, "bob.zip"))
     capsys.readouterr()
 
     code = main(["grade-all", "calc", "--submissions", str(subs / "bob.zip"), "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err[-1].endswith("is a file (unzip it first)") and len(err) == 1, err
+    assert err[-1].endswith("is a file (unzip it first)"), err
+    assert len(err) == 1, err

@@ -54,4 +54,5 @@ def test_only_the_fake_providers_port_is_reachable(
         listener.close()
     assert result.score == 4  # the fake provider answered...
     blocked = [b for t in result.tests for b in t.blocked]
-    assert blocked and all(f"127.0.0.1:{port}" in b for b in blocked)  # ...the listener did not
+    assert blocked
+    assert all(f"127.0.0.1:{port}" in b for b in blocked)  # ...the listener did not

@@ -15,7 +15,6 @@ import shutil
 import stat
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,8 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("labkit: "), err
+    assert len(err) == 1, err
+    assert err[0].startswith("labkit: "), err
     return err[0]
 
 
@@ -81,7 +81,8 @@ def test_student_export_has_starters_and_graders_but_no_instructor_material(
                 assert (student / "labs" / lab.id / path.name).read_bytes() == path.read_bytes()
         assert (student / "graders" / lab.id / "lab.toml").is_file()
     readme = (student / "README.md").read_text()
-    assert "## Quick start" in readme and "## For instructors" not in readme
+    assert "## Quick start" in readme
+    assert "## For instructors" not in readme
     assert ".labkit/" in (student / ".gitignore").read_text()
 
 
@@ -143,7 +144,8 @@ def test_every_starter_in_the_export_scores_at_most_ten_percent(student: Path) -
     with ThreadPoolExecutor(max_workers=2) as pool:
         scores = list(pool.map(run, labs))
     for lab_id, score, max_score in scores:
-        assert max_score > 0 and score <= 0.1 * max_score, (lab_id, score, max_score)
+        assert max_score > 0, (lab_id, score, max_score)
+        assert score <= 0.1 * max_score, (lab_id, score, max_score)
 
 
 def test_export_refuses_bad_output_folders_and_hidden_tests_in_graders(
@@ -159,7 +161,8 @@ def test_export_refuses_bad_output_folders_and_hidden_tests_in_graders(
     assert "inside the course" in line
     # the fixture lab keeps a hidden test inside its grader: students must never receive it
     line = _one_line_error(capsys, ["export", "student", str(tmp_path / "new")])
-    assert "graders/calc/test_calc.py declares hidden tests" in line and "--hidden-tests" in line
+    assert "graders/calc/test_calc.py declares hidden tests" in line
+    assert "--hidden-tests" in line
     assert not (tmp_path / "new").exists()
 
 
@@ -300,8 +303,10 @@ def test_classroom_step_command_reports_points(tmp_path: Path) -> None:
         return _decode(output)
 
     starter = run_step()
-    assert starter["version"] == 1 and starter["status"] == "fail"
-    assert starter["max_score"] == 12 and sum(t["score"] for t in starter["tests"]) == 0
+    assert starter["version"] == 1
+    assert starter["status"] == "fail"
+    assert starter["max_score"] == 12
+    assert sum(t["score"] for t in starter["tests"]) == 0
     shutil.copyfile(REFERENCE, repo / "labs" / "calc" / "calc.py")
     done = run_step()
     assert done["status"] == "pass", [t["message"] for t in done["tests"] if t["status"] != "pass"]
@@ -316,7 +321,8 @@ def test_classroom_step_command_reports_points(tmp_path: Path) -> None:
         stdout=(tmp_path / "github_output").open("w"),
     )
     missing = _decode(tmp_path / "github_output")
-    assert missing["status"] == "error" and "make grade LAB=calc" in missing["tests"][0]["message"]
+    assert missing["status"] == "error"
+    assert "make grade LAB=calc" in missing["tests"][0]["message"]
 
 
 # --- 2. Gradescope ------------------------------------------------------------------------------
@@ -353,7 +359,7 @@ class Autograder:
 
 
 @pytest.fixture(scope="module")
-def autograder(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Autograder]:
+def autograder(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Autograder:
     base = tmp_path_factory.mktemp("gradescope")
     hidden = base / "hidden"
     hidden.mkdir()
@@ -394,7 +400,7 @@ def autograder(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             target.chmod((info.external_attr >> 16) & 0o777)
     assert os.access(root / "source" / "run_autograder", os.X_OK)
     assert stat.S_IMODE((root / "source" / "setup.sh").stat().st_mode) & 0o111
-    yield Autograder(root)
+    return Autograder(root)
 
 
 def test_gradescope_bundle_grades_the_reference_with_hidden_tests_and_secret_seed(
@@ -413,12 +419,14 @@ def test_gradescope_bundle_grades_starter_broken_and_nested_uploads(autograder: 
     assert autograder.run({"calc.py": STARTER.read_text()})["score"] == 0.0
     broken = autograder.run({"calc.py": "def add(a, b:\n    return a + b\n"})
     check_gradescope_schema(broken)
-    assert broken["score"] == 0.0 and broken["extra_data"]["status"] == "graded"
+    assert broken["score"] == 0.0
+    assert broken["extra_data"]["status"] == "graded"
     assert "SyntaxError" in json.dumps(broken["tests"])
     nested = autograder.run({"labs/calc/calc.py": ONLY_ADD, "README.md": "my repo"})
     assert nested["score"] == 4.0  # a zip of the whole repository is found in labs/calc/
     empty = autograder.run({})
-    assert empty["score"] == 0.0 and empty["extra_data"]["status"] == "invalid"
+    assert empty["score"] == 0.0
+    assert empty["extra_data"]["status"] == "invalid"
     assert "none of the lab's files" in empty["output"]
 
 
@@ -528,10 +536,12 @@ def test_merge_joins_everything_and_is_idempotent(sharded: Sharded, tmp_path: Pa
     assert sorted(rows) == sorted(p.name for p in sharded.subs.iterdir())
     assert rows["ref_a"]["score"] == rows["ref_a"]["max_score"] == "12.0"
     assert rows["only_add"]["score"] == "4.0"
-    assert rows["loops"]["status"] == "timeout" and rows["empty"]["status"] == "invalid"
+    assert rows["loops"]["status"] == "timeout"
+    assert rows["empty"]["status"] == "invalid"
     assert rows["zipped.zip"]["status"] == "invalid"
     summary = json.loads((sharded.merged / "summary.json").read_text())
-    assert summary["submissions"] == 10 and "shard" not in summary
+    assert summary["submissions"] == 10
+    assert "shard" not in summary
     before = {p.name: p.read_bytes() for p in sharded.merged.iterdir() if p.is_file()}
     assert main(["gradebook", "merge", str(sharded.merged), *map(str, sharded.shards)]) == 0
     after = {p.name: p.read_bytes() for p in sharded.merged.iterdir() if p.is_file()}
@@ -598,7 +608,9 @@ def test_report_has_every_section_and_needs_no_network(sharded: Sharded) -> None
     for anchor in ("distribution", "tests", "problems", "slowest"):
         assert f"id='{anchor}'" in page
     assert page.count("<svg") == 3
-    assert "<script" not in page and "src=" not in page and "<link" not in page
+    assert "<script" not in page
+    assert "src=" not in page
+    assert "<link" not in page
     # no URL anywhere but XML namespace declarations (which are names, never fetched)
     assert "http" not in re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
     summary = json.loads((sharded.merged / "summary.json").read_text())
@@ -613,7 +625,8 @@ def test_report_has_every_section_and_needs_no_network(sharded: Sharded) -> None
     hint = next(m["hint"] for m in summary["expected"] if m["number"] == rates[0]["number"])
     assert hint.replace("'", "&#x27;").replace('"', "&quot;") in page
     for name, why in (("loops", "timeout"), ("zipped.zip", "is an archive"), ("empty", "none of")):
-        assert name in page and why in page
+        assert name in page
+        assert why in page
 
 
 CHROMIUM_FLAGS = [
@@ -669,7 +682,8 @@ def test_report_renders_in_a_real_browser(sharded: Sharded, tmp_path: Path) -> N
         capture_output=True,
         text=True,
     ).stdout
-    assert "the class at a glance" in dom and dom.count("<svg") == 3
+    assert "the class at a glance" in dom
+    assert dom.count("<svg") == 3
 
 
 # --- 6. similarity -------------------------------------------------------------------------------
@@ -690,7 +704,8 @@ def test_similarity_ranks_the_copy_first_and_ignores_the_starter(
     out = tmp_path / "similarity.html"
     assert main(["similarity", "calc", "--submissions", str(subs), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "alice · bob" in printed and "not compared" in printed
+    assert "alice · bob" in printed
+    assert "not compared" in printed
     page = out.read_text()
     rows = [line for line in page.splitlines() if line.startswith("<tr><td>")]
     assert "<td>alice</td><td>bob</td>" in rows[0]
@@ -710,7 +725,8 @@ def test_similarity_bad_input_is_one_line(
     build_code(subs / "alice", REFERENCE.read_text())
     (subs / "empty").mkdir()
     line = _one_line_error(capsys, ["similarity", "calc", "--submissions", str(subs)])
-    assert "need at least two submissions" in line and "(found 1)" in line
+    assert "need at least two submissions" in line
+    assert "(found 1)" in line
     archive = shutil.make_archive(str(tmp_path / "all"), "zip", subs)
     line = _one_line_error(capsys, ["similarity", "calc", "--submissions", archive])
     assert "is a file (unzip it first)" in line
@@ -721,7 +737,8 @@ def test_gradescope_submission_cannot_read_the_secret_seed_or_hidden_tests(
 ) -> None:
     seed = autograder.root / "source" / "secret_seed"
     hidden = autograder.root / "source" / "hidden" / "test_hidden.py"
-    assert seed.is_file() and hidden.is_file()
+    assert seed.is_file()
+    assert hidden.is_file()
     code = REFERENCE.read_text().replace(
         "return a + b",
         f"return a + b + len(open({str(seed)!r}).read()) + len(open({str(hidden)!r}).read())",

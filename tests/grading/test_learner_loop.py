@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -33,14 +32,14 @@ HINTS_TOML = """
 
 
 @pytest.fixture
-def own_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def own_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh copy of the fixture course (these tests change labs/ and .labkit/)."""
     root = tmp_path / "course"
     shutil.copytree(LABROOT, root, ignore=shutil.ignore_patterns("__pycache__", ".labkit"))
     (root / "graders" / "calc" / "hints.toml").write_text(HINTS_TOML)
     monkeypatch.setenv("LABKIT_ROOT", str(root))
     monkeypatch.chdir(root)
-    yield root
+    return root
 
 
 def _board(root: Path) -> str:
@@ -72,8 +71,10 @@ def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) 
     # Course order (phase 0: calc order 1, ask order 2); ungraded labs show their total points,
     # collected from the grader (calc's hidden test is not counted).
     assert lines[1].split()[:5] == ["▶", "calc", "Calculator", "warm-up", "0"]
-    assert "–/10" in lines[1] and "not graded" in lines[1]
-    assert "–/4" in lines[2] and "not graded" in lines[2]
+    assert "–/10" in lines[1]
+    assert "not graded" in lines[1]
+    assert "–/4" in lines[2]
+    assert "not graded" in lines[2]
     assert "Course 0/14 pts · 0 of 2 labs complete" in board
     assert "Next   calc · Calculator warm-up" in board
     assert "make watch LAB=calc" in board
@@ -85,8 +86,11 @@ def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) 
     calc_line = next(ln for ln in board.splitlines() if " calc " in ln)
     ask_line = next(ln for ln in board.splitlines() if " ask " in ln)
     local = time.strftime("%b %d", time.localtime(1796117400))  # 2026-12-01 09:30 UTC
-    assert "10/10" in calc_line and "██████████ 100%" in calc_line and local in calc_line
-    assert "2/4" in ask_line and "█████░░░░░  50%" in ask_line
+    assert "10/10" in calc_line
+    assert "██████████ 100%" in calc_line
+    assert local in calc_line
+    assert "2/4" in ask_line
+    assert "█████░░░░░  50%" in ask_line
     assert "ask: your files changed since its last grade" in board
     assert "calc: your files changed" not in board
     assert "Course 12/14 pts · 1 of 2 labs complete" in board
@@ -130,7 +134,8 @@ def test_hint_tiers_are_revealed_in_order_and_remembered(
 
     assert main(["hint", "calc"]) == 0  # first failing test: 1.3; tier 2 revealed
     out = capsys.readouterr().out
-    assert "test 1.3" in out and "mean([]) raised ZeroDivisionError" in out
+    assert "test 1.3" in out
+    assert "mean([]) raised ZeroDivisionError" in out
     assert "hint 1/3 (nudge)  mean([]) is 0.0" in out
     assert "hint 2/3 (concept)  Concept: the mean of no numbers" in out
     assert "hint 3/3" not in out
@@ -138,7 +143,8 @@ def test_hint_tiers_are_revealed_in_order_and_remembered(
 
     assert main(["hint", "calc", "1.3"]) == 0  # remembered: now tier 3 as well
     out = capsys.readouterr().out
-    assert "hint 2/3 (concept)" in out and "hint 3/3 (near-solution)  Nearly there" in out
+    assert "hint 2/3 (concept)" in out
+    assert "hint 3/3 (near-solution)  Nearly there" in out
     assert "That is every hint for this test." in out
     assert main(["hint", "calc"]) == 0  # nothing more to reveal: the same three, no new count
     assert dumps_state(own_course) == '{"calc": {"1.3": 2}}'
@@ -158,7 +164,9 @@ def test_grading_one_test_keeps_the_record(
     (own_course / "labs" / "calc" / "calc.py").write_text(MEAN_WITHOUT_EMPTY_CASE)
     assert main(["grade", "calc", "--test", "1.3"]) == 0
     out = capsys.readouterr().out
-    assert "1.3" in out and "1.1" not in out and "3/4 pts" in out
+    assert "1.3" in out
+    assert "1.1" not in out
+    assert "3/4 pts" in out
     assert "only test 1.3 was graded: your record is unchanged" in " ".join(out.split())
     assert not record_path(own_course, "calc").exists()
     assert main(["grade", "calc", "--test", "7"]) == 2
@@ -178,8 +186,28 @@ def test_reset_saves_the_learners_files_then_restores_the_starter(
     out = capsys.readouterr().out
     assert (own_course / "labs" / "calc" / "calc.py").read_text() == starter
     saved = list((own_course / ".labkit" / "saved").glob("calc-*/calc.py"))
-    assert len(saved) == 1 and saved[0].read_text() == "# my work\n"
+    assert len(saved) == 1
+    assert saved[0].read_text() == "# my work\n"
     assert "Restored the starter of calc: calc.py" in out
+
+
+class _Watch:
+    """What a running `labkit watch` process has printed so far."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.stdout = proc.stdout
+        self.seen: list[str] = []
+
+    def read_until(self, marker: str, count: int, limit: float) -> str:
+        """Read lines until `marker` has been printed `count` times; return all output so far."""
+        end = time.monotonic() + limit
+        while sum(marker in ln for ln in self.seen) < count:
+            assert time.monotonic() < end, f"no {marker!r} within {limit} s:\n" + "".join(self.seen)
+            line = self.stdout.readline()
+            assert line, "watch exited early:\n" + "".join(self.seen)
+            self.seen.append(line)
+        return "".join(self.seen)
 
 
 def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> None:
@@ -193,55 +221,46 @@ def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> No
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert proc.stdout is not None
-    seen: list[str] = []
-
-    def read_until(marker: str, count: int, limit: float) -> None:
-        end = time.monotonic() + limit
-        while sum(marker in ln for ln in seen) < count:
-            assert time.monotonic() < end, f"no {marker!r} within {limit} s:\n" + "".join(seen)
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            assert line, "watch exited early:\n" + "".join(seen)
-            seen.append(line)
-
+    watch = _Watch(proc)
     try:
-        read_until("calc 0/10 pts", 1, 90)  # the starter: first grade
-        text = "".join(seen)
-        assert "first grade" in text and "✗ 1.1" in text and "hint" in text
+        text = watch.read_until("calc 0/10 pts", 1, 90)  # the starter: first grade
+        assert "first grade" in text
+        assert "✗ 1.1" in text
+        assert "hint" in text
         assert "· next: test 1.1 ·" in text
         calc = own_course / "labs" / "calc" / "calc.py"
         for _ in range(3):  # a save storm: graded once
             calc.write_text(MEAN_WITHOUT_EMPTY_CASE)
             time.sleep(0.05)
-        read_until("calc 9/10 pts", 1, 90)
-        text = "".join(seen)
+        text = watch.read_until("calc 9/10 pts", 1, 90)
         assert "calc.py changed" in text
-        assert "◐ 1.3" in text and "mean([]) raised ZeroDivisionError" in text
+        assert "◐ 1.3" in text
+        assert "mean([]) raised ZeroDivisionError" in text
         assert "· next: test 1.3 ·" in text
         time.sleep(1.5)  # nothing else changed: no third grade
         assert text.count("── ") == 2, text
         # Still wrong: only the test that failed (1.3) is re-run, and the record is left alone.
         calc.write_text(MEAN_WITHOUT_EMPTY_CASE + "\n# still thinking\n")
-        read_until("were re-run", 1, 90)
-        text = "".join(seen)
+        text = watch.read_until("were re-run", 1, 90)
         assert "1 of the 1 failing test(s) still fail · next: test 1.3" in text, text
         assert "Only the tests that failed last time were re-run" in text
         assert json.loads(record_path(own_course, "calc").read_text())["score"] == 9.0
         # Fixed: 1.3 passes alone, then the whole lab is graded and saved before saying so.
         calc.write_text(REFERENCE.read_text())
-        read_until("calc 10/10 pts", 1, 90)
-        text = "".join(seen)
-        assert "now pass" in text and "grading the whole lab" in text, text
+        text = watch.read_until("calc 10/10 pts", 1, 90)
+        assert "now pass" in text, text
+        assert "grading the whole lab" in text, text
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
-        seen.append(rest)
+        watch.seen.append(rest)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    text = "".join(seen)
+    text = "".join(watch.seen)
     assert proc.returncode == 0, text
     assert text.count("── ") == 4, text
-    assert "Stopped watching labs/calc." in text and "Traceback" not in text
+    assert "Stopped watching labs/calc." in text
+    assert "Traceback" not in text
     saved = json.loads(record_path(own_course, "calc").read_text())
     assert saved["score"] == 10.0

@@ -33,7 +33,8 @@ def check_gradescope_schema(doc: dict[str, Any]) -> None:
     assert isinstance(doc["execution_time"], int | float)
     assert isinstance(doc["output"], str)
     assert doc["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
-    assert isinstance(doc["tests"], list) and doc["tests"]
+    assert isinstance(doc["tests"], list)
+    assert doc["tests"]
     for test in doc["tests"]:
         assert set(test) >= {
             "name",
@@ -46,12 +47,14 @@ def check_gradescope_schema(doc: dict[str, Any]) -> None:
             "extra_data",
         }
         assert test["status"] in ("passed", "failed")
-        assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+        assert isinstance(test["score"], float)
+        assert isinstance(test["max_score"], float)
         assert 0 <= test["score"] <= test["max_score"]
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
     assert abs(sum(t["score"] for t in doc["tests"]) - doc["score"]) < 1e-6
     extra = doc["extra_data"]
-    assert extra["grader_version"] and len(extra["tests_hash"]) == 64
+    assert extra["grader_version"]
+    assert len(extra["tests_hash"]) == 64
     assert "seed" in extra
 
 
@@ -94,12 +97,16 @@ def test_report_shows_marks_reasons_hints_and_next_step(
     out = tmp_path / "out.json"
     assert main(["grade", "calc", "--dir", str(folder), "--json", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert "✓" in shown and "◐" in shown
-    assert "1.3" in shown and "3/4" in shown
+    assert "✓" in shown
+    assert "◐" in shown
+    assert "1.3" in shown
+    assert "3/4" in shown
     assert "mean([]) raised ZeroDivisionError" in shown
-    assert "hint" in shown and "mean([]) is 0.0" in shown
+    assert "hint" in shown
+    assert "mean([]) is 0.0" in shown
     assert "9/10 pts" in shown
-    assert "Next" in shown and "(test 1.3)" in shown
+    assert "Next" in shown
+    assert "(test 1.3)" in shown
     assert "hidden test" in shown
     assert "Traceback" not in shown
     doc = json.loads(out.read_text())
@@ -111,7 +118,8 @@ def test_report_shows_marks_reasons_hints_and_next_step(
     assert doc["extra_data"]["hidden_tests"] == {"count": 1, "points": 2.0}
     assert all(t["visibility"] != "hidden" for t in doc["tests"])
     mean = next(t for t in doc["tests"] if t["number"] == "1.3")
-    assert mean["status"] == "failed" and mean["score"] == 3.0
+    assert mean["status"] == "failed"
+    assert mean["score"] == 3.0
     assert "Hint: mean([]) is 0.0" in mean["output"]
 
 
@@ -153,7 +161,8 @@ def test_list_shows_status_per_lab(in_course: Path, capsys: pytest.CaptureFixtur
     capsys.readouterr()
     assert main(["list"]) == 0
     listing = capsys.readouterr().out
-    assert "Calculator warm-up" in listing and " 0/10 " in listing
+    assert "Calculator warm-up" in listing
+    assert " 0/10 " in listing
     assert "Next   calc · Calculator warm-up" in listing
 
 
@@ -198,7 +207,8 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert capsys.readouterr().err.strip() == "labkit: unknown lab 'nope'; known labs: calc, ask"
     assert main(["grade", "calc", "--dir", "no/such/folder"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("labkit: folder not found: no/such/folder") and "\n" not in error
+    assert error.startswith("labkit: folder not found: no/such/folder")
+    assert "\n" not in error
 
 
 def test_learner_mode_attacks_change_nothing(
@@ -269,7 +279,8 @@ def test_report_prints_brackets_in_names_and_reasons_literally() -> None:
     render(result, Console(file=out, width=120, color_system=None))
     text = out.getvalue()
     assert "citations [n] map to documents [2][1]" in text
-    assert "saw [bold]2[/bold] citations" in text and "Check [n]." in text
+    assert "saw [bold]2[/bold] citations" in text
+    assert "Check [n]." in text
 
 
 def test_a_file_that_does_not_compile_is_said_once_at_the_top(

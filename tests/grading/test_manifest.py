@@ -41,7 +41,8 @@ def test_a_valid_manifest_loads(tmp_path: Path) -> None:
     lab = load_manifest(_write(tmp_path, "demo", GOOD))
     assert (lab.id, lab.title, lab.phase, lab.order) == ("demo", "Demo lab", 2, 3)
     assert lab.files == ("demo.py", "data/*.json")
-    assert lab.limits.test_timeout == 5.0 and lab.limits.memory_mb == 512
+    assert lab.limits.test_timeout == 5.0
+    assert lab.limits.memory_mb == 512
     assert lab.limits.file_size_mb == 32  # defaults fill the rest
     assert isinstance(lab.seed, int)
 

@@ -58,7 +58,8 @@ def test_the_whole_run_deadline_fails_what_did_not_run(course: Path, tmp_path: P
     assert kinds[0] == "timeout"
     assert kinds[-1] == "deadline"
     assert "whole run hit its 5 s limit" in result.tests[-1].reason
-    assert result.status == "timeout" and result.score == 0
+    assert result.status == "timeout"
+    assert result.score == 0
     assert result.execution_time < 15
 
 
@@ -93,7 +94,8 @@ def test_a_timeout_names_the_stuck_line_and_two_in_a_row_stop_the_run(
     assert by_number["3"].reason == (
         f"not run: tests 1 and 2 both got stuck at {where}; fix that loop and grade again"
     )
-    assert by_number["4"].kind == "timeout" and by_number["4"].score == 0
+    assert by_number["4"].kind == "timeout"
+    assert by_number["4"].score == 0
     assert result.notes == [f"stopped early: tests 1 and 2 both got stuck at {where}"]
     assert result.execution_time < 25  # two 3 s timeouts and restarts, not four
 
@@ -141,9 +143,8 @@ def test_a_broken_grader_exits_2_from_the_command(
     monkeypatch.setenv("LABKIT_ROOT", str(lab.grader_dir.parent.parent))
     assert main(["grade", "broken", "--dir", str(build_code(tmp_path / "s", ""))]) == 2
     error = capsys.readouterr().err.strip()
-    assert (
-        error.startswith("labkit: the grader's tests for broken are broken") and "\n" not in error
-    )
+    assert error.startswith("labkit: the grader's tests for broken are broken")
+    assert "\n" not in error
 
 
 PARAMETRIZED = """

@@ -45,7 +45,8 @@ def mod(learner: Learner) -> Any:
 def test_spans_come_back_as_dicts_under_the_grader_span(learner: Learner, mod: Any) -> None:
     recorder = learner.new(make.span_recorder())
     provider = learner.new(make.tracer_provider(recorder))
-    assert isinstance(recorder, Remote) and isinstance(provider, Remote)
+    assert isinstance(recorder, Remote)
+    assert isinstance(provider, Remote)
     tracer = provider.get_tracer("grader")
     recorder.open_span(tracer, "grader parent", {"grader.n": 7})
     trace_id = mod.work(tracer, "learner child")
@@ -53,9 +54,11 @@ def test_spans_come_back_as_dicts_under_the_grader_span(learner: Learner, mod: A
     spans = recorder.span_dicts()
     assert [s["name"] for s in spans] == ["learner child", "grader parent"]
     child, parent = spans
-    assert type(child) is dict and type(child["attributes"]) is dict
+    assert type(child) is dict
+    assert type(child["attributes"]) is dict
     assert child["attributes"] == {"pair": [1, 2]}
-    assert parent["attributes"] == {"grader.n": 7} and parent["parent_span_id"] is None
+    assert parent["attributes"] == {"grader.n": 7}
+    assert parent["parent_span_id"] is None
     assert child["parent_span_id"] == parent["span_id"]
     assert child["trace_id"] == parent["trace_id"] == trace_id
     assert parent["start_ns"] <= child["start_ns"] <= child["end_ns"] <= parent["end_ns"]

@@ -58,11 +58,13 @@ def test_a_judge_tool_that_raises_is_an_exception_in_learner_code(mod: Any) -> N
         raise RuntimeError("database is locked")
 
     got = mod.observe({"sql": broken}, "sql", "SELECT 1")
-    assert got == "Error: RuntimeError: database is locked" and calls == ["SELECT 1"]
+    assert got == "Error: RuntimeError: database is locked"
+    assert calls == ["SELECT 1"]
 
 
 def test_learner_tool_maps_stay_in_the_worker(mod: Any) -> None:
     tools = mod.default_tools()
-    assert type(tools) is dict and all(type(f) is Remote for f in tools.values())
+    assert type(tools) is dict
+    assert all(type(f) is Remote for f in tools.values())
     assert mod.same_functions(tools) is True
     assert mod.observe(tools, "length", "abcd") == "ok: 4"

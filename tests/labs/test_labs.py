@@ -143,8 +143,8 @@ class _Breaker(ast.NodeTransformer):
             node.body = body
         return node
 
-    visit_FunctionDef = _function  # type: ignore[assignment]
-    visit_AsyncFunctionDef = _function  # type: ignore[assignment]
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
 
 
 def _mutants(lab: LabManifest) -> list[tuple[str, str, str]]:

@@ -9,15 +9,20 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from labkit.config import Sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
-def test_chat01_reference_streams_a_real_local_reply(sdk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chat01_reference_streams_a_real_local_reply(
+    sdk: Sdk, monkeypatch: pytest.MonkeyPatch) -> None:
     from labkit import config
 
     monkeypatch.setenv("LABKIT_PROVIDER", "local")

@@ -88,8 +88,10 @@ def test_runs_every_stage_and_writes_json(
         assert stage in printed
     report = json.loads(out.read_text())
     data = load_beir(small_beir, split="test")
-    assert report["queries"] == len(data.queries) and report["documents"] == len(data.corpus)
-    assert report["rerank_depth"] == 5 and report["split"] == "test"
+    assert report["queries"] == len(data.queries)
+    assert report["documents"] == len(data.corpus)
+    assert report["rerank_depth"] == 5
+    assert report["split"] == "test"
     assert list(report["stages"]) == ["bm25", "dense", "hybrid", "weighted", "rerank"]
     for stage in report["stages"].values():
         assert set(stage["metrics"]) == set(metrics.MEASURES)

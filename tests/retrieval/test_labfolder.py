@@ -36,7 +36,8 @@ def test_siblings_import_each_other_and_nothing_stays_behind(tmp_path: Path) -> 
     modules = load_modules(folder, ["main_mod_x"])
     assert modules["main_mod_x"].Box().n == 42
     assert sys.path == path_before
-    assert "main_mod_x" not in sys.modules and "helper_mod_x" not in sys.modules
+    assert "main_mod_x" not in sys.modules
+    assert "helper_mod_x" not in sys.modules
 
 
 def test_a_shadowed_module_is_put_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +53,8 @@ def test_two_loads_are_independent(tmp_path: Path) -> None:
     first = load_modules(folder, ["counter_mod_y"])["counter_mod_y"]
     first.CALLS.append(1)
     second = load_modules(folder, ["counter_mod_y"])["counter_mod_y"]
-    assert second.CALLS == [] and first is not second
+    assert second.CALLS == []
+    assert first is not second
 
 
 def test_problems_are_one_line_errors(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def _keys(name: str) -> set[str]:
         return {k.decode() for k in data["keys"]}
 
 
-def _split_passages():  # type: ignore[no-untyped-def]
+def _split_passages():
     from labkit.retrieval.labfolder import load_modules
 
     return load_modules(repo_root() / "solutions" / "rag-03", ["dense"])["dense"].split_passages

@@ -61,14 +61,16 @@ def test_missing_key_names_the_variable(
     with pytest.raises(ConfigError) as info:
         config.client()
     message = str(info.value)
-    assert var in message and "\n" not in message
+    assert var in message
+    assert "\n" not in message
 
 
 def test_real_providers_use_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABKIT_PROVIDER", "openai")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     client = config.openai_client(max_retries=0)
-    assert client.api_key == "sk-test" and client.max_retries == 0
+    assert client.api_key == "sk-test"
+    assert client.max_retries == 0
     assert config.chat_model() == config.MODELS["openai"]["chat"]
     with pytest.raises(ConfigError, match="openai_client"):
         config.anthropic_client()

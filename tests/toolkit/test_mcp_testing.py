@@ -54,8 +54,10 @@ def test_call_log_and_faults_in_order(mcp_course) -> None:
     faults.returns("search_kb", {"results": []})
     got = [call_tool(mcp_course.server, "search_kb", {"query": "refund"}) for _ in range(5)]
     assert [g["is_error"] for g in got] == [True, True, True, False, False]
-    assert got[0]["text"] == FAIL_MESSAGE and got[2]["text"].startswith("invalid result")
-    assert got[3]["structured"] == {"results": []} and got[4]["structured"]["results"]
+    assert got[0]["text"] == FAIL_MESSAGE
+    assert got[2]["text"].startswith("invalid result")
+    assert got[3]["structured"] == {"results": []}
+    assert got[4]["structured"]["results"]
     assert [c.outcome for c in mcp_course.calls()] == ["fail", "fail", "malformed", "returns", "ok"]
     assert [c.seq for c in mcp_course.calls()] == [1, 2, 3, 4, 5]
     assert faults.pending() == {}
@@ -77,10 +79,12 @@ def test_slow_fault_and_http_share_the_log(mcp_course) -> None:
 
 def test_the_course_tools_guard_the_data(mcp_course) -> None:
     deleted = call_tool(mcp_course.server, "query_shop", {"sql": "DELETE FROM orders"})
-    assert deleted["is_error"] and "SELECT" in deleted["text"]
+    assert deleted["is_error"]
+    assert "SELECT" in deleted["text"]
     first = call_tool(mcp_course.server, "refund_order", {"order_id": "O-5001", "reason": "x"})
     again = call_tool(mcp_course.server, "refund_order", {"order_id": "O-5001", "reason": "x"})
-    assert first["structured"]["status"] == "refunded" and again["is_error"]
+    assert first["structured"]["status"] == "refunded"
+    assert again["is_error"]
     conn = sqlite3.connect(mcp_course.db_path)
     try:
         assert conn.execute("SELECT status FROM orders WHERE order_id = 'O-5001'").fetchone() == (
@@ -137,11 +141,13 @@ def test_recipes_call_and_serve_a_worker_side_server(worker: Learner, tmp_path: 
     probe = worker.new(make.mcp_probe(server))
     assert [t["name"] for t in probe.list_tools()] == ["search_kb", "query_shop", "refund_order"]
     got = probe.call_tool("query_shop", {"sql": "SELECT COUNT(*) AS n FROM customers"})
-    assert type(got) is dict and got["structured"]["columns"] == ["n"]
+    assert type(got) is dict
+    assert got["structured"]["columns"] == ["n"]
     http = worker.new(make.mcp_http(server))
     try:
         url = http.url
-        assert type(url) is str and url.startswith("http://127.0.0.1:")
+        assert type(url) is str
+        assert url.startswith("http://127.0.0.1:")
         refund = call_tool(url, "refund_order", {"order_id": "O-5001", "reason": "x"})
     finally:
         http.stop()

@@ -23,7 +23,8 @@ def test_embeddings_are_normalised_and_meaningful(model: emb.Embedder) -> None:
             "Giraffes are the tallest living land animals.",
         ]
     )
-    assert vectors.shape == (3, emb.DIMENSION) and vectors.dtype == np.float32
+    assert vectors.shape == (3, emb.DIMENSION)
+    assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     paraphrase, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert paraphrase > unrelated + 0.3
@@ -76,12 +77,14 @@ def test_local_llm_generates_text() -> None:
     assert gguf_path().stat().st_size > 50_000_000
     llm = get_local_llm()
     done = llm.complete([{"role": "user", "content": "Say hello."}], max_tokens=12)
-    assert done.text.strip() and done.finish_reason in ("stop", "length")
+    assert done.text.strip()
+    assert done.finish_reason in ("stop", "length")
     info: dict[str, object] = {}
     pieces = list(
         llm.stream([{"role": "user", "content": "Name a colour."}], max_tokens=8, finish=info)
     )
-    assert len(pieces) >= 2 and info.get("finish_reason") in ("stop", "length")
+    assert len(pieces) >= 2
+    assert info.get("finish_reason") in ("stop", "length")
 
 
 def test_local_provider_streams_a_real_reply_through_both_sdks(
@@ -101,11 +104,13 @@ def test_local_provider_streams_a_real_reply_through_both_sdks(
         for event in stream:
             if event.type == "content.delta":
                 pieces.append(event.delta)
-    assert len(pieces) >= 3 and "".join(pieces).strip()
+    assert len(pieces) >= 3
+    assert "".join(pieces).strip()
     message = config.anthropic_client().messages.create(
         model=config.chat_model(), max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
     )
-    assert message.content[0].type == "text" and message.content[0].text.strip()
+    assert message.content[0].type == "text"
+    assert message.content[0].text.strip()
     assert message.stop_reason in ("end_turn", "max_tokens")
     with config.anthropic_client().messages.stream(
         model=config.chat_model(),

@@ -39,7 +39,8 @@ def test_openai_tool_round_reads_call_then_result_with_its_id() -> None:
     )
     assert lines[0].split() == ["1", "user", "Who", "is", "C-1002?"]
     assert 'get_customer({"customer_id": "C-1002"}) [call_1]' in lines[1]
-    assert lines[2].startswith(" 3 tool") and '← [call_1] {"name": "Ivan"}' in lines[2]
+    assert lines[2].startswith(" 3 tool")
+    assert '← [call_1] {"name": "Ivan"}' in lines[2]
 
 
 def test_anthropic_blocks_one_line_each_and_errors_marked() -> None:
@@ -72,13 +73,16 @@ def test_anthropic_blocks_one_line_each_and_errors_marked() -> None:
         width=40,
     )
     assert len(lines) == 3
-    assert "→ get_product" in lines[1] and "[tu_1]" in lines[1]
+    assert "→ get_product" in lines[1]
+    assert "[tu_1]" in lines[1]
     assert "← [tu_1] ✗ nope" in lines[2]
 
 
 def test_long_content_is_clipped_to_one_line() -> None:
     (line,) = notebook.message_lines([{"role": "system", "content": "word\n" * 100}], width=20)
-    assert "\n" not in line and line.endswith("…") and len(line.split("system", 1)[1]) < 25
+    assert "\n" not in line
+    assert line.endswith("…")
+    assert len(line.split("system", 1)[1]) < 25
 
 
 def test_bar_chart_flat_and_grouped() -> None:
@@ -108,9 +112,11 @@ def test_shipped_embedder_serves_the_file_and_counts_what_it_embeds(
 
     monkeypatch.setattr("labkit.models.embedder.get_embedder", lambda: Fake())
     embedder = notebook.ShippedEmbedder(file)
-    assert embedder.embed(["shipped", "shipped"]).sum() == 2 * 384 and embedder.live == 0
+    assert embedder.embed(["shipped", "shipped"]).sum() == 2 * 384
+    assert embedder.live == 0
     assert embedder.embed(["new", "shipped", "new"])[:, 0].tolist() == [0, 1, 0]
-    assert embedder.live == 1 and embedder.embed([]).shape == (0, 384)
+    assert embedder.live == 1
+    assert embedder.embed([]).shape == (0, 384)
 
 
 def test_shipped_embedder_warms_the_cache_without_replacing(
@@ -127,7 +133,8 @@ def test_shipped_embedder_warms_the_cache_without_replacing(
 
     assert notebook.ShippedEmbedder(file).warm_cache() == 1
     found = cache.get_many(MODEL_ID, [_key("a"), _key("b")])
-    assert found[_key("a")][0] == 0.5 and found[_key("b")][0] == 1.0
+    assert found[_key("a")][0] == 0.5
+    assert found[_key("b")][0] == 1.0
 
 
 def test_shipped_scorer_asks_the_fallback_only_for_missing_pairs(tmp_path: Path) -> None:
@@ -142,5 +149,6 @@ def test_shipped_scorer_asks_the_fallback_only_for_missing_pairs(tmp_path: Path)
 
     scorer = notebook.ShippedScorer(file, fallback)
     assert scorer("q", ["known", "other", "other"]) == [3.0, -1.0, -1.0]
-    assert asked == [["other"]] and scorer.live == 1
+    assert asked == [["other"]]
+    assert scorer.live == 1
     assert notebook.ShippedScorer.key("q", "known") == _key("q\x00known")

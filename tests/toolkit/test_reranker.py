@@ -181,11 +181,13 @@ def test_tiny_training_run_saves_a_loadable_cross_encoder(tiny_model: Path) -> N
     from sentence_transformers import CrossEncoder
 
     info = json.loads((tiny_model / "labkit-reranker.json").read_text())
-    assert info["steps"] == 1 and info["recipe_version"] == rr.RECIPE_VERSION
+    assert info["steps"] == 1
+    assert info["recipe_version"] == rr.RECIPE_VERSION
     assert rr.is_trained(tiny_model)
     model = CrossEncoder(str(tiny_model), device="cpu")
     scores = model.predict([("a query", "a passage"), ("another", "text")])
-    assert len(scores) == 2 and all(0.0 <= float(s) <= 1.0 for s in scores)
+    assert len(scores) == 2
+    assert all(0.0 <= float(s) <= 1.0 for s in scores)
     assert not list(tiny_model.parent.glob(".tiny-*")), "temporary folder left behind"
 
 
@@ -249,11 +251,11 @@ def test_missing_model_is_trained_on_first_use_and_says_so(
     finally:
         rr.get_reranker.cache_clear()
     assert calls == [rr.reranker_path()]
-    assert calls[0].parent == tmp_path and calls[0].name.startswith(
-        f"reranker-{rr.RECIPE_VERSION}-"
-    )
+    assert calls[0].parent == tmp_path
+    assert calls[0].name.startswith(f"reranker-{rr.RECIPE_VERSION}-")
     err = capsys.readouterr().err
-    assert "training it now" in err and "minutes" in err
+    assert "training it now" in err
+    assert "minutes" in err
 
 
 # The trained model's quality is not asserted on toy cases here: it is small and trained for
