@@ -164,7 +164,8 @@ class Attempt:
     # -- message loop -----------------------------------------------------------------------------
 
     def _loop(self, chan_r: int) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
+        assert self.proc.stdout is not None
         out_fd = self.proc.stdout.fileno()
         selector = selectors.DefaultSelector()
         selector.register(chan_r, selectors.EVENT_READ, "chan")

@@ -379,7 +379,9 @@ def _start_process(
         close_fds=True,
         **identity.popen_args(),
     )
-    assert proc.stdin and proc.stdout and proc.stderr
+    assert proc.stdin
+    assert proc.stdout
+    assert proc.stderr
     return (
         proc,
         cast(BinaryIO, proc.stdin),
