@@ -23,6 +23,9 @@ from labkit.datasets.knowledge_base import (
 
 HERE = Path(__file__).resolve().parent
 VECTORS_FILE = HERE / "kb_vectors.npz"
+# Float32 vectors of every sentence the fake model's extractive answerer can quote from a chunk of
+# the reference (it embeds them in the judge to compare with the question against thresholds).
+UNIT_VECTORS_FILE = HERE / "unit_vectors.npz"
 HELDOUT_NAME = "heldout_questions.jsonl"
 
 # Small documents of the knowledge base the store tests ingest (a seeded three of them).
@@ -93,6 +96,22 @@ def texts_to_embed(embedding_text: object, chunk_document: object) -> list[str]:
             texts.append(chunk.text)  # what a submission that embeds the bare chunk asks for
     texts += [q.question for q in load_questions()]
     texts += list(OFF_TOPIC)
+    return sorted(set(texts))
+
+
+def source_units_to_embed(chunk_document: object, source_block: object) -> list[str]:
+    """Every unit (sentence, list item, table row) of every chunk the reference cuts, as the fake
+    model's extractive answerer reads it when the chunk is a source: ``source_block(doc_id,
+    text)`` is the chunk numbered as in the reference's prompt. All units of all chunks, not only
+    those that the held-out questions reach, so the file says nothing about what is asked."""
+    from labkit.fakellm.extractive import source_units
+    from labkit.fakellm.sources import find_sources
+
+    texts: list[str] = []
+    for doc in documents():
+        for chunk in chunk_document(doc.text):  # type: ignore[operator]
+            for source in find_sources(source_block(doc.id, chunk.text)):  # type: ignore[operator]
+                texts += [unit.text for unit in source_units(source)]
     return sorted(set(texts))
 
 

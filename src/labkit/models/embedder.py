@@ -298,15 +298,17 @@ def _chroma_ef_class() -> type:
 # grading slower, never wrong.
 
 
-def save_vectors(path: Path, texts: Sequence[str]) -> int:
-    """Embed ``texts`` with :func:`get_embedder` and write them to ``path`` (.npz, float16).
+def save_vectors(path: Path, texts: Sequence[str], *, dtype: str = "float16") -> int:
+    """Embed ``texts`` with :func:`get_embedder` and write them to ``path`` (.npz, float16 unless
+    ``dtype`` says otherwise: float32 when a consumer compares similarities with thresholds and
+    must see exactly what the model computes).
 
     Keys are :meth:`EmbeddingCache.key` of each text. Returns how many distinct texts were saved.
     """
     unique = sorted(set(texts))
     vectors = get_embedder().embed(unique)
     keys = np.array([EmbeddingCache.key(t) for t in unique], dtype="S64")
-    np.savez_compressed(path, keys=keys, vectors=vectors.astype(np.float16))
+    np.savez_compressed(path, keys=keys, vectors=vectors.astype(dtype))
     return len(unique)
 
 
