@@ -1,0 +1,228 @@
+"""SmolLM2 as a torch model: its tokenizer, the real 135M weights, a tiny look-alike, and serving.
+
+Lab ft-01 fine-tunes the course's local model. llama.cpp (:mod:`labkit.models.local_llm`) only runs
+it; training needs it as a transformers model, which transformers builds from the same packaged
+GGUF file (dequantised to float32; needs the ``gguf`` package). Nothing is downloaded:
+
+- :func:`tokenizer` reads the tokenizer (and its chat template) embedded in the GGUF once (~15 s)
+  and caches it under ``cache_dir()`` so later loads take well under a second;
+- :func:`load_model` loads the real 135M weights (~20 s on two cores);
+- :func:`tiny_model` builds a randomly initialised Llama of the same family (same tokenizer,
+  vocabulary, chat template, GQA, tied embeddings) with 2 layers of width 64 in a second: what the
+  ft-01 grader trains on, so its tests take seconds;
+- :class:`TransformersLLM` answers chat requests with a saved (merged) model through
+  ``generate``: the same ``complete``/``stream`` interface as :class:`LocalLLM`, so
+  ``LABKIT_LOCAL_MODEL=<folder>`` puts a fine-tuned model behind ``LABKIT_PROVIDER=local``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import LabkitError
+from labkit.models.embedder import cache_dir
+from labkit.models.local_llm import Completion, gguf_path
+
+TOKENIZER_VERSION = "1"  # bump to invalidate every cached copy
+
+# The tiny model's shape. Deliberately the SmolLM2 architecture (LlamaForCausalLM, grouped-query
+# attention (two query heads per key/value head here, three in the real model), tied input/output embeddings), only smaller.
+TINY_SHAPE = {
+    "num_hidden_layers": 2,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+
+
+def _tokenizer_cache() -> Path:
+    source = gguf_path()
+    stamp = f"{source.stat().st_size}-{int(source.stat().st_mtime)}"
+    return cache_dir() / f"smollm2-tokenizer-{TOKENIZER_VERSION}-{stamp}"
+
+
+@lru_cache(maxsize=1)
+def tokenizer() -> Any:
+    """The SmolLM2-135M-Instruct tokenizer with its chat template (``<|im_start|>`` turns).
+
+    Its pad token is ``<|im_end|>`` (the GGUF names no other), so padding is told apart from text
+    by the attention mask, never by the id.
+    """
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:  # pragma: no cover - transformers is a course dependency
+        raise LabkitError("transformers is not installed: run `make setup`") from exc
+    cached = _tokenizer_cache()
+    if (cached / "tokenizer.json").is_file():
+        return AutoTokenizer.from_pretrained(str(cached))
+    source = gguf_path()
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    except ImportError as exc:
+        raise LabkitError("reading the GGUF needs the gguf package: run `make setup`") from exc
+    partial = cached.with_name(cached.name + ".partial")
+    tok.save_pretrained(str(partial))
+    partial.replace(cached)  # atomic: a concurrent reader never sees half a folder
+    return AutoTokenizer.from_pretrained(str(cached))
+
+
+def load_model() -> Any:
+    """The real SmolLM2-135M-Instruct as a float32 ``LlamaForCausalLM`` (in eval mode)."""
+    from transformers import AutoModelForCausalLM
+
+    source = gguf_path()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name)
+    except ImportError as exc:
+        raise LabkitError(
+            "loading the GGUF needs the gguf and accelerate packages: run `make setup`"
+        ) from exc
+    return model.eval()
+
+
+def tiny_config(**overrides: Any) -> Any:
+    """The ``LlamaConfig`` of :func:`tiny_model`: SmolLM2's vocabulary and special ids, tiny sizes."""
+    from transformers import LlamaConfig
+
+    tok = tokenizer()
+    shape = {**TINY_SHAPE, **overrides}
+    return LlamaConfig(
+        vocab_size=len(tok),
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        **shape,
+    )
+
+
+def tiny_model(seed: int = 0, **overrides: Any) -> Any:
+    """A randomly initialised Llama shaped like SmolLM2 but tiny (~3.2M parameters, most of them
+    the shared embedding), the same for the same ``seed``. Trains a step in milliseconds."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    config = tiny_config(**overrides)
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config).eval()
+
+
+class TransformersLLM:
+    """Chat with a saved causal LM (e.g. a merged fine-tune) through transformers ``generate``.
+
+    Same ``complete``/``stream`` interface as :class:`labkit.models.local_llm.LocalLLM`; greedy
+    when ``temperature`` is 0. Calls are serialised: one model, one generation at a time.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(folder)
+        if not (path / "config.json").is_file():
+            raise LabkitError(
+                f"{path} holds no saved model (no config.json): save the merged model there first"
+            )
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+        self._lock = threading.Lock()
+
+    def _generate_kwargs(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: list[str] | None,
+    ) -> dict[str, Any]:
+        import torch
+
+        ids = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        if seed is not None:
+            torch.manual_seed(seed)
+        kwargs: dict[str, Any] = {
+            "input_ids": ids["input_ids"],
+            "attention_mask": ids["attention_mask"],
+            "max_new_tokens": max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "do_sample": temperature > 0,
+        }
+        if temperature > 0:
+            kwargs["temperature"] = temperature
+        if stop:
+            kwargs["stop_strings"] = list(stop)
+            kwargs["tokenizer"] = self.tokenizer
+        return kwargs
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        """Generate a whole reply to OpenAI-style ``messages``."""
+        import torch
+
+        kwargs = self._generate_kwargs(messages, max_tokens, temperature, seed, stop)
+        prompt_len = kwargs["input_ids"].shape[1]
+        with self._lock, torch.inference_mode():
+            out = self.model.generate(**kwargs)[0, prompt_len:]
+        new = out.tolist()
+        ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        for s in stop or []:
+            text = text.split(s)[0]
+        return Completion(
+            text=text,
+            finish_reason="stop" if ended or len(new) < max_tokens else "length",
+            prompt_tokens=prompt_len,
+            completion_tokens=len(new),
+        )
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        finish: dict[str, Any] | None = None,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply's text pieces as ``generate`` produces them (a thread feeds a
+        ``TextIteratorStreamer``)."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        kwargs = self._generate_kwargs(messages, max_tokens, temperature, seed, stop)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True
+        )
+        info: dict[str, Any] = finish if finish is not None else {}
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            with self._lock, torch.inference_mode():
+                result["out"] = self.model.generate(**kwargs, streamer=streamer)
+
+        worker = threading.Thread(target=run, name="labkit-transformers-llm", daemon=True)
+        worker.start()
+        yield from (piece for piece in streamer if piece)
+        worker.join()
+        prompt_len = kwargs["input_ids"].shape[1]
+        new = result["out"][0, prompt_len:].tolist() if "out" in result else []
+        ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
+        info["finish_reason"] = "stop" if ended or len(new) < max_tokens else "length"
+        info["prompt_tokens"] = prompt_len
+        info["completion_tokens"] = len(new)
