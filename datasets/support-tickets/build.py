@@ -116,7 +116,9 @@ def _message(rng: random.Random, names: list[str], products: list[str], orders: 
     problem = problem[0].upper() + problem[1:]
     body = [problem]
     if order_id and "{order}" not in template:
-        body.append(rng.choice(["My order number is {o}.", "(Order {o})", "Order: {o}"]).format(o=order_id))
+        body.append(
+            rng.choice(["My order number is {o}.", "(Order {o})", "Order: {o}"]).format(o=order_id)
+        )
     cue = rng.choice(URGENCY_CUES[urgency])
     if cue:
         body.insert(rng.randint(0, len(body)), cue)
@@ -140,7 +142,9 @@ def build() -> list[dict[str, object]]:
         text, label = _message(rng, names, products, orders)
         rows.append({"text": text, "label": label})
         r = rng.random()
-        if r < 0.06:  # the same message exported twice, re-typed: an exact duplicate once normalised
+        if (
+            r < 0.06
+        ):  # the same message exported twice, re-typed: an exact duplicate once normalised
             retyped = rng.choice([text.upper(), text.lower(), text.replace(" ", "  ") + "\n"])
             rows.append({"text": retyped, "label": dict(label)})
         elif r < 0.12 and label["order_id"]:  # a customer writing again about another order

@@ -37,7 +37,7 @@ WORDS = "my parcel from order never arrived and the box was crushed please help"
 
 def seeded_message(rng: random.Random) -> tuple[list[str], str]:
     """A message as words, and the same words joined by random whitespace and random case."""
-    words = rng.sample(WORDS, 6) + [f"O-{rng.randint(5001, 5120)}"]
+    words = [*rng.sample(WORDS, 6), f"O-{rng.randint(5001, 5120)}"]
     gaps = [rng.choice([" ", "  ", "\n", "\t", " \n "]) for _ in words]
     text = "".join(
         (w.upper() if rng.random() < 0.3 else w) + gap for w, gap in zip(words, gaps, strict=True)
@@ -53,9 +53,5 @@ def seeded_label(rng: random.Random) -> dict[str, Any]:
 
 def training_rows(seed: int, n: int = 4) -> list[dict[str, Any]]:
     """``n`` clean rows of the real export, chosen by ``seed`` (short ones: fast to train on)."""
-    clean = [
-        r
-        for r in RAW
-        if r["label"]["category"] in CATEGORIES and 40 <= len(r["text"]) <= 160
-    ]
+    clean = [r for r in RAW if r["label"]["category"] in CATEGORIES and 40 <= len(r["text"]) <= 160]
     return random.Random(seed).sample(clean, n)

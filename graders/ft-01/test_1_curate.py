@@ -130,7 +130,11 @@ def test_split_has_no_leakage(learner: Any, lab_seed: int) -> None:
     ids = sorted(r["id"] for r in train + test)
     assert_same(ids, sorted(r["id"] for r in rows), "the ids in train + test (each row once)")
     test_ids = {r["id"] for r in test}
-    leaks = [r["id"] for r in rows if r["id"].endswith("b") and (r["id"][:-1] in test_ids) != (r["id"] in test_ids)]
+    leaks = [
+        r["id"]
+        for r in rows
+        if r["id"].endswith("b") and (r["id"][:-1] in test_ids) != (r["id"] in test_ids)
+    ]
     assert not leaks, f"{len(leaks)} near-duplicate pairs straddle the split, e.g. {leaks[0]}"
     assert 0.15 < len(test) / len(rows) < 0.45, f"{len(test)} of {len(rows)} rows in test for 0.3"
     order = [r["id"] for r in train]

@@ -78,7 +78,11 @@ def test_encode_masks_the_prompt(learner: Any, lab_seed: int) -> None:
     assert reply.startswith(want), (
         f"the tokens the loss counts decode to {reply!r}; expected the reply {want!r} (+ newline)"
     )
-    assert_same(tok.decode(ids[:first]).endswith("<|im_start|>assistant\n"), True, "the prompt ends with the assistant header")
+    assert_same(
+        tok.decode(ids[:first]).endswith("<|im_start|>assistant\n"),
+        True,
+        "the prompt ends with the assistant header",
+    )
 
 
 @lab_test(

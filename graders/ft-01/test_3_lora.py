@@ -40,7 +40,11 @@ def test_lora_placement(learner: Any, lab_seed: int) -> None:
         f"only LoRA matrices should train, but these train too: "
         f"{[n for n in trainable if '.lora_' not in n][:3]}"
     )
-    shapes = {n.split("self_attn.")[1]: p["shape"] for n, p in params.items() if "layers.0." in n and ".lora_" in n}
+    shapes = {
+        n.split("self_attn.")[1]: p["shape"]
+        for n, p in params.items()
+        if "layers.0." in n and ".lora_" in n
+    }
     # lora_A is (rank x in), lora_B is (out x rank); q_proj 64 -> 64, v_proj 64 -> 32.
     assert_same(shapes.get("q_proj.lora_A.default.weight"), [4, 64], "q_proj's lora_A shape")
     assert_same(shapes.get("v_proj.lora_B.default.weight"), [32, 4], "v_proj's lora_B shape")
@@ -55,11 +59,15 @@ def test_trainable_share(learner: Any, lab_seed: int) -> None:
     """The trainable-parameter count and share"""
     tune = learner.import_module("tune")
     base = learner.new(make.tiny_llama(lab_seed % 1000))
-    total = sum(math.prod(p["shape"]) for p in learner.new(make.module_summary(base))["parameters"].values())
+    total = sum(
+        math.prod(p["shape"]) for p in learner.new(make.module_summary(base))["parameters"].values()
+    )
     plain = tune.trainable_share(base)
     assert_same(plain["trainable"], total, "trainable parameters of the model before LoRA (all)")
     for rank in (2, 8):
-        model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=rank, alpha=2 * rank)
+        model = tune.add_lora(
+            learner.new(make.tiny_llama(lab_seed % 1000)), rank=rank, alpha=2 * rank
+        )
         got = tune.trainable_share(model)
         lora = support.lora_parameters(rank)
         assert_same(got["trainable"], lora, f"trainable parameters at rank {rank}")
@@ -81,7 +89,9 @@ def test_mean_loss(learner: Any, lab_seed: int) -> None:
     assert isinstance(loss, float), f"mean_loss returned {type(loss).__name__}, expected a float"
     # Random weights of std 0.02 predict every one of the 49,152 tokens about equally:
     # cross-entropy ~ ln(49152) = 10.80.
-    assert abs(loss - math.log(49152)) < 0.3, f"loss {loss:.3f}, expected about {math.log(49152):.2f}"
+    assert abs(loss - math.log(49152)) < 0.3, (
+        f"loss {loss:.3f}, expected about {math.log(49152):.2f}"
+    )
     assert_same(tune.mean_loss(model, examples, pad), loss, "a second call (no training)")
 
 
@@ -110,7 +120,9 @@ def test_training_lowers_the_loss(learner: Any, lab_seed: int) -> None:
     repeat = tune.train(
         again, examples, pad_id=pad, steps=2, batch_size=2, lr=0.05, seed=lab_seed, progress=False
     )
-    assert_same(repeat, losses[:2], "the first losses of a second run with the same seed", abs_tol=1e-5)
+    assert_same(
+        repeat, losses[:2], "the first losses of a second run with the same seed", abs_tol=1e-5
+    )
 
 
 @lab_test(
@@ -131,5 +143,7 @@ def test_merge(learner: Any, lab_seed: int) -> None:
     summary = learner.new(make.module_summary(merged))
     assert_same(summary["class"], "LlamaForCausalLM", "the merged model's class")
     assert_same(len(summary["parameters"]), n_base, "parameter tensors after merging (no LoRA)")
-    assert_same(tune.mean_loss(merged, examples, pad), tuned, "the merged model's loss", abs_tol=1e-3)
+    assert_same(
+        tune.mean_loss(merged, examples, pad), tuned, "the merged model's loss", abs_tol=1e-3
+    )
     assert abs(tuned - tune.mean_loss(base, examples, pad)) > 1e-3, "training changed nothing"

@@ -16,10 +16,16 @@ GOOD = '{"category": "billing", "urgency": "high", "order_id": "O-5012"}'
 PARSE_CASES = [
     (GOOD, LABEL),
     ("  " + GOOD + "\n", LABEL),
-    ('{"urgency": "high", "order_id": null, "category": "return"}', {"urgency": "high", "order_id": None, "category": "return"}),
+    (
+        '{"urgency": "high", "order_id": null, "category": "return"}',
+        {"urgency": "high", "order_id": None, "category": "return"},
+    ),
     ("Sure! " + GOOD, None),  # chatter around the JSON: not valid output
     ('{"category": "billing", "urgency": "high"}', None),  # a key missing
-    ('{"category": "billing", "urgency": "high", "order_id": null, "note": "x"}', None),  # extra key
+    (
+        '{"category": "billing", "urgency": "high", "order_id": null, "note": "x"}',
+        None,
+    ),  # extra key
     ('["billing", "high", null]', None),  # not an object
     ('{"category": "billing", "urgency": "high", "order_id": "O-5012"', None),  # cut off
     ("", None),

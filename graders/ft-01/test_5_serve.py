@@ -26,7 +26,9 @@ def test_export(learner: Any, lab_seed: int, private_dir: Any) -> None:
     assert_same(paths, {"adapter": str(adapter), "merged": str(merged)}, "export(...)")
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert_same(config.get("r"), 4, "the adapter's rank (adapter_config.json 'r')")
-    assert_same(sorted(config.get("target_modules") or []), ["q_proj", "v_proj"], "its target modules")
+    assert_same(
+        sorted(config.get("target_modules") or []), ["q_proj", "v_proj"], "its target modules"
+    )
     weights = [p.name for p in adapter.iterdir() if p.name.startswith("adapter_model")]
     assert weights, f"no adapter weights in {sorted(p.name for p in adapter.iterdir())}"
     size = sum(p.stat().st_size for p in adapter.iterdir())
@@ -51,7 +53,16 @@ def test_ask_through_the_local_provider(learner: Any, lab_seed: int, private_dir
     rows = support.training_rows(lab_seed + 3, 2)
     examples = [formatting.encode(tok, r["text"], r["label"], max_length=160) for r in rows]
     model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=4, alpha=8)
-    tune.train(model, examples, pad_id=tok.pad_token_id, steps=1, batch_size=2, lr=0.05, seed=0, progress=False)
+    tune.train(
+        model,
+        examples,
+        pad_id=tok.pad_token_id,
+        steps=1,
+        batch_size=2,
+        lr=0.05,
+        seed=0,
+        progress=False,
+    )
     text = rows[0]["text"]
     direct = evaluate.generate_replies(model, tok, [text], max_new_tokens=8)[0]
     paths = serve.export(model, tok, str(private_dir))

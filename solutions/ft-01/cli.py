@@ -119,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "run":
         m = run(steps=args.steps, max_test=args.max_test)
         b, a, g = m["before"]["exact_match"], m["after"]["exact_match"], m["gain"]
-        print(f"exact match {b:.1%} -> {a:.1%}: gain {g['gain']:+.1%} "
-              f"(95% CI {g['low']:+.1%} to {g['high']:+.1%}); model in {m['paths']['merged']}")
+        print(
+            f"exact match {b:.1%} -> {a:.1%}: gain {g['gain']:+.1%} "
+            f"(95% CI {g['low']:+.1%} to {g['high']:+.1%}); model in {m['paths']['merged']}"
+        )
     else:
         print(serve.ask(OUT / "merged", args.text))
     return 0

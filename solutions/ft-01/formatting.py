@@ -77,7 +77,11 @@ def encode(
         being the length of the prompt alone with the assistant header
         (``apply_chat_template(to_messages(text), add_generation_prompt=True)``).
     """
-    full = list(tokenizer.apply_chat_template(to_messages(text, label), tokenize=True, return_dict=True)["input_ids"])
+    full = list(
+        tokenizer.apply_chat_template(to_messages(text, label), tokenize=True, return_dict=True)[
+            "input_ids"
+        ]
+    )
     prompt = list(
         tokenizer.apply_chat_template(
             to_messages(text), tokenize=True, add_generation_prompt=True, return_dict=True

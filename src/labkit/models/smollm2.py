@@ -160,8 +160,10 @@ class TransformersLLM:
             raise LabkitError(
                 f"{path} holds no saved model (no config.json): save the merged model there first"
             )
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(path))
+        self.model: Any = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=torch.float32
+        ).eval()
         self._lock = threading.Lock()
 
     def _generate_kwargs(
@@ -237,9 +239,7 @@ class TransformersLLM:
         from transformers import TextIteratorStreamer
 
         kwargs = self._generate_kwargs(messages, max_tokens, temperature, seed, stop)
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True
-        )
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         info: dict[str, Any] = finish if finish is not None else {}
         result: dict[str, Any] = {}
 
