@@ -37,7 +37,7 @@ def normalise(text: str) -> str:
         ``text`` lower-cased, with every run of whitespace (spaces, newlines, tabs) replaced by
         one space and no leading or trailing space.
     """
-    return " ".join(text.lower().split())
+    return re.sub(r"\s+", " ", text.lower()).strip()
 
 
 def near_duplicate_key(text: str) -> str:
