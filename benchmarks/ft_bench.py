@@ -26,9 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "ft.md"
 LAB = ROOT / "solutions" / "ft-01"
-STEPS = int(os.environ.get("LABKIT_FT_STEPS", "60"))
+STEPS = int(os.environ.get("LABKIT_FT_STEPS", "40"))
 BATCH = 4
-MAX_TEST = int(os.environ.get("LABKIT_FT_MAX_TEST", "80"))
+MAX_TEST = int(os.environ.get("LABKIT_FT_MAX_TEST", "64"))
 SERVE_SAMPLES = 4
 
 
@@ -68,7 +68,9 @@ def run() -> dict[str, Any]:
 
     started = time.perf_counter()
     cpu0 = time.process_time()
-    with tempfile.TemporaryDirectory(prefix="ft-bench-") as tmp:
+    keep = os.environ.get("LABKIT_FT_OUT")  # a folder to keep the run in (else a temporary one)
+    with tempfile.TemporaryDirectory(prefix="ft-bench-") as scratch:
+        tmp = keep or scratch
         metrics = cli.run(
             Path(tmp), steps=STEPS, batch_size=BATCH, max_test=MAX_TEST, progress=False
         )

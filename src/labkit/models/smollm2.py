@@ -113,6 +113,11 @@ def load_model() -> Any:
         raise LabkitError(
             "loading the GGUF needs the gguf and accelerate packages: run `make setup`"
         ) from exc
+    # The weights are dequantised to float32 on load, but transformers still marks the model as
+    # "quantized with gguf" and refuses to save it; a fine-tuned, merged model must be saveable.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     return model.eval()
 
 
