@@ -115,7 +115,7 @@ def load_model() -> Any:
         ) from exc
     # The weights are dequantised to float32 on load, but transformers still marks the model as
     # "quantized with gguf" and refuses to save it; a fine-tuned, merged model must be saveable.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     return model.eval()
