@@ -1,7 +1,7 @@
 """The whole fine-tune, end to end (given): curate → baseline → LoRA → after → export → serve.
 
     python cli.py curate                 # out/train.jsonl, out/test.jsonl, out/DATASHEET.md
-    python cli.py run --max-test 64      # the real 135M run on the CPU (15-40 minutes)
+    python cli.py run                    # the real 135M run on the CPU (~11-40 minutes)
     python cli.py ask "Subject: ..."     # one message through the local provider, tuned model
 
 Everything lands in ``out/`` next to this file. ``run`` prints the before/after scores and the
@@ -37,7 +37,7 @@ def curate_to(out: Path = OUT) -> tuple[list[dict[str, Any]], list[dict[str, Any
 def run(
     out: Path = OUT,
     *,
-    steps: int = 40,
+    steps: int = 100,
     batch_size: int = 4,
     lr: float = 2e-3,
     rank: int = 8,
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("curate", help="write out/train.jsonl, out/test.jsonl, out/DATASHEET.md")
     run_p = sub.add_parser("run", help="baseline, LoRA, after, export (the real model)")
-    run_p.add_argument("--steps", type=int, default=40)
+    run_p.add_argument("--steps", type=int, default=100)
     run_p.add_argument("--max-test", type=int, default=None, help="score only the first N")
     ask_p = sub.add_parser("ask", help="triage one message with the tuned model")
     ask_p.add_argument("text")
