@@ -12,6 +12,8 @@ Environment variables (all optional; the default runs offline against the fake p
 - ``LABKIT_BASE_URL``: where the fake provider (``make serve``) or a compatible server listens
 - ``LABKIT_MODEL`` / ``LABKIT_EMBEDDING_MODEL``: override the model ids in :data:`MODELS`
 - ``LABKIT_SDK``: ``openai`` | ``anthropic``: which SDK a lab that supports both should use
+- ``LABKIT_LOCAL_MODEL``: with ``local``, a saved transformers model folder to serve instead of
+  the packaged SmolLM2 (lab ft-01's merged fine-tune; :func:`labkit.models.local_llm.get_local_llm`)
 - ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``: for the real providers only
 """
 

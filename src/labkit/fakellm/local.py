@@ -15,7 +15,7 @@ from typing import Any
 
 from labkit.fakellm.server import FakeLLM
 from labkit.fakellm.types import Reply
-from labkit.models.local_llm import LocalLLM, get_local_llm
+from labkit.models.local_llm import get_local_llm
 
 
 def to_local_messages(request: Any) -> list[dict[str, str]]:
@@ -43,7 +43,7 @@ class _FinishingStream:
     cut by ``max_tokens`` reaches the client as ``length`` / ``max_tokens``, as from a real API.
     """
 
-    def __init__(self, llm: LocalLLM, messages: list[dict[str, str]], **options: Any) -> None:
+    def __init__(self, llm: Any, messages: list[dict[str, str]], **options: Any) -> None:
         self._llm, self._messages, self._options = llm, messages, options
         self._info: dict[str, Any] = {}
 
@@ -63,13 +63,15 @@ class LocalModelBehaviour:
     llama.cpp produces them; other requests get the whole completion with its finish reason.
     """
 
-    def __init__(self, llm: LocalLLM | None = None, default_max_tokens: int = 256) -> None:
+    def __init__(self, llm: Any = None, default_max_tokens: int = 256) -> None:
         self._llm = llm
         self.default_max_tokens = default_max_tokens
 
     @property
-    def llm(self) -> LocalLLM:
-        """The model (loaded on the first request, not when the server starts)."""
+    def llm(self) -> Any:
+        """The model (loaded on the first request, not when the server starts): a
+        :class:`LocalLLM`, or any object with its ``complete``/``stream`` methods (a fine-tuned
+        model: :class:`labkit.models.smollm2.TransformersLLM`)."""
         if self._llm is None:
             self._llm = get_local_llm()
         return self._llm

@@ -170,7 +170,41 @@ def mcp_http(server: Any) -> Any:
     return HttpMcpServer(server).start()
 
 
+def smollm2_tokenizer() -> Any:
+    """The SmolLM2-135M-Instruct tokenizer with its chat template
+    (``labkit.models.smollm2.tokenizer``)."""
+    from labkit.models import smollm2
+
+    return smollm2.tokenizer()
+
+
+def tiny_llama(seed: int = 0) -> Any:
+    """A randomly initialised 2-layer, width-64 Llama with SmolLM2's vocabulary, the same for the
+    same ``seed`` (``labkit.models.smollm2.tiny_model``): what ft-01's tests train."""
+    from labkit.models import smollm2
+
+    return smollm2.tiny_model(seed)
+
+
+def module_summary(model: Any) -> dict[str, Any]:
+    """A torch module as plain data, for a test to read: ``{"class": type name, "parameters":
+    {name: {"shape": [...], "trainable": bool}}, "modules": {name: type name}}`` (every
+    parameter and submodule by its dotted name). Shared tensors appear once, under their first
+    name, as ``named_parameters`` lists them."""
+    return {
+        "class": type(model).__name__,
+        "parameters": {
+            name: {"shape": list(p.shape), "trainable": bool(p.requires_grad)}
+            for name, p in model.named_parameters()
+        },
+        "modules": {name: type(m).__name__ for name, m in model.named_modules() if name},
+    }
+
+
 RECIPES: dict[str, Callable[..., Any]] = {
+    "smollm2_tokenizer": smollm2_tokenizer,
+    "tiny_llama": tiny_llama,
+    "module_summary": module_summary,
     "sqlite": sqlite,
     "client": client,
     "sdk_client": sdk_client,

@@ -179,6 +179,16 @@ class LocalLLM:
 
 
 @lru_cache(maxsize=1)
-def get_local_llm() -> LocalLLM:
-    """The process-wide local model (loads in ~0.4 s on first use)."""
+def get_local_llm() -> Any:
+    """The process-wide local model (loads in ~0.4 s on first use).
+
+    ``LABKIT_LOCAL_MODEL=<folder>`` serves a saved transformers model instead (a merged fine-tune
+    from lab ft-01) through :class:`labkit.models.smollm2.TransformersLLM`, which has the same
+    ``complete``/``stream`` interface.
+    """
+    folder = os.environ.get("LABKIT_LOCAL_MODEL")
+    if folder:
+        from labkit.models.smollm2 import TransformersLLM  # imports torch: only when asked for
+
+        return TransformersLLM(folder)
     return LocalLLM()
