@@ -35,7 +35,7 @@ def test_normalise_and_key(learner: Any, lab_seed: int) -> None:
     )
 
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "text": "Subject: Billing\n\nI was charged twice for order O-5012.",
     "label": {"category": "billing", "urgency": "low", "order_id": "O-5012"},
 }
@@ -78,7 +78,7 @@ def test_deduplicate(learner: Any, lab_seed: int) -> None:
     """Exact duplicates (after normalising) are dropped, the first copy kept"""
     curate = learner.import_module("curate")
     rng = random.Random(lab_seed)
-    originals = [
+    originals: list[dict[str, Any]] = [
         {"id": f"o{i}", "text": support.seeded_message(rng)[1], "label": {}} for i in range(8)
     ]
     rows = list(originals)
@@ -119,7 +119,7 @@ def test_split_has_no_leakage(learner: Any, lab_seed: int) -> None:
     """Near-duplicates never straddle train and test"""
     curate = learner.import_module("curate")
     rng = random.Random(lab_seed)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i in range(120):
         text = support.seeded_message(rng)[1]
         rows.append({"id": f"r{i}", "text": text, "label": {}})
@@ -155,7 +155,8 @@ def test_curate_the_export(learner: Any) -> None:
     assert_same(total, report["raw"], "unusable + duplicates + train + test")
     assert_same((report["train"], report["test"]), (len(train), len(test)), "the split sizes")
     assert len(train) + len(test) >= 1000, f"only {len(train) + len(test)} pairs left"
-    assert report["unusable"] > 0 and report["duplicates"] > 0, f"nothing dropped: {report}"
+    assert report["unusable"] > 0, f"no unusable row dropped: {report}"
+    assert report["duplicates"] > 0, f"no duplicate dropped: {report}"
     norm = [" ".join(r["text"].lower().split()) for r in train + test]
     assert len(set(norm)) == len(norm), "train + test still hold exact duplicates"
     key = lambda r: re.sub(r"[0-9]+", "#", " ".join(r["text"].lower().split()))  # noqa: E731
@@ -163,4 +164,5 @@ def test_curate_the_export(learner: Any) -> None:
     assert not shared, f"{len(shared)} near-duplicate groups are in both train and test"
     for r in train + test:
         assert r["label"]["category"] in support.CATEGORIES, f"{r['id']} kept with a bad label"
-        assert len(r["text"]) <= 600 and len("".join(r["text"].split())) >= 20, r["id"]
+        assert len(r["text"]) <= 600, r["id"]
+        assert len("".join(r["text"].split())) >= 20, r["id"]

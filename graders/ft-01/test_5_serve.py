@@ -67,5 +67,6 @@ def test_ask_through_the_local_provider(learner: Any, lab_seed: int, private_dir
     direct = evaluate.generate_replies(model, tok, [text], max_new_tokens=8)[0]
     paths = serve.export(model, tok, str(private_dir))
     served = serve.ask(paths["merged"], text, max_tokens=8)
-    assert isinstance(served, str) and served, f"ask(...) returned {served!r}"
+    assert isinstance(served, str), f"ask(...) returned {served!r}"
+    assert served, "ask(...) returned an empty reply"
     assert_same(served, direct, "the served reply vs generate_replies on the tuned model")

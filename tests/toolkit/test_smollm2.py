@@ -37,7 +37,8 @@ def test_tiny_model_has_smollm2s_vocabulary_and_is_seeded() -> None:
     tok = smollm2.tokenizer()
     model = smollm2.tiny_model(seed=3)
     assert model.config.vocab_size == len(tok) == 49152
-    assert model.config.tie_word_embeddings and model.config.num_hidden_layers == 2
+    assert model.config.tie_word_embeddings
+    assert model.config.num_hidden_layers == 2
     summary = recipes.module_summary(model)
     assert summary["class"] == "LlamaForCausalLM"
     assert summary["parameters"]["model.layers.0.self_attn.v_proj.weight"] == {
@@ -63,7 +64,9 @@ def test_a_saved_model_answers_through_the_local_provider(
     finally:
         local_llm.get_local_llm.cache_clear()
     done = llm.complete(MESSAGES, max_tokens=5)
-    assert done.completion_tokens == 5 and done.finish_reason == "length" and done.text
+    assert done.completion_tokens == 5
+    assert done.finish_reason == "length"
+    assert done.text
     info: dict[str, object] = {}
     assert "".join(llm.stream(MESSAGES, max_tokens=5, finish=info)) == done.text
     assert info["finish_reason"] == "length"
@@ -74,7 +77,10 @@ def test_a_saved_model_answers_through_the_local_provider(
     try:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
         reply = client.chat.completions.create(
-            model="tuned", messages=MESSAGES, max_tokens=5, temperature=0
+            model="tuned",
+            messages=MESSAGES,  # type: ignore[arg-type]  # plain dicts, what the SDK sends
+            max_tokens=5,
+            temperature=0,
         )
     finally:
         server.stop()
