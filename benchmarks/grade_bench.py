@@ -12,7 +12,8 @@ and the rest (the `labkit` command, copying the folder, starting pytest, collect
 report). Then ``grade-all --jobs 2`` on chat-01 and rag-02 (2 references and 2 starters, twice
 over: 8 submissions), submissions per minute, with and without the zygote.
 
-``LABKIT_BENCH_LABS`` (comma-separated) narrows the run. Results: benchmarks/results/grade.md.
+``LABKIT_BENCH_LABS`` (comma-separated) narrows the run (and skips the batch rows unless
+``LABKIT_BENCH_BATCH=1``). Results: benchmarks/results/grade.md.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def run() -> dict[str, Any]:
         }
         result["labs"][lab] = row
         print(lab, json.dumps({k: round(v["warm"]["wall"], 1) for k, v in row.items()}), flush=True)
-    if not os.environ.get("LABKIT_BENCH_LABS"):
+    if not os.environ.get("LABKIT_BENCH_LABS") or os.environ.get("LABKIT_BENCH_BATCH"):
         for lab in BATCH_LABS:
             result["batch"][lab] = {"zygote": _batch(lab, True), "fresh": _batch(lab, False)}
     result["load_end"] = os.getloadavg()[0]
