@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -233,16 +234,18 @@ class Session:
             select = remaining
 
     def note_timeout(self, number: str, where: str) -> None:
-        """Remember where a timed-out test was stuck; two in a row at the same line stop the run.
+        """Remember where a timed-out test was stuck; two in a row in the same function stop the run.
 
         Each timeout costs the whole per-test limit plus a restart, and tests of one lab share
-        code: when two consecutive tests hang at the same line, the rest would almost surely hang
-        there too, so they are reported as not run, naming the line, instead of waiting for each.
+        code: when two consecutive tests hang in the same function, the rest would almost surely
+        hang there too, so they are reported as not run, naming the line, instead of waiting for
+        each. The function, not the line, is compared: a sample of an endless loop lands on any
+        of its lines (the ``while`` test or its body), so two hangs in one loop can name two lines.
         """
         if not where:
             self.stuck = []
             return
-        if self.stuck and self.stuck[-1][1] == where:
+        if self.stuck and _same_place(self.stuck[-1][1], where):
             first = self.stuck[-1][0]
             self.stop_reason = (
                 f"not run: tests {first} and {number} both got stuck at {where}; "
@@ -291,3 +294,11 @@ def _display(path: Path, root: Path | None) -> str:
         if not rel.startswith(".."):
             return rel
     return str(path)
+
+
+def _same_place(one: str, other: str) -> bool:
+    """Whether two "file line N (in f)" places name the same file and function."""
+    return _LINE.sub("", one) == _LINE.sub("", other)
+
+
+_LINE = re.compile(r" line \d+")
