@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from grader_fixtures import STARTER, build_code
+from grader_fixtures import ONLY_ADD, STARTER, build_code
 
 from labkit.cli import main
 from labkit.grading import identity
@@ -103,6 +103,28 @@ def test_a_timeout_names_the_stuck_line_and_two_in_a_row_stop_the_run(
     assert by_number["4"].score == 0
     assert result.notes == [f"stopped early: tests 1 and 2 both got stuck at {wheres[1]}"]
     assert result.execution_time < 25  # two 3 s timeouts and restarts, not four
+
+
+def test_first_failure_stops_at_the_first_test_that_does_not_pass(
+    course: Path, tmp_path: Path
+) -> None:
+    """The suite's mutant check asks only whether any test notices: the rest need not run."""
+    lab = load_manifest(course / "graders" / "calc" / "lab.toml")
+    sub = build_code(tmp_path / "only_add", ONLY_ADD)
+    result = grade(lab, sub, GradeOptions(first_failure=True))
+    by_number = {t.meta.number: t for t in result.tests}
+    assert by_number["1.1"].kind == "passed"
+    assert by_number["1.2"].kind == "failed"
+    assert "not run" not in by_number["1.2"].reason
+    later = [t for t in result.tests if t.meta.number not in ("1.1", "1.2")]
+    assert later, "the calc lab has tests after 1.2"
+    for outcome in later:
+        assert outcome.kind == "failed"
+        assert outcome.reason == "not run: grading stopped at test 1.2"
+        assert outcome.score == 0
+    full = grade(lab, sub, GradeOptions())
+    assert [t.meta.number for t in full.tests] == [t.meta.number for t in result.tests]
+    assert full.score >= result.score
 
 
 @pytest.mark.parametrize(

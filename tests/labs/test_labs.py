@@ -21,7 +21,7 @@ import pytest
 
 from labkit.grading.board import grader_points
 from labkit.grading.manifest import LabManifest, discover_labs, repo_root
-from labkit.grading.runner import GradeResult, grade
+from labkit.grading.runner import GradeOptions, GradeResult, grade
 
 ROOT = repo_root(Path(__file__).resolve().parent)
 LABS = discover_labs(ROOT)
@@ -177,7 +177,9 @@ def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Pat
         (folder / rel).write_text(source, encoding="utf-8")
         folders.append((f"{rel}:{qualname}", folder))
     with ThreadPoolExecutor(max_workers=2) as pool:  # each grade is its own child process
-        results = list(pool.map(lambda item: grade(lab, item[1]), folders))
+        # first_failure: one failing test answers the question; the rest need not run.
+        stop_early = GradeOptions(first_failure=True)
+        results = list(pool.map(lambda item: grade(lab, item[1], stop_early), folders))
     survivors = [
         name
         for (name, _), result in zip(folders, results, strict=True)

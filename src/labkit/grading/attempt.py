@@ -38,7 +38,7 @@ from labkit.grading.child import (
 )
 from labkit.grading.guard import GuardConfig
 from labkit.grading.outcomes import GradingError, Kind, TestOutcome
-from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm
+from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm, worker_warm
 
 if TYPE_CHECKING:
     from labkit.grading.runner import Session
@@ -157,8 +157,10 @@ class Attempt:
             select=self.select,
             skip_hidden=self.s.opts.mode == "learner",
             collect_only=self.s.opts.collect_only,
+            first_failure=self.s.opts.first_failure,
             delete_after_collection=[str(tests), *([str(hidden)] if hidden else [])],
             judge_warm=judge_warm(self.s.manifest.extra),
+            worker_warm=worker_warm(self.s.manifest.extra),
         )
 
     # -- message loop -----------------------------------------------------------------------------

@@ -88,6 +88,9 @@ class GradeOptions:
     digest: str | None = None
     python: str = sys.executable
     collect_only: bool = False
+    # Stop at the first test that does not pass; the rest are reported as not run. For questions
+    # that one failure answers ("does any test notice this broken function?"), never for a grade.
+    first_failure: bool = False
 
 
 def number_key(number: str) -> tuple[tuple[int, int | str], ...]:

@@ -92,6 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     spec_fd = config.getoption("labkit_spec_fd")
     if spec_fd is not None:
         state = runner_state(config, spec_fd)
+        if state.spec is not None and state.spec.first_failure:
+            config.option.maxfail = 1  # pytest's own -x: the session stops after this test
     else:
         state = standalone_state(config)
     state.learner = Learner(state.learner_dir, state.display_dir, state.default_timeout)

@@ -27,7 +27,7 @@ from labkit.grading import guard, zygote
 from labkit.grading.api import PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.learner import Learner
-from labkit.grading.spec import RunSpec, TestMeta, judge_warm
+from labkit.grading.spec import RunSpec, TestMeta, judge_warm, worker_warm
 
 
 @dataclass
@@ -63,6 +63,7 @@ class _State:
     output_limit: int
     hidden_dir: Path | None = None
     judge_warm: list[str] = field(default_factory=list)
+    worker_warm: list[str] = field(default_factory=list)
     records: dict[str, _Record] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     learner: Learner | None = None
@@ -101,6 +102,7 @@ def runner_state(config: pytest.Config, spec_fd: int) -> _State:
         output_limit=spec.output_limit,
         hidden_dir=Path(spec.hidden_dir) if spec.hidden_dir else None,
         judge_warm=list(spec.judge_warm),
+        worker_warm=list(spec.worker_warm),
     )
 
 
@@ -115,7 +117,7 @@ def start_zygote(config: pytest.Config, state: _State) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
-        warm = zygote.start(state.learner_dir, env)
+        warm = zygote.start(state.learner_dir, env, also=state.worker_warm)
     except OSError:
         return  # learner processes start fresh interpreters instead
     # The judge needs the same SDKs (to check what went over the wire): import them while pytest
@@ -123,7 +125,9 @@ def start_zygote(config: pytest.Config, state: _State) -> None:
     # need (the fake provider's MiniLM: seconds of torch import). The tests wait for it to finish
     # (pytest_runtestloop): two threads importing one package at once can see it half-initialised
     # (mcp.server.mcpserver did, in agent-02).
-    thread = threading.Thread(target=warm_judge, args=(warm.preload, state.judge_warm), daemon=True)
+    # worker_warm is for learner processes only: the judge never runs the lab's recipes.
+    for_judge = [name for name in warm.preload if name not in state.worker_warm]
+    thread = threading.Thread(target=warm_judge, args=(for_judge, state.judge_warm), daemon=True)
     thread.start()
     WARMING.append(thread)
 
@@ -177,12 +181,14 @@ def standalone_state(config: pytest.Config) -> _State:
         lab_dir = Path.cwd()
     timeout = 30.0
     warm: list[str] = []
+    for_worker: list[str] = []
     if grader_dir is not None and (grader_dir / "lab.toml").is_file():
         from labkit.grading.manifest import load_manifest
 
         manifest = load_manifest(grader_dir / "lab.toml")
         timeout = max(1.0, manifest.limits.test_timeout - 1.0)
         warm = judge_warm(manifest.extra)
+        for_worker = worker_warm(manifest.extra)
         if seed is None:
             seed = manifest.seed
     try:
@@ -198,6 +204,7 @@ def standalone_state(config: pytest.Config) -> _State:
         default_timeout=timeout,
         output_limit=4096,
         judge_warm=warm,
+        worker_warm=for_worker,
     )
 
 

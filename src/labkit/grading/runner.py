@@ -219,6 +219,11 @@ class Session:
             if self.stop_reason:  # the same endless loop twice in a row: do not wait for a third
                 self._fail_remaining("timeout", self.stop_reason)
                 return
+            failing = [o for o in self.outcomes.values() if o.kind != "passed"]
+            if self.opts.first_failure and failing:
+                number = min((o.meta.number for o in failing), key=number_key)
+                self._fail_remaining("failed", f"not run: grading stopped at test {number}")
+                return
             remaining = [m.id for m in self.to_run() if m.id not in self.outcomes]
             if not remaining:
                 return

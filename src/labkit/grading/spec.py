@@ -56,9 +56,12 @@ class RunSpec:
     select: list[str] | None = None
     skip_hidden: bool = False
     collect_only: bool = False
+    first_failure: bool = False
     delete_after_collection: list[str] = field(default_factory=list)
     # What the judge loads in the background before tests need it (lab.toml [extra] judge_warm).
     judge_warm: list[str] = field(default_factory=list)
+    # What the zygote imports for learner processes beyond what their files import (worker_warm).
+    worker_warm: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,3 +97,20 @@ def judge_warm(extra: Mapping[str, object]) -> list[str]:
     if not isinstance(names, list):
         return []
     return [str(n) for n in names if str(n) in JUDGE_WARMERS]
+
+
+# Heavy packages a lab's recipes use in the worker although the learner's files may not import
+# them at the top (ft-01's tiny Llama and tokenizer): the zygote imports them once, before forking.
+WORKER_WARMERS = ("torch", "transformers", "peft", "scipy")
+
+
+def worker_warm(extra: Mapping[str, object]) -> list[str]:
+    """The known names in a manifest's ``[extra] worker_warm``, for the zygote to import ahead.
+
+    Only imports, never a computation: a forked child of a process that ran torch's thread pool
+    could hang, and an import leaves no threads behind. Unknown names are ignored.
+    """
+    names = extra.get("worker_warm") or []
+    if not isinstance(names, list):
+        return []
+    return [str(n) for n in names if str(n) in WORKER_WARMERS]

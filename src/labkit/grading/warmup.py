@@ -119,11 +119,36 @@ def _tokens() -> None:
     count_tokens("warm")
 
 
+def _transformers() -> None:
+    # ``import transformers`` is lazy: the model and tokenizer classes are what cost seconds.
+    # Imports only: running a torch op here would start its thread pool, which a fork cannot keep.
+    from transformers import (  # noqa: F401
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+    )
+
+    import labkit.models.smollm2  # noqa: F401
+
+
+def _peft() -> None:
+    from peft import LoraConfig, PeftModel, get_peft_model  # noqa: F401
+
+
+def _scipy() -> None:
+    from scipy import stats  # noqa: F401
+
+
 # preloaded name -> what warms it past first use
 WARMERS: dict[str, Callable[[], None]] = {
     "openai": _openai,
     "anthropic": _anthropic,
     "labkit.tokens": _tokens,
+    "transformers": _transformers,
+    "peft": _peft,
+    "scipy": _scipy,
 }
 
 

@@ -255,14 +255,25 @@ _shared: dict[str, Zygote] = {}
 _shared_lock = threading.Lock()
 
 
-def start(cwd: Path, env: Mapping[str, str], preload: Iterable[str] | None = None) -> Zygote:
-    """Start (once per folder and process) the zygote learner processes of ``cwd`` fork from."""
+def start(
+    cwd: Path,
+    env: Mapping[str, str],
+    preload: Iterable[str] | None = None,
+    also: Iterable[str] = (),
+) -> Zygote:
+    """Start (once per folder and process) the zygote learner processes of ``cwd`` fork from.
+
+    ``preload`` defaults to what the folder's files import (``preload_for``); ``also`` adds what
+    the lab's recipes import in the worker (a manifest's ``[extra] worker_warm``).
+    """
     key = str(cwd.resolve())
     with _shared_lock:
         current = _shared.get(key)
         if current is not None and current.alive():
             return current
-        zygote = Zygote(cwd, env, list(preload) if preload is not None else preload_for(cwd))
+        chosen = list(preload) if preload is not None else preload_for(cwd)
+        chosen += [name for name in also if name not in chosen]
+        zygote = Zygote(cwd, env, chosen)
         _shared[key] = zygote
         return zygote
 
