@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import importlib.util
 import json
 import os
@@ -353,13 +354,8 @@ def _child(
         os._exit(code & 0xFF)
 
 
-def main(argv: list[str]) -> None:
-    sock = socket.socket(fileno=int(argv[0]))
-    _not_dumpable()
-    if os.getppid() == 1:
-        raise SystemExit(0)
-    first, _, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 0)
-    preload = json.loads(first).get("preload", [])
+def _prepare(preload: list[str]) -> None:
+    """Import and warm what every child shares, then hide it from the garbage collector."""
     import platform
 
     platform.processor()  # the SDKs ask; under the guard `uname -p` would be refused
@@ -372,6 +368,21 @@ def main(argv: list[str]) -> None:
 
     for failure in warmup.warm(preload):  # past the SDKs' lazy first use, once for all children
         print(f"labkit zygote: warm-up skipped: {failure}", file=sys.stderr)
+    # Everything imported so far is shared by every child and never freed: move it out of the
+    # garbage collector's sight. Otherwise each child's first full collection walks (and, by
+    # touching reference counts, copies) the whole zygote heap: ~0.6 s of CPU per CLI run.
+    gc.collect()
+    gc.freeze()
+
+
+def main(argv: list[str]) -> None:
+    sock = socket.socket(fileno=int(argv[0]))
+    _not_dumpable()
+    if os.getppid() == 1:
+        raise SystemExit(0)
+    first, _, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 0)
+    preload = json.loads(first).get("preload", [])
+    _prepare(preload)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
