@@ -20,7 +20,9 @@ Environment variables (all optional; the default runs offline against the fake p
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from labkit.errors import ConfigError, ProviderNotRunning
@@ -153,6 +155,23 @@ def _in_process_server_url(provider: Provider) -> str:
     return str(start())
 
 
+@cache
+def ssl_context(sdk: Sdk) -> ssl.SSLContext:
+    """The TLS context the SDK's HTTP library would build, made once per process and SDK.
+
+    httpx builds a fresh one for every client, loading the CA bundle (15-30 ms each); graders and
+    learner code create many clients (one per extraction in chat-03), and the grading zygote makes
+    this one before it forks, so no learner process pays for it. Same settings as the default.
+    """
+    if sdk == "openai":
+        import httpx
+
+        return httpx.create_ssl_context()
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
 def _fake_http_client(sdk: Sdk, url: str) -> object:
     """The SDK's own default HTTP client, except that a refused connection to the fake provider
     raises :class:`~labkit.errors.ProviderNotRunning` (one line: start ``make serve``) instead of
@@ -168,7 +187,7 @@ def _fake_http_client(sdk: Sdk, url: str) -> object:
                 except httpx.ConnectError:
                     raise ProviderNotRunning(url) from None
 
-        return _OpenAIClient()
+        return _OpenAIClient(verify=ssl_context("openai"))
     import anthropic
     import httpx2
 
@@ -179,7 +198,7 @@ def _fake_http_client(sdk: Sdk, url: str) -> object:
             except httpx2.ConnectError:
                 raise ProviderNotRunning(url) from None
 
-    return _AnthropicClient()
+    return _AnthropicClient(verify=ssl_context("anthropic"))
 
 
 def openai_client(**kwargs: object) -> openai.OpenAI:

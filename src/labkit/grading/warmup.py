@@ -91,6 +91,9 @@ def _openai() -> None:
     for _ in client.chat.completions.create(model="warm", messages=messages, stream=True):
         pass
     client.close()
+    from labkit.config import ssl_context
+
+    ssl_context("openai")  # what every client made through labkit.config shares
 
 
 def _anthropic() -> None:
@@ -111,6 +114,9 @@ def _anthropic() -> None:
         for _ in stream.text_stream:
             pass
     client.close()
+    from labkit.config import ssl_context
+
+    ssl_context("anthropic")
 
 
 def _tokens() -> None:
