@@ -49,7 +49,7 @@ def fake_llm_server() -> Iterator[FakeLLM]:
     try:
         yield fake
     finally:
-        fake.stop()
+        fake.stop(grace=0)  # the session is over: no request is left to answer
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def mcp_course_server() -> Iterator[CourseMcp]:
     try:
         yield course
     finally:
-        course.stop()
+        course.stop(grace=0)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -49,9 +49,10 @@ class CourseMcp:
         self._http = HttpMcpServer(self.server).start(on_bound=on_bound)
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop serving over HTTP (``grace``: as :meth:`HttpMcpServer.stop`)."""
         if self._http is not None:
-            self._http.stop()
+            self._http.stop(grace)
             self._http = None
 
     @property
