@@ -116,14 +116,10 @@ def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
             f"retry {n}: no jitter: 300 delays all lie in [{low:.4f}, {high:.4f}]"
         )
     seq_a = [
-        backoff_delay(n % 4, policy, rng)
-        for rng in [random.Random(lab_seed)]
-        for n in range(12)
+        backoff_delay(n % 4, policy, rng) for rng in [random.Random(lab_seed)] for n in range(12)
     ]
     seq_b = [
-        backoff_delay(n % 4, policy, rng)
-        for rng in [random.Random(lab_seed)]
-        for n in range(12)
+        backoff_delay(n % 4, policy, rng) for rng in [random.Random(lab_seed)] for n in range(12)
     ]
     assert seq_a == seq_b, (
         "two rngs with the same seed must give the same delays: draw randomness only from the "
