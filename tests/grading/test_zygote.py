@@ -75,6 +75,11 @@ def test_the_warm_up_runs_each_sdk_past_first_use() -> None:
     assert warmup.warm(["openai", "anthropic", "labkit.tokens", "numpy"]) == []
 
 
+def test_the_worker_warm_up_of_ft_01_imports_cleanly() -> None:
+    """worker_warm's warmers (ft-01: transformers, peft, scipy) only import; none may fail."""
+    assert warmup.warm(["transformers", "peft", "scipy"]) == []
+
+
 def test_a_dead_zygote_is_not_used(folder: Path) -> None:
     z = zygote.start(folder, dict(os.environ))
     assert zygote.shared(folder) is z
