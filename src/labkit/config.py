@@ -70,7 +70,7 @@ def provider() -> Provider:
         raise ConfigError(
             f"LABKIT_PROVIDER={value!r} is not known; use one of: {', '.join(PROVIDERS)}"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def settings() -> Settings:
@@ -191,10 +191,10 @@ def _fake_http_client(sdk: Sdk, url: str) -> object:
     import anthropic
     import httpx2
 
-    class _AnthropicClient(anthropic.DefaultHttpxClient):  # type: ignore[misc,valid-type]
+    class _AnthropicClient(anthropic.DefaultHttpxClient):
         def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
             try:
-                return super().send(request, **kwargs)  # type: ignore[no-any-return]
+                return super().send(request, **kwargs)
             except httpx2.ConnectError:
                 raise ProviderNotRunning(url) from None
 

@@ -34,7 +34,7 @@ class _RecordingLLM:
 
 def test_local_provider_passes_stop_to_the_model() -> None:
     llm = _RecordingLLM()
-    behaviour = local.LocalModelBehaviour(llm)  # type: ignore[arg-type]
+    behaviour = local.LocalModelBehaviour(llm)
     request = ChatRequest(
         api="openai",
         endpoint="chat",

@@ -46,7 +46,7 @@ def served_models() -> list[str]:
     ids: list[str] = []
     for provider in ("fake", "local"):
         for kind in ("chat", "embedding"):
-            model_id = config.MODELS[provider][kind]  # type: ignore[index]
+            model_id = config.MODELS[provider][kind]
             if model_id and model_id not in ids:
                 ids.append(model_id)
     return ids

@@ -61,7 +61,7 @@ def lab_test(
     )
 
     def decorate(function: F) -> F:
-        return mark(function)  # type: ignore[no-any-return]
+        return mark(function)
 
     return decorate
 

@@ -49,9 +49,9 @@ def patch_unaudited(
                 raise deny("starting a process (fork_exec)")
             return original(*args)
 
-        _posixsubprocess.fork_exec = fork_exec  # type: ignore[assignment]
+        _posixsubprocess.fork_exec = fork_exec
         if hasattr(subprocess, "_fork_exec"):
-            subprocess._fork_exec = fork_exec  # type: ignore[attr-defined]
+            subprocess._fork_exec = fork_exec
 
     def no_pidfd_signal(*_args: object, **_kwargs: object) -> None:
         raise deny("signalling a process through a pidfd")

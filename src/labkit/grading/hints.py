@@ -133,7 +133,7 @@ def reveal(root: Path, manifest: LabManifest, number: str | None = None) -> Hint
     if new:
         shown += 1
         state.setdefault(manifest.id, {})[num] = shown
-        write_json(state_path(root), state)  # type: ignore[arg-type]
+        write_json(state_path(root), state)
     reason = str(extra.get("reason") or "").strip()
     return HintView(
         number=num,

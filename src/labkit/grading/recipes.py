@@ -92,15 +92,15 @@ class _RecordingConnection(sqlite3.Connection):
         taken, self.statements = self.statements, []
         return taken
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         self.statements.append(sql)
         return super().execute(sql, *args)
 
-    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:
         self.statements.append(sql)
         return super().executemany(sql, *args)
 
-    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
+    def executescript(self, script: str) -> sqlite3.Cursor:
         self.statements.append(script)
         return super().executescript(script)
 
@@ -117,7 +117,7 @@ class _RecordingCursor(sqlite3.Cursor):
         self.connection.statements.append(sql)  # type: ignore[attr-defined]
         return super().executemany(sql, *args)
 
-    def executescript(self, script: str) -> sqlite3.Cursor:  # type: ignore[override]
+    def executescript(self, script: str) -> sqlite3.Cursor:
         self.connection.statements.append(script)  # type: ignore[attr-defined]
         return super().executescript(script)
 

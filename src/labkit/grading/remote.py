@@ -42,7 +42,7 @@ def rebuild(cls: type, kind: str, fields: dict[str, Any]) -> Any:
                 object.__setattr__(obj, name, value)
             return obj
         if kind == "pm" and hasattr(cls, "model_validate"):
-            return cls.model_validate(fields)  # type: ignore[attr-defined]
+            return cls.model_validate(fields)
     except Exception:  # fields that do not fit the judge's type: keep a Record
         return None
     return None

@@ -140,7 +140,7 @@ def build_searcher(
     ids, texts = document_texts(corpus)
     config = dataclasses.replace(config_cls(), rerank_depth=rerank_depth)
     try:
-        return searcher_cls(ids, texts, config=config, embed=embed or batched_embed(progress))  # type: ignore[no-any-return]
+        return searcher_cls(ids, texts, config=config, embed=embed or batched_embed(progress))
     except NotImplementedError as exc:
         raise _not_implemented(lab_dir, exc) from exc
 
