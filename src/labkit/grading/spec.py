@@ -88,29 +88,27 @@ def clean_text(text: str, limit: int) -> str:
 
 
 JUDGE_WARMERS = ("embedder",)
-
-
-def judge_warm(extra: Mapping[str, object]) -> list[str]:
-    """The known names in a manifest's ``[extra] judge_warm`` (unknown ones are ignored: warming
-    is an optimisation, never a reason for a grade to fail)."""
-    names = extra.get("judge_warm") or []
-    if not isinstance(names, list):
-        return []
-    return [str(n) for n in names if str(n) in JUDGE_WARMERS]
-
-
 # Heavy packages a lab's recipes use in the worker although the learner's files may not import
 # them at the top (ft-01's tiny Llama and tokenizer): the zygote imports them once, before forking.
+# Only imports, never a computation: a forked child of a process that ran torch's thread pool
+# could hang, and an import leaves no threads behind.
 WORKER_WARMERS = ("torch", "transformers", "peft", "scipy")
 
 
-def worker_warm(extra: Mapping[str, object]) -> list[str]:
-    """The known names in a manifest's ``[extra] worker_warm``, for the zygote to import ahead.
-
-    Only imports, never a computation: a forked child of a process that ran torch's thread pool
-    could hang, and an import leaves no threads behind. Unknown names are ignored.
-    """
-    names = extra.get("worker_warm") or []
+def _known(extra: Mapping[str, object], key: str, allowed: tuple[str, ...]) -> list[str]:
+    """The allowed names in a manifest's ``[extra] <key>`` list. Unknown ones are ignored:
+    warming is an optimisation, never a reason for a grade to fail."""
+    names = extra.get(key) or []
     if not isinstance(names, list):
         return []
-    return [str(n) for n in names if str(n) in WORKER_WARMERS]
+    return [str(n) for n in names if str(n) in allowed]
+
+
+def judge_warm(extra: Mapping[str, object]) -> list[str]:
+    """What the judge loads in the background (``[extra] judge_warm``; see JUDGE_WARMERS)."""
+    return _known(extra, "judge_warm", JUDGE_WARMERS)
+
+
+def worker_warm(extra: Mapping[str, object]) -> list[str]:
+    """What the zygote imports ahead for learner processes (``[extra] worker_warm``)."""
+    return _known(extra, "worker_warm", WORKER_WARMERS)
