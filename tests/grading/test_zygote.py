@@ -83,9 +83,68 @@ def test_the_worker_warm_up_of_ft_01_imports_cleanly() -> None:
 def test_a_dead_zygote_is_not_used(folder: Path) -> None:
     z = zygote.start(folder, dict(os.environ))
     assert zygote.shared(folder) is z
+    assert z.proc is not None
     z.proc.kill()
     z.proc.wait(5)
     deadline = time.monotonic() + 5
     while zygote.shared(folder) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert zygote.shared(folder) is None  # learner processes fall back to fresh interpreters
+
+
+_PROBE = (
+    "import os, stat, sys, tempfile, time\n"
+    "socks = [fd for fd in os.listdir('/proc/self/fd')\n"
+    "         if os.path.exists(f'/proc/self/fd/{fd}') and stat.S_ISSOCK(os.stat(f'/proc/self/fd/{fd}').st_mode)]\n"
+    "print(len(socks), tempfile.gettempdir() == os.environ['TMPDIR'], input())\n"
+    "sys.stdout.flush()\n"
+    "if len(sys.argv) > 2: time.sleep(60)\n"
+)
+
+
+def test_a_pooled_zygote_serves_each_run_on_its_own_channel(tmp_path: Path) -> None:
+    """ZygotePool: one zygote for many grading runs. Each run's children hold no channel to the
+    zygote (a learner process must never ask it to fork), see their own TMPDIR (the zygote booted
+    in the pool's), report their exit to their own run only, and die when their run's channel
+    closes, as they would with the judge's own zygote."""
+    (tmp_path / "cli.py").write_text(_PROBE, encoding="utf-8")
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    with zygote.ZygotePool() as pool:
+        first = zygote.Zygote.attach(pool.connect("lab", ["openai"], env).detach(), [])
+        second = zygote.Zygote.attach(pool.connect("lab", ["openai"], env).detach(), [])
+        assert len(pool._zygotes) == 1, "two runs of one lab should share one zygote"
+        code, out = _run(first, tmp_path, env)
+        assert (code, out.split()) == (0, ["0", "True", "typed"])
+        code, out = _run(second, tmp_path, env)
+        assert (code, out.split()) == (0, ["0", "True", "typed"])
+
+        # a child still running when its run's channel closes is killed with it
+        pipes = [os.pipe() for _ in range(3)]
+        stdio = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        sleeper = second.spawn(
+            SANDBOX_MODULE, ["--", "cli.py", "arg", "sleep"], cwd=tmp_path, env=env, stdio=stdio
+        )
+        for fd in stdio:
+            os.close(fd)
+        os.write(pipes[0][1], b"x\n")
+        assert os.read(pipes[1][0], 100).split()[0] == b"0"
+        assert first.exit_code(sleeper.pid, 0.2) is None, "another run was told of this child"
+        second.close()
+        deadline = time.monotonic() + 10
+        while _alive(sleeper.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(sleeper.pid), "the run ended but its child kept running"
+        code, out = _run(first, tmp_path, env)  # the other run is unaffected
+        assert code == 0
+        first.close()
+        for fd in (pipes[0][1], pipes[1][0], pipes[2][0]):
+            os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -22,10 +23,29 @@ import pytest
 from labkit.grading.board import grader_points
 from labkit.grading.manifest import LabManifest, discover_labs, repo_root
 from labkit.grading.runner import GradeOptions, GradeResult, grade
+from labkit.grading.zygote import ZygotePool
 
 ROOT = repo_root(Path(__file__).resolve().parent)
 LABS = discover_labs(ROOT)
 LAB_IDS = [lab.id for lab in LABS]
+_POOL: list[ZygotePool] = []
+
+
+def _pooled() -> GradeOptions:
+    """Options for the repeat grades (the determinism check, the mutants): learner processes fork
+    from one zygote per lab, booted once (ft-01's torch imports alone take seconds), instead of one
+    per grade. The first grades of the reference and the starter keep the ordinary path, so both
+    are proven, and the determinism check compares one with the other."""
+    if not _POOL:
+        _POOL.append(ZygotePool())
+    return GradeOptions(zygotes=_POOL[0])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_pool() -> Iterator[None]:
+    yield
+    while _POOL:
+        _POOL.pop().close()
 
 
 def _lab(lab_id: str) -> LabManifest:
@@ -88,7 +108,7 @@ def test_starter_scores_at_most_ten_percent(lab_id: str) -> None:
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_grading_is_deterministic(lab_id: str) -> None:
     first = _graded(lab_id, "solutions")
-    again = grade(_lab(lab_id), ROOT / "solutions" / lab_id)
+    again = grade(_lab(lab_id), ROOT / "solutions" / lab_id, _pooled())
     assert [(t.meta.id, t.kind, t.score) for t in again.tests] == [
         (t.meta.id, t.kind, t.score) for t in first.tests
     ]
@@ -163,6 +183,27 @@ def _mutants(lab: LabManifest) -> list[tuple[str, str, str]]:
     return out
 
 
+def _tests_naming(lab: LabManifest, qualname: str) -> list[str]:
+    """The grader's test functions whose code names the function (``tune.merge(...)``, or
+    ``"merge"``): run first, they are the likeliest to notice it broken. Only an order: a mutant
+    no test notices still runs every test."""
+    name = qualname.rsplit(".", 1)[-1]
+    found: list[str] = []
+    for path in sorted(lab.grader_dir.glob("test_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            for inner in ast.walk(node):
+                if (
+                    (isinstance(inner, ast.Attribute) and inner.attr == name)
+                    or (isinstance(inner, ast.Name) and inner.id == name)
+                    or (isinstance(inner, ast.Constant) and inner.value == name)
+                ):
+                    found.append(node.name)
+                    break
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Path) -> None:
@@ -170,19 +211,21 @@ def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Pat
     mutants = _mutants(lab)
     assert mutants, f"{lab_id}: the starter has no NotImplementedError stubs to check"
     reference = ROOT / "solutions" / lab_id
-    folders: list[tuple[str, Path]] = []
+    folders: list[tuple[str, Path, GradeOptions]] = []
     for i, (rel, qualname, source) in enumerate(mutants):
         folder = tmp_path / f"m{i:02d}"
         shutil.copytree(reference, folder, ignore=shutil.ignore_patterns("__pycache__"))
         (folder / rel).write_text(source, encoding="utf-8")
-        folders.append((f"{rel}:{qualname}", folder))
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each grade is its own child process
         # first_failure: one failing test answers the question; the rest need not run.
-        stop_early = GradeOptions(first_failure=True)
-        results = list(pool.map(lambda item: grade(lab, item[1], stop_early), folders))
+        options = _pooled()
+        options.first_failure = True
+        options.run_first = _tests_naming(lab, qualname)
+        folders.append((f"{rel}:{qualname}", folder, options))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each grade is its own child process
+        results = list(pool.map(lambda item: grade(lab, item[1], item[2]), folders))
     survivors = [
         name
-        for (name, _), result in zip(folders, results, strict=True)
+        for (name, _, _), result in zip(folders, results, strict=True)
         if result.score >= result.max_score
     ]
     assert not survivors, (

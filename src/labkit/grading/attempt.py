@@ -16,6 +16,7 @@ import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,7 +24,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labkit.grading import identity
+from labkit.grading import identity, zygote
 from labkit.grading.channel import ChannelReader, Message
 from labkit.grading.child import (
     ACTIVE,
@@ -71,9 +72,14 @@ class Attempt:
         self.selected: set[str] | None = None
         self.reader_seen_collected = False
         self.trace_fd: int | None = None
+        self.zygote_fd: int | None = None
         self.trace = bytearray()
-        # the learner's own user for this run (root graders only; see grading/identity.py)
-        self.ids, self.ids_problem = identity.choose(session.opts.python)
+        # the learner's own user for this run (root graders only; see grading/identity.py); a
+        # pool of zygotes chose one for all its runs
+        pool = session.opts.zygotes
+        self.ids, self.ids_problem = (
+            (pool.ids, pool.ids_problem) if pool else identity.choose(session.opts.python)
+        )
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -92,15 +98,18 @@ class Attempt:
         trace_r, trace_w = os.pipe()  # faulthandler's stack dump, asked for before a timeout kill
         self.trace_fd = trace_r
         argv = child_argv(s.opts.python, self.dir, ini, tests, hidden, (spec_r, chan_w, trace_w))
+        env = child_env(self.dir, s.opts.python, s.opts.repo_root, self.ids)
+        pooled = self._pooled_zygote(lab, env)
+        self.zygote_fd = pooled.fileno() if pooled is not None else None
         try:
             self.proc = subprocess.Popen(
                 argv,
                 cwd=lab,
-                env=child_env(self.dir, s.opts.python, s.opts.repo_root, self.ids),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                pass_fds=(spec_r, chan_w, trace_w),
+                pass_fds=(spec_r, chan_w, trace_w, *([pooled.fileno()] if pooled else [])),
                 close_fds=True,
                 start_new_session=True,
                 preexec_fn=preexec_limits(s.manifest),
@@ -112,6 +121,8 @@ class Attempt:
             os.close(spec_r)
             os.close(chan_w)
             os.close(trace_w)
+            if pooled is not None:
+                pooled.close()  # the judge holds its own copy now
         ACTIVE.add(self.proc.pid)
         apply_limits(self.proc.pid, s.manifest)
         write_spec(spec_w, self._spec(lab, tests, hidden))
@@ -125,6 +136,19 @@ class Attempt:
             self._reap()
             os.close(trace_r)
         return self._settle()
+
+    def _pooled_zygote(self, lab: Path, env: dict[str, str]) -> socket.socket | None:
+        """This run's channel to the pool's zygote for the lab, when grading with a pool."""
+        pool = self.s.opts.zygotes
+        if pool is None or self.s.opts.collect_only or os.environ.get("LABKIT_NO_ZYGOTE"):
+            return None
+        preload = zygote.preload_list(lab, worker_warm(self.s.manifest.extra))
+        try:
+            return pool.connect(
+                self.s.manifest.id, preload, env, lambda pid: apply_limits(pid, self.s.manifest)
+            )
+        except OSError:
+            return None  # the judge starts a zygote of its own, as without a pool
 
     def _spec(self, lab: Path, tests: Path, hidden: Path | None) -> RunSpec:
         """The run spec (with the guard's configuration) this attempt's child reads first."""
@@ -158,9 +182,11 @@ class Attempt:
             skip_hidden=self.s.opts.mode == "learner",
             collect_only=self.s.opts.collect_only,
             first_failure=self.s.opts.first_failure,
+            run_first=list(self.s.opts.run_first),
             delete_after_collection=[str(tests), *([str(hidden)] if hidden else [])],
             judge_warm=judge_warm(self.s.manifest.extra),
             worker_warm=worker_warm(self.s.manifest.extra),
+            zygote_fd=self.zygote_fd,
         )
 
     # -- message loop -----------------------------------------------------------------------------

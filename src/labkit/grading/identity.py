@@ -112,9 +112,10 @@ def from_env() -> tuple[int, int] | None:
     return (uid, gid) if supported() else None
 
 
-def popen_args() -> dict[str, Any]:
-    """``subprocess.Popen`` arguments that start a learner process as the run's user."""
-    ids = from_env()
+def popen_args(ids: tuple[int, int] | None = None) -> dict[str, Any]:
+    """``subprocess.Popen`` arguments that start a learner process as the run's user (``ids``,
+    else the ones the runner chose for this run)."""
+    ids = ids or from_env()
     if ids is None:
         return {}
     return {"user": ids[0], "group": ids[1], "extra_groups": []}

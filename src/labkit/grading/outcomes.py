@@ -10,11 +10,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from labkit.errors import LabkitError
 from labkit.grading.manifest import LabManifest
 from labkit.grading.spec import TestMeta
+
+if TYPE_CHECKING:
+    from labkit.grading.zygote import ZygotePool
 
 Mode = Literal["learner", "instructor"]
 Status = Literal["graded", "timeout", "crashed", "invalid"]
@@ -91,6 +94,13 @@ class GradeOptions:
     # Stop at the first test that does not pass; the rest are reported as not run. For questions
     # that one failure answers ("does any test notice this broken function?"), never for a grade.
     first_failure: bool = False
+    # Test functions (by name) to run before the others, in their own order; with first_failure,
+    # the ones most likely to fail first. Only the order changes: every test still runs unless
+    # one fails.
+    run_first: Sequence[str] = ()
+    # Zygotes shared by many grades of one lab in this process (zygote.ZygotePool): for the
+    # course's own copies of a reference, never for a class's submissions (one learner uid).
+    zygotes: ZygotePool | None = None
 
 
 def number_key(number: str) -> tuple[tuple[int, int | str], ...]:

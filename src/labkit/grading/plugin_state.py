@@ -116,8 +116,9 @@ def start_zygote(config: pytest.Config, state: _State) -> None:
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    pooled = state.spec.zygote_fd if state.spec is not None else None
     try:
-        warm = zygote.start(state.learner_dir, env, also=state.worker_warm)
+        warm = zygote.start(state.learner_dir, env, also=state.worker_warm, attach=pooled)
     except OSError:
         return  # learner processes start fresh interpreters instead
     # The judge needs the same SDKs (to check what went over the wire): import them while pytest

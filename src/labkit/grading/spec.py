@@ -57,11 +57,14 @@ class RunSpec:
     skip_hidden: bool = False
     collect_only: bool = False
     first_failure: bool = False
+    run_first: list[str] = field(default_factory=list)  # test function names to run first
     delete_after_collection: list[str] = field(default_factory=list)
     # What the judge loads in the background before tests need it (lab.toml [extra] judge_warm).
     judge_warm: list[str] = field(default_factory=list)
     # What the zygote imports for learner processes beyond what their files import (worker_warm).
     worker_warm: list[str] = field(default_factory=list)
+    # This run's channel to a pooled zygote the runner started (zygote.ZygotePool), if any.
+    zygote_fd: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,7 @@ from labkit.grading.records import own_folder, record_path, stamp_record
 from labkit.grading.report import render_first_failure
 from labkit.grading.results import to_gradescope, write_json
 from labkit.grading.spec import TestMeta
+from labkit.grading.zygote import ZygotePool
 
 if TYPE_CHECKING:
     from labkit.grading.runner import GradeOptions
@@ -70,8 +71,11 @@ def watch(
 
     rounds = 0
     failing: list[TestMeta] = []
+    # One zygote for all of this learner's grades: learner processes fork from it without
+    # importing the SDKs (ft-01: torch) again each save. Only this learner's code runs from it.
+    zygotes = ZygotePool()
     try:
-        failing = grade_once(root, manifest, console, changed=[])
+        failing = grade_once(root, manifest, console, changed=[], zygotes=zygotes)
         rounds += 1
         for changes in watch_changes(
             folder,
@@ -83,7 +87,9 @@ def watch(
             if max_rounds is not None and rounds >= max_rounds:
                 break
             names = sorted({os.path.relpath(path, folder) for _, path in changes})
-            failing = grade_once(root, manifest, console, changed=names, focus=failing)
+            failing = grade_once(
+                root, manifest, console, changed=names, focus=failing, zygotes=zygotes
+            )
             rounds += 1
             if max_rounds is not None and rounds >= max_rounds:
                 break
@@ -91,6 +97,8 @@ def watch(
         kill_all()
         console.print()
         console.print(Text(f"Stopped watching labs/{manifest.id}.", style="dim"))
+    finally:
+        zygotes.close()
     return 0
 
 
@@ -100,6 +108,7 @@ def grade_once(
     console: Console,
     changed: list[str],
     focus: list[TestMeta] | None = None,
+    zygotes: ZygotePool | None = None,
 ) -> list[TestMeta]:
     """One grade of ``labs/<id>``, shown compactly; returns the tests that failed.
 
@@ -119,7 +128,7 @@ def grade_once(
     console.print(Text(f"── {when} · {manifest.id} · {what} ──", style="dim"))
     started = time.monotonic()
     if focus:
-        options = _options(root)
+        options = _options(root, zygotes)
         options.expected = list(focus)
         with console.status(f"re-grading the {len(focus)} failing test(s)…", spinner="dots"):
             result = grade(manifest, folder, options)
@@ -151,7 +160,7 @@ def grade_once(
             )
         )
     with console.status(f"grading {manifest.id}…", spinner="dots"):
-        result = grade(manifest, folder, _options(root))
+        result = grade(manifest, folder, _options(root, zygotes))
     problems = compile_problems(manifest, folder)
     document = to_gradescope(result)
     if problems:
@@ -169,11 +178,12 @@ def grade_once(
     return failed if len(failed) < len(result.tests) else []
 
 
-def _options(root: Path) -> GradeOptions:
+def _options(root: Path, zygotes: ZygotePool | None = None) -> GradeOptions:
     from labkit.grading.runner import GradeOptions
 
     return GradeOptions(
         mode="learner",
         repo_root=root,
         protected=[root / "graders", root / "solutions", root / ".labkit"],
+        zygotes=zygotes,
     )

@@ -31,13 +31,15 @@ import importlib.util
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +132,15 @@ class Forked:
 class Zygote:
     """The judge's handle on one zygote process (started in the background, used from any thread)."""
 
-    def __init__(self, cwd: Path, env: Mapping[str, str], preload: Sequence[str]) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: Mapping[str, str],
+        preload: Sequence[str],
+        *,
+        python: str = sys.executable,
+        ids: tuple[int, int] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
         self._ready = threading.Event()
@@ -138,8 +148,8 @@ class Zygote:
         self.preload = list(preload)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = parent
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-m", "labkit.grading.zygote", str(child.fileno())],
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [python, "-I", "-B", "-m", "labkit.grading.zygote", str(child.fileno())],
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -147,12 +157,41 @@ class Zygote:
             stderr=subprocess.DEVNULL,
             pass_fds=(child.fileno(),),
             close_fds=True,
-            **identity.popen_args(),  # the run's own unprivileged user, when grading as root
+            **identity.popen_args(ids),  # the run's own unprivileged user, when grading as root
         )
         child.close()
         self._send({"preload": self.preload})
+        self._start_boot()
+
+    @classmethod
+    def attach(cls, fd: int, preload: Sequence[str]) -> Zygote:
+        """The judge's handle on a pooled zygote (:class:`ZygotePool`): ``fd`` is this run's own
+        channel to it, passed in by the runner. Closing it ends this run's children."""
+        self = cls.__new__(cls)
+        self._lock = threading.Lock()
+        self._exits = {}
+        self._ready = threading.Event()
+        self._error = None
+        self.preload = list(preload)
+        self._sock = socket.socket(fileno=fd)
+        self.proc = None
+        self._start_boot()
+        return self
+
+    def _start_boot(self) -> None:
         self._boot = threading.Thread(target=self._await_ready, daemon=True, name="zygote-boot")
         self._boot.start()
+
+    def add_client(self) -> socket.socket:
+        """A new channel to this zygote for another process (a judge): the zygote forks on its
+        requests and reports its children's exits on it alone."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with self._lock:
+                self._send({"client": True}, [mine.fileno()])
+        finally:
+            mine.close()
+        return theirs
 
     def _await_ready(self) -> None:
         try:
@@ -164,7 +203,9 @@ class Zygote:
         self._ready.set()
 
     def alive(self) -> bool:
-        return self._error is None and self.proc.poll() is None
+        if self._error is not None:
+            return False
+        return self.proc is None or self.proc.poll() is None
 
     def _send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
         data = json.dumps(message).encode()
@@ -246,6 +287,8 @@ class Zygote:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.close()
+        if self.proc is None:
+            return  # a pooled zygote: the pool ends it; this run's children end with the channel
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -256,16 +299,24 @@ _shared: dict[str, Zygote] = {}
 _shared_lock = threading.Lock()
 
 
+def preload_list(folder: Path, also: Iterable[str] = ()) -> list[str]:
+    """What a zygote for ``folder`` imports: its files' allow-listed imports, then ``also``."""
+    chosen = preload_for(folder)
+    return chosen + [name for name in also if name not in chosen]
+
+
 def start(
     cwd: Path,
     env: Mapping[str, str],
     preload: Iterable[str] | None = None,
     also: Iterable[str] = (),
+    attach: int | None = None,
 ) -> Zygote:
     """Start (once per folder and process) the zygote learner processes of ``cwd`` fork from.
 
     ``preload`` defaults to what the folder's files import (``preload_for``); ``also`` adds what
-    the lab's recipes import in the worker (a manifest's ``[extra] worker_warm``).
+    the lab's recipes import in the worker (a manifest's ``[extra] worker_warm``). ``attach``
+    is a channel to a pooled zygote the runner already started (:class:`ZygotePool`).
     """
     key = str(cwd.resolve())
     with _shared_lock:
@@ -274,7 +325,7 @@ def start(
             return current
         chosen = list(preload) if preload is not None else preload_for(cwd)
         chosen += [name for name in also if name not in chosen]
-        zygote = Zygote(cwd, env, chosen)
+        zygote = Zygote.attach(attach, chosen) if attach is not None else Zygote(cwd, env, chosen)
         _shared[key] = zygote
         return zygote
 
@@ -292,6 +343,75 @@ def stop_all() -> None:
         _shared.clear()
 
 
+class ZygotePool:
+    """Zygotes that outlive one grading run, for many grades of one lab in one process.
+
+    A zygote boots in seconds when a lab's recipes need torch (ft-01: ~3.5 s of imports), and a
+    grading run starts one. The course's own lab tests grade a reference and then every copy of
+    it with one function broken: 22 grades of ft-01, each paying that boot. A pool starts one
+    zygote per (interpreter, lab, preload list) and hands each run a channel of its own
+    (``RunSpec.zygote_fd``); the zygote forks that run's learner processes, reports their exits
+    on that channel only, and kills them when the channel closes (the judge ended).
+
+    What the children share is still only what exists before any learner code runs. But one
+    pool's runs share one learner uid (chosen once, when grading as root), so two submissions
+    in one pool could reach each other's files: use it for one learner's grades (watch mode) or
+    the course's own copies of the reference, never for a class's batch (``grade-all`` starts a
+    zygote per run, as before). A lab has one zygote at a time: a new preload list (the files'
+    imports changed) replaces the old one.
+    """
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+        self.ids, self.ids_problem = identity.choose(python)
+        self._dir = Path(tempfile.mkdtemp(prefix="labkit-zygotes-"))
+        for sub in ("home", "tmp"):
+            (self._dir / sub).mkdir()
+        if self.ids is not None:
+            identity.hand_over(self._dir, self.ids)
+        self._zygotes: dict[tuple[str, ...], Zygote] = {}
+        self._lock = threading.Lock()
+
+    def connect(
+        self,
+        key: str,
+        preload: Sequence[str],
+        env: Mapping[str, str],
+        limit: Callable[[int], None] = lambda pid: None,
+    ) -> socket.socket:
+        """A channel for one grading run to the pool's zygote for ``key`` (a lab) and
+        ``preload``, started now if there is none; ``limit(pid)`` applies the lab's rlimits."""
+        wanted = (key, *preload)
+        with self._lock:
+            for other in [k for k in self._zygotes if k[0] == key and k != wanted]:
+                self._zygotes.pop(other).close()  # the files' imports changed (watch mode)
+            zygote = self._zygotes.get(wanted)
+            if zygote is None or not zygote.alive():
+                boot_env = {
+                    **env,
+                    "HOME": str(self._dir / "home"),
+                    "TMPDIR": str(self._dir / "tmp"),
+                }
+                zygote = Zygote(self._dir, boot_env, preload, python=self.python, ids=self.ids)
+                assert zygote.proc is not None
+                limit(zygote.proc.pid)
+                self._zygotes[wanted] = zygote
+        return zygote.add_client()
+
+    def close(self) -> None:
+        with self._lock:
+            for zygote in self._zygotes.values():
+                zygote.close()
+            self._zygotes.clear()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> ZygotePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # --- the zygote's side ---------------------------------------------------------------------------
 
 
@@ -306,14 +426,15 @@ def _not_dumpable() -> None:
 
 
 def _child(
-    request: dict[str, Any], fds: list[int], sock: socket.socket, wake: tuple[int, int]
+    request: dict[str, Any], fds: list[int], socks: Iterable[socket.socket], wake: tuple[int, int]
 ) -> None:
     """In the forked child: become ``python -m module argv`` and never return."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        sock.close()
+        for sock in socks:  # every channel to the zygote: learner code must never ask it to fork
+            sock.close()
         for fd in wake:
             os.close(fd)
         os.setsid()  # its own process group: a kill of the group reaches what it starts
@@ -327,6 +448,7 @@ def _child(
         args = [arg.format(**names) if "{fd" in arg else arg for arg in request["argv"]]
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # a pooled zygote boots in another run's TMPDIR (ZygotePool)
         os.chdir(request["cwd"])
         sys.argv = [request["module"], *args]
         try:
@@ -375,51 +497,89 @@ def _prepare(preload: list[str]) -> None:
     gc.freeze()
 
 
+def _reap(owners: dict[int, socket.socket]) -> None:
+    """Report every child that ended to the client that asked for it."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        owner = owners.pop(pid, None)
+        if owner is not None:
+            with contextlib.suppress(OSError):
+                owner.send(
+                    json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode()
+                )
+
+
+def _drop_client(
+    client: socket.socket, clients: dict[int, socket.socket], owners: dict[int, socket.socket]
+) -> None:
+    """A judge closed its channel (it ended): its children go with it, as they would with a
+    zygote of its own (PR_SET_PDEATHSIG)."""
+    for pid, owner in list(owners.items()):
+        if owner is client:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
+    clients.pop(client.fileno(), None)
+    client.close()
+
+
 def main(argv: list[str]) -> None:
-    sock = socket.socket(fileno=int(argv[0]))
+    control = socket.socket(fileno=int(argv[0]))
     _not_dumpable()
     if os.getppid() == 1:
         raise SystemExit(0)
-    first, _, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 0)
+    first, _, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 0)
     preload = json.loads(first).get("preload", [])
     _prepare(preload)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    sock.send(json.dumps({"ready": os.getpid()}).encode())
+    control.send(json.dumps({"ready": os.getpid()}).encode())
+    # The control channel (whoever started the zygote) and, for a pooled zygote, one channel per
+    # judge it serves (``{"client": true}`` passes one in); which channel asked for each child.
+    clients: dict[int, socket.socket] = {control.fileno(): control}
+    owners: dict[int, socket.socket] = {}
     while True:
-        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+        ready, _, _ = select.select([*clients, wake_r], [], [])
         if wake_r in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 4096)
-        while True:  # reap and report every child that ended
+        _reap(owners)
+        for fd in ready:
+            client = clients.get(fd)
+            if client is None:
+                continue
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
+                data, fds, _, _ = socket.recv_fds(client, _MAX_MESSAGE, 16)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                if client is control:
+                    os._exit(0)  # the judge (or the pool) closed its end: nothing more to fork
+                _drop_client(client, clients, owners)
+                continue
+            message = json.loads(data)
+            if message.get("client"):
+                for new_fd in fds:
+                    joined = socket.socket(fileno=new_fd)
+                    clients[joined.fileno()] = joined
+                    joined.send(json.dumps({"ready": os.getpid()}).encode())
+                continue
+            request = message.get("spawn") or {}
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
             if pid == 0:
-                break
-            code = os.waitstatus_to_exitcode(status)
-            with contextlib.suppress(OSError):
-                sock.send(json.dumps({"exit": pid, "code": code}).encode())
-        if sock.fileno() not in ready:
-            continue
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 16)
-        except OSError:
-            os._exit(0)
-        if not data:
-            os._exit(0)  # the judge closed its end: nothing more to fork
-        request = json.loads(data).get("spawn") or {}
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(request, fds, sock, (wake_r, wake_w))
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+                _child(request, fds, list(clients.values()), (wake_r, wake_w))
+            owners[pid] = client
+            for passed in fds:
+                os.close(passed)
+            client.send(json.dumps({"pid": pid}).encode())
 
 
 if __name__ == "__main__":
