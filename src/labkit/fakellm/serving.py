@@ -24,6 +24,20 @@ from labkit.errors import LabkitError
 START_TIMEOUT = 15.0
 
 
+def add_address_arguments(parser: Any, default_port: int) -> None:
+    """``--port`` and ``--host`` for a sub-command that serves (``labkit serve``, ``mcp-serve``):
+    loopback by default, port 0 for any free one."""
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
+        help=f"port (default {default_port}; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface (default 127.0.0.1, loopback only)"
+    )
+
+
 def port_in_use_message(port: int) -> str:
     """The one-line error for a busy port (what ``labkit serve`` prints)."""
     return f"port {port} is already in use: choose another with PORT=... (make serve) or --port"
