@@ -30,6 +30,7 @@ from typing import Any
 from rich.console import Console
 
 from labkit.grading.batch import BatchOptions, grade_all
+from labkit.grading.child import plain_pytest_argv
 from labkit.grading.manifest import load_manifest
 from labkit.grading.runner import GradeOptions, grade
 
@@ -45,22 +46,13 @@ def _plain_pytest(course: Path) -> float:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     started = time.perf_counter()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "labkit.grading.plugin",
-            "-p",
-            "no:cacheprovider",
+        plain_pytest_argv(
             "graders/calc",
-            "--lab-dir",
             "solutions/calc",
             # learner mode does not run hidden tests: leave the hidden one out here too
             "--deselect",
             "graders/calc/test_calc.py::test_add_large",
-        ],
+        ),
         cwd=course,
         env=env,
         capture_output=True,
