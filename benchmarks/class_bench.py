@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import ast
 import os
-import platform
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from benchmarks.machine import load_average, machine_line
 from labkit.grading.batch import BatchOptions, grade_all
 from labkit.grading.manifest import find_lab
 
@@ -81,7 +80,7 @@ def run() -> dict[str, Any]:
         "chat-01": int(os.environ.get("LABKIT_BENCH_CHAT01", DEFAULT_COUNTS["chat-01"])),
         "rag-02": int(os.environ.get("LABKIT_BENCH_RAG02", DEFAULT_COUNTS["rag-02"])),
     }
-    load = _load()
+    load = load_average()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="class-bench-") as tmp:
         for lab, count in counts.items():
@@ -90,7 +89,7 @@ def run() -> dict[str, Any]:
             subs = Path(tmp) / lab / "subs"
             tally = build_class(lab, count, subs)
             manifest = find_lab(ROOT, lab)
-            load_now = _load()
+            load_now = load_average()
             started = time.perf_counter()
             summary = grade_all(
                 manifest,
@@ -101,7 +100,7 @@ def run() -> dict[str, Any]:
             )
             elapsed = time.perf_counter() - started
             stats = summary.stats
-            load_before, load_after = load_now, _load()
+            load_before, load_after = load_now, load_average()
             rows.append(
                 {
                     "lab": lab,
@@ -120,20 +119,12 @@ def run() -> dict[str, Any]:
     return {"rows": rows, "load": load}
 
 
-def _load() -> float:
-    """The 1-minute load average (other work on the 2 cores shows here)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 def _write(rows: list[dict[str, Any]], load: float, smaller: bool) -> None:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# A whole class: grade-all and its report (benchmarks/class_bench.py)",
         "",
-        f"`grade-all --jobs {JOBS}`, instructor mode, default seed. Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs SHARED with other work (1-min load "
-        f"average {load:.1f} at start), {when}. Numbers on a busy machine are noisy: read them "
-        "as an order of magnitude.",
+        f"`grade-all --jobs {JOBS}`, instructor mode, default seed. {machine_line(load)}. "
+        "Numbers on a busy machine are noisy: read them as an order of magnitude.",
         "",
         *(
             [

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import load_average, machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "eval.md"
@@ -51,13 +51,12 @@ def run() -> dict[str, Any]:
     from labkit.fakellm import FakeLLM
     from labkit.fakellm.judge import judge_answer
 
-    load = os.getloadavg()[0]
+    load = load_average()
     lines = [
         "# Evaluation benchmark (benchmarks/eval_bench.py)",
         "",
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs shared with other work "
-        f"(1-min load average {load:.1f} at start), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-        "Timings on a loaded shared machine are noisy: read them as orders of magnitude.",
+        f"{machine_line(load)}. Timings on a loaded shared machine are noisy: read them as "
+        "orders of magnitude.",
         "",
     ]
     out: dict[str, Any] = {}

@@ -33,6 +33,7 @@ import anthropic
 import httpx
 import openai
 
+from benchmarks.machine import load_average, utc_now
 from labkit.fakellm import FakeLLM, create_app
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fakellm.md"
@@ -245,7 +246,7 @@ def _serve_subprocess() -> Iterator[str]:
 
 def run() -> dict[str, Any]:
     """Run both setups, write the markdown table, return the numbers."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     results: dict[str, Any] = {"ASGI only": _asgi(REQUESTS)}
     with FakeLLM() as fake:
         results["in-process"] = _measure(fake.url)
@@ -257,7 +258,7 @@ def run() -> dict[str, Any]:
         "anthropic": anthropic.__version__,
         "cpus": os.cpu_count(),
         "load_1min_at_start": round(load, 2),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": utc_now(),
     }
     results["meta"] = meta
     _write(results, meta)

@@ -16,20 +16,20 @@ Results go to ``benchmarks/results/grader.md``; ``run()`` also returns them as a
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from benchmarks.machine import load_average, machine_line
 from labkit.grading.batch import BatchOptions, grade_all
+from labkit.grading.child import plain_pytest_argv
 from labkit.grading.manifest import load_manifest
 from labkit.grading.runner import GradeOptions, grade
 
@@ -45,22 +45,13 @@ def _plain_pytest(course: Path) -> float:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     started = time.perf_counter()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "labkit.grading.plugin",
-            "-p",
-            "no:cacheprovider",
+        plain_pytest_argv(
             "graders/calc",
-            "--lab-dir",
             "solutions/calc",
             # learner mode does not run hidden tests: leave the hidden one out here too
             "--deselect",
             "graders/calc/test_calc.py::test_add_large",
-        ],
+        ),
         cwd=course,
         env=env,
         capture_output=True,
@@ -127,7 +118,7 @@ def _batch(jobs: int, work: Path) -> float:
 
 def run() -> dict[str, Any]:
     """Measure, write benchmarks/results/grader.md, return the numbers."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         work = Path(tmp)
         # a copy: inside the repository, tests/fixtures/conftest.py hides these tests from pytest
@@ -154,13 +145,11 @@ def run() -> dict[str, Any]:
 
 
 def _write(r: dict[str, Any]) -> None:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Grader overhead and batch throughput (benchmarks/grader_bench.py)",
         "",
         f"Fixture lab `calc` (4 visible tests, one runs the learner's CLI). Median of {REPEATS} runs. "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs shared with other work "
-        f"(1-min load average {r['load_average']:.2f} at start), {when}.",
+        f"{machine_line(r['load_average'])}.",
         "",
         "| measurement | seconds | vs plain pytest |",
         "|---|---:|---:|",

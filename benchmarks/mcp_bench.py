@@ -20,7 +20,6 @@ is the transport. Results go to ``benchmarks/results/mcp.md``; ``run()`` returns
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import anyio
 
+from benchmarks.machine import load_average, machine_line
 from labkit.fakellm import FakeLLM, reply
 from labkit.mcp_testing.fixtures import CourseMcp, copy_shop
 
@@ -121,7 +121,7 @@ def run() -> dict[str, Any]:
     fake = FakeLLM().start()
     for key, value in fake.env().items():
         os.environ[key] = value
-    load = os.getloadavg()[0]
+    load = load_average()
     try:
         rows = {
             "direct": _row(anyio.run(_time_direct, course)),
@@ -144,9 +144,8 @@ def run() -> dict[str, Any]:
         "# MCP tool-call overhead (benchmarks/mcp_bench.py)",
         "",
         f"One `query_shop` call (a one-row SELECT) on the course server, {CALLS} calls after "
-        f"{WARMUP} warm-up calls, one session, one call at a time. Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs shared with other work (1-min load "
-        f"average {load:.2f} at start), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"{WARMUP} warm-up calls, one session, one call at a time. "
+        f"{machine_line(load)}.",
         "",
         "| path | p50 ms | p99 ms | mean ms | overhead vs direct, p50 ms |",
         "|---|---:|---:|---:|---:|",

@@ -36,6 +36,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import load_average
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rag.md"
 REFERENCE = ROOT / "solutions" / "rag-02"
@@ -132,7 +134,7 @@ def run() -> dict[str, Any]:
     wiki = _wiki_documents(limit)
     wiki_name = f"Wikipedia summaries{' (SMOKE: first ' + str(len(wiki)) + ')' if limit else ''}"
     corpora = {"knowledge base": load_documents(), wiki_name: wiki}
-    load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     started_at = datetime.now(UTC)
     ingest_rows: list[IngestRow] = []
     with tempfile.TemporaryDirectory(prefix="labkit-rag-bench-") as tmp:
@@ -188,7 +190,7 @@ def run() -> dict[str, Any]:
         "answer_p50_ms": statistics.median(answer_ms),
         "answer_p95_ms": _percentile(answer_ms, 0.95),
     }
-    _write(ingest_rows, quality, limit, load_average, started_at)
+    _write(ingest_rows, quality, limit, load, started_at)
     return {"ingest": ingest_rows, **quality}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.machine import load_average, machine_line, utc_now
 from labkit.models import reranker as rr
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reranker.md"
@@ -217,8 +217,7 @@ def write_markdown(report: dict[str, Any], path: Path = RESULTS) -> None:
         "",
         f"Model: `{Path(info['model']).name}` (recipe {info.get('recipe_version', '?')}, seed "
         f"{info.get('seed', '?')}), trained from the packaged all-MiniLM-L6-v2 weights. "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs shared with other work "
-        f"(1-min load average {report['load_average']:.2f} at start), {report['date']}.",
+        f"{machine_line(report['load_average'], when=report['date'])}.",
         "",
     ]
     if "train_seconds" in info:
@@ -279,8 +278,8 @@ def write_markdown(report: dict[str, Any], path: Path = RESULTS) -> None:
 def run() -> dict[str, Any]:
     """Train the reranker if needed, evaluate it on every available held-out set, write the table."""
     report: dict[str, Any] = {
-        "load_average": os.getloadavg()[0],
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": load_average(),
+        "date": utc_now(),
     }
     model, report["training"] = _model_and_training()
     report["tasks"] = {}

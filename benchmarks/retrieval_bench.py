@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import load_average, machine_line
 from labkit.datasets import export_knowledge_base_beir, export_wiki_beir, load_beir
 from labkit.datasets.beir import BeirDataset
 from labkit.retrieval.evaluation import STAGES, build_searcher, evaluate_stages
@@ -104,7 +103,7 @@ def _table(result: dict[str, Any]) -> list[str]:
 
 
 def _write(results: dict[str, Any]) -> None:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     training = results["reranker"]
     trained = (
         f"{training['train_seconds']:.0f} s of training ({training.get('steps')} steps, "
@@ -117,9 +116,8 @@ def _write(results: dict[str, Any]) -> None:
         "# Retrieval stages (benchmarks/retrieval_bench.py)",
         "",
         f"Pipeline: `solutions/rag-03` through `labkit.retrieval` (what `labkit eval-retrieval` "
-        f"runs); reranker `{training['model']}` over the fused top {RERANK_DEPTH}. Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs shared with other work (1-min load "
-        f"average {load:.2f} at the end), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"runs); reranker `{training['model']}` over the fused top {RERANK_DEPTH}. "
+        f"{machine_line(load, measured='at the end')}.",
         "",
     ]
     for result in results["datasets"]:

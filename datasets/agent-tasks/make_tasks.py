@@ -469,7 +469,7 @@ def shop_tasks(
     def quoted(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
-    for sku, name, _, _ in rng.sample(products, 6):
+    for _sku, name, _, _ in rng.sample(products, 6):
         n = rng.randint(2, 7)
         tasks.append(
             (

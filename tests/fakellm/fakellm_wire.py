@@ -27,6 +27,16 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 OPENAI_HEADERS = {"Authorization": "Bearer sk-test"}
 ANTHROPIC_HEADERS = {"x-api-key": "sk-test", "anthropic-version": "2023-06-01"}
 
+# The one tool the protocol tests declare, in each API's own wire shape (an Anthropic tool, a
+# Chat Completions function, a Responses function): its name, description and JSON Schema.
+WEATHER_NAME = "get_weather"
+WEATHER_DESCRIPTION = "Current weather for a city"
+WEATHER_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+
 
 # Fields the real API sends that one supported SDK line declares and the other does not
 # (openai 2.x requires ``name`` here; openai 3.x dropped it from the type).

@@ -16,7 +16,16 @@ from anthropic.types import (
     RawMessageStreamEvent,
     ToolParam,
 )
-from fakellm_wire import Raw, collect_anthropic_text, sse, strict, strict_union
+from fakellm_wire import (
+    WEATHER_DESCRIPTION,
+    WEATHER_NAME,
+    WEATHER_PARAMETERS,
+    Raw,
+    collect_anthropic_text,
+    sse,
+    strict,
+    strict_union,
+)
 from pydantic import BaseModel
 
 from labkit.fakellm import FakeLLM, reply
@@ -24,13 +33,9 @@ from labkit.fakellm import FakeLLM, reply
 MODEL = "fake-gpt"
 USER: list[MessageParam] = [{"role": "user", "content": "Say hello"}]
 WEATHER: ToolParam = {
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
+    "name": WEATHER_NAME,
+    "description": WEATHER_DESCRIPTION,
+    "input_schema": WEATHER_PARAMETERS,
 }
 
 

@@ -9,7 +9,14 @@ import json
 
 import openai
 import pytest
-from fakellm_wire import Raw, data_frames, strict
+from fakellm_wire import (
+    WEATHER_DESCRIPTION,
+    WEATHER_NAME,
+    WEATHER_PARAMETERS,
+    Raw,
+    data_frames,
+    strict,
+)
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -26,13 +33,9 @@ USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello
 WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
+        "name": WEATHER_NAME,
+        "description": WEATHER_DESCRIPTION,
+        "parameters": WEATHER_PARAMETERS,
     },
 }
 

@@ -7,7 +7,15 @@ import json
 import numpy as np
 import openai
 import pytest
-from fakellm_wire import Raw, sse, strict, strict_union
+from fakellm_wire import (
+    WEATHER_DESCRIPTION,
+    WEATHER_NAME,
+    WEATHER_PARAMETERS,
+    Raw,
+    sse,
+    strict,
+    strict_union,
+)
 from openai.types import CreateEmbeddingResponse, Model
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import BaseModel
@@ -17,13 +25,9 @@ from labkit.fakellm import FakeLLM, reply
 MODEL = "fake-gpt"
 WEATHER = {
     "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
+    "name": WEATHER_NAME,
+    "description": WEATHER_DESCRIPTION,
+    "parameters": WEATHER_PARAMETERS,
     "strict": True,
 }
 

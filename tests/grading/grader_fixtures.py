@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 if TYPE_CHECKING:
     from labkit.grading.learner import Learner
@@ -95,13 +98,26 @@ ALTERNATIVE_GOOD = variant(
 )
 
 
-def worker_learner(folder: Path, files: dict[str, str], timeout: float) -> Iterator[Learner]:
-    """A :class:`Learner` (and so a worker process) over ``folder`` holding ``files``, its worker
-    stopped afterwards: ``yield from`` it in a module-scoped fixture."""
-    from labkit.grading.learner import Learner
+def worker_fixtures(files: dict[str, str], module: str, timeout: float) -> tuple[Any, Any]:
+    """The fixtures ``learner`` (module-scoped: a :class:`Learner`, and so a worker process, over
+    a folder holding ``files``, stopped afterwards) and ``mod`` (per test: ``module`` imported
+    through it, with a fresh ``timeout``-second test deadline, as the grading plugin gives every
+    test). Assign them at a test module's top: ``learner, mod = worker_fixtures(...)``."""
 
-    for name, code in files.items():
-        (folder / name).write_text(code)
-    learner = Learner(folder, "labs/demo", default_timeout=timeout)
-    yield learner
-    learner.stop_worker()
+    @pytest.fixture(scope="module")
+    def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
+        from labkit.grading.learner import Learner
+
+        folder = tmp_path_factory.mktemp("lab")
+        for name, code in files.items():
+            (folder / name).write_text(code)
+        learner = Learner(folder, "labs/demo", default_timeout=timeout)
+        yield learner
+        learner.stop_worker()
+
+    @pytest.fixture
+    def mod(learner: Learner) -> Any:
+        learner.test_deadline = time.monotonic() + timeout
+        return learner.import_module(module)
+
+    return learner, mod

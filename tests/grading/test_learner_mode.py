@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from grader_fixtures import (
 )
 
 from labkit.cli import main
+from labkit.grading.child import plain_pytest_argv
 from labkit.grading.manifest import LabManifest
 from labkit.grading.records import other_path
 from labkit.grading.runner import GradeOptions, GradeResult, grade
@@ -228,19 +228,7 @@ def test_learner_mode_attacks_change_nothing(
 def test_lab_authors_can_run_the_plugin_directly(course: Path) -> None:
     """``pytest graders/<id> -p labkit.grading.plugin`` works without the runner (no guard)."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "labkit.grading.plugin",
-            "-p",
-            "no:cacheprovider",
-            "graders/calc",
-            "--lab-dir",
-            "solutions/calc",
-        ],
+        plain_pytest_argv("graders/calc", "solutions/calc"),
         cwd=course,
         capture_output=True,
         text=True,

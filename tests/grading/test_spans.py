@@ -3,12 +3,10 @@ a grader span that learner spans take as their parent."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from grader_fixtures import worker_learner
+from grader_fixtures import worker_fixtures
 
 from labkit.grading.learner import Learner
 from labkit.grading.recipes import make
@@ -31,15 +29,7 @@ def work(tracer, name):
 """
 
 
-@pytest.fixture(scope="module")
-def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    yield from worker_learner(tmp_path_factory.mktemp("lab"), {"spanny.py": CODE}, timeout=20)
-
-
-@pytest.fixture
-def mod(learner: Learner) -> Any:
-    learner.test_deadline = time.monotonic() + 20
-    return learner.import_module("spanny")
+learner, mod = worker_fixtures({"spanny.py": CODE}, "spanny", timeout=20)
 
 
 def test_spans_come_back_as_dicts_under_the_grader_span(learner: Learner, mod: Any) -> None:

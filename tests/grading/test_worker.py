@@ -12,13 +12,12 @@ import decimal
 import math
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
-from grader_fixtures import worker_learner
+from grader_fixtures import worker_fixtures
 
 from labkit.datasets import Document
 from labkit.grading.codec import Codec, CodecError
@@ -118,16 +117,20 @@ def client_type(client):
 """
 
 
-@pytest.fixture(scope="module")
-def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    files = {"mod.py": CODE, "broken.py": "def f(:\n    pass\n"}
-    yield from worker_learner(tmp_path_factory.mktemp("lab"), files, timeout=10)
+# What mod.doc() returns, built here by the judge.
+KB_DOC = Document(
+    id="d",
+    title="t",
+    kind="policy",
+    version="1",
+    date="2025-01-01",
+    text="x",
+    path=Path("/kb/d.md"),
+)
 
-
-@pytest.fixture
-def mod(learner: Learner) -> Any:
-    learner.test_deadline = time.monotonic() + 10
-    return learner.import_module("mod")
+learner, mod = worker_fixtures(
+    {"mod.py": CODE, "broken.py": "def f(:\n    pass\n"}, "mod", timeout=10
+)
 
 
 VALUES: list[Any] = [
@@ -199,15 +202,7 @@ def test_learner_dataclass_is_a_record_compared_as_data(mod: Any) -> None:
 def test_judge_contract_types_are_rebuilt_by_the_judge(mod: Any) -> None:
     doc = mod.doc()
     assert type(doc) is Document
-    assert doc == Document(
-        id="d",
-        title="t",
-        kind="policy",
-        version="1",
-        date="2025-01-01",
-        text="x",
-        path=Path("/kb/d.md"),
-    )
+    assert doc == KB_DOC
     assert mod.echo(doc) == doc  # and sent by value the other way
 
 
@@ -219,15 +214,7 @@ def test_always_equal_objects_and_contract_subclasses_do_not_pass(mod: Any) -> N
     assert "TOUCHED" not in os.environ  # its __getattr__ never ran here
     sneaky = mod.sneaky()
     assert type(sneaky) is not Document
-    assert sneaky != Document(
-        id="other",
-        title="t",
-        kind="policy",
-        version="1",
-        date="2025-01-01",
-        text="x",
-        path=Path("/kb/d.md"),
-    )
+    assert sneaky != dataclasses.replace(KB_DOC, id="other")
 
 
 def test_learner_objects_stay_in_the_worker_and_stream(mod: Any) -> None:

@@ -10,14 +10,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from grader_fixtures import worker_learner
+from grader_fixtures import worker_fixtures
 
-from labkit.grading.learner import Learner
 from labkit.grading.remote import Remote
 
 CODE = '''
@@ -39,15 +35,7 @@ def same_functions(tools):
 '''
 
 
-@pytest.fixture(scope="module")
-def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learner]:
-    yield from worker_learner(tmp_path_factory.mktemp("lab"), {"agentish.py": CODE}, timeout=10)
-
-
-@pytest.fixture
-def mod(learner: Learner) -> Any:
-    learner.test_deadline = time.monotonic() + 10
-    return learner.import_module("agentish")
+learner, mod = worker_fixtures({"agentish.py": CODE}, "agentish", timeout=10)
 
 
 def test_a_judge_tool_that_raises_is_an_exception_in_learner_code(mod: Any) -> None:

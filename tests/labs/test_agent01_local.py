@@ -9,27 +9,28 @@ still takes seconds per call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from labkit.fakellm import local
 from labkit.fakellm.types import ChatRequest, Message
-from labkit.models import local_llm
+from labkit.models.local_chat import Completion, Generation, LocalChatBase
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _RecordingLLM:
-    """Stands in for LocalLLM: records the options each call got."""
+class _RecordingLLM(LocalChatBase):
+    """Stands in for LocalLLM: records the request each call made."""
 
     def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
+        super().__init__()
+        self.calls: list[Generation] = []
 
-    def complete(self, messages: list[dict[str, str]], **options: Any) -> local_llm.Completion:
-        self.calls.append(options)
-        return local_llm.Completion("Thought: ok", "stop", 3, 2)
+    def generate(self, request: Generation, emit: Callable[[str], None] | None) -> Completion:
+        self.calls.append(request)
+        return Completion("Thought: ok", "stop", 3, 2)
 
 
 def test_local_provider_passes_stop_to_the_model() -> None:
@@ -45,7 +46,7 @@ def test_local_provider_passes_stop_to_the_model() -> None:
     behaviour.respond(request)
     request.stop = []
     behaviour.respond(request)
-    assert [call.get("stop") for call in llm.calls] == [["Observation:"], None]
+    assert [call.stop for call in llm.calls] == [["Observation:"], None]
 
 
 @pytest.mark.slow

@@ -18,20 +18,14 @@ DEFAULT_PORT = 8787
 
 def register(subparsers: Any) -> None:
     """Add the ``serve`` sub-command to the ``labkit`` parser."""
+    from labkit.fakellm.serving import add_address_arguments
+
     parser = subparsers.add_parser(
         "serve",
         help="run the fake LLM provider (OpenAI + Anthropic protocols) on 127.0.0.1",
         description="Run the fake LLM provider until Ctrl-C.",
     )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_PORT,
-        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface (default 127.0.0.1, loopback only)"
-    )
+    add_address_arguments(parser, DEFAULT_PORT)
     parser.add_argument(
         "--stream-delay",
         type=float,

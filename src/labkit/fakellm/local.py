@@ -15,10 +15,11 @@ from typing import Any
 
 from labkit.fakellm.server import FakeLLM
 from labkit.fakellm.types import Reply
+from labkit.models.local_chat import LocalChatModel, Messages, Sampling
 from labkit.models.local_llm import get_local_llm
 
 
-def to_local_messages(request: Any) -> list[dict[str, str]]:
+def to_local_messages(request: Any) -> Messages:
     """Flatten a normalised ChatRequest into the plain role/content turns SmolLM2 understands.
 
     The small model has no tool-call format, so tool calls and tool results become text turns
@@ -43,7 +44,7 @@ class _FinishingStream:
     cut by ``max_tokens`` reaches the client as ``length`` / ``max_tokens``, as from a real API.
     """
 
-    def __init__(self, llm: Any, messages: list[dict[str, str]], **options: Any) -> None:
+    def __init__(self, llm: LocalChatModel, messages: Messages, options: Sampling) -> None:
         self._llm, self._messages, self._options = llm, messages, options
         self._info: dict[str, Any] = {}
 
@@ -63,15 +64,14 @@ class LocalModelBehaviour:
     llama.cpp produces them; other requests get the whole completion with its finish reason.
     """
 
-    def __init__(self, llm: Any = None, default_max_tokens: int = 256) -> None:
+    def __init__(self, llm: LocalChatModel | None = None, default_max_tokens: int = 256) -> None:
         self._llm = llm
         self.default_max_tokens = default_max_tokens
 
     @property
-    def llm(self) -> Any:
-        """The model (loaded on the first request, not when the server starts): a
-        :class:`LocalLLM`, or any object with its ``complete``/``stream`` methods (a fine-tuned
-        model: :class:`labkit.models.smollm2.TransformersLLM`)."""
+    def llm(self) -> LocalChatModel:
+        """The model (loaded on the first request, not when the server starts): the packaged
+        SmolLM2, a fine-tuned model (``LABKIT_LOCAL_MODEL``), or one handed in."""
         if self._llm is None:
             self._llm = get_local_llm()
         return self._llm
@@ -79,24 +79,15 @@ class LocalModelBehaviour:
     def respond(self, request: Any) -> Any:
         """Generate the reply to ``request`` (a labkit.fakellm ChatRequest)."""
         messages = to_local_messages(request)
-        max_tokens = request.max_tokens or self.default_max_tokens
-        temperature = request.temperature if request.temperature is not None else 0.0
-        seed = request.seed if request.seed is not None else 0
-        stop = list(request.stop) or None  # OpenAI `stop` / Anthropic `stop_sequences`
+        options: Sampling = {
+            "max_tokens": request.max_tokens or self.default_max_tokens,
+            "temperature": request.temperature if request.temperature is not None else 0.0,
+            "seed": request.seed if request.seed is not None else 0,
+            "stop": list(request.stop) or None,  # OpenAI `stop` / Anthropic `stop_sequences`
+        }
         if request.stream:
-            return Reply(
-                text_stream=_FinishingStream(
-                    self.llm,
-                    messages,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    seed=seed,
-                    stop=stop,
-                )
-            )
-        done = self.llm.complete(
-            messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
-        )
+            return Reply(text_stream=_FinishingStream(self.llm, messages, options))
+        done = self.llm.complete(messages, **options)
         return Reply(
             text=done.text, finish_reason="length" if done.finish_reason == "length" else "stop"
         )

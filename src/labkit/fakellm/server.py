@@ -17,7 +17,7 @@ over real HTTP (their retries, timeouts and stream parsing all run for real).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Self
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class FakeLLM(Served):
     """
 
     _what = "the fake provider"
+    _thread_name = "labkit-fakellm"
+    _uvicorn_options: ClassVar[dict[str, Any]] = {"lifespan": "off", "timeout_keep_alive": 30}
 
     def __init__(
         self,
@@ -53,26 +55,11 @@ class FakeLLM(Served):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(
-        self,
-        port: int = 0,
-        host: str = "127.0.0.1",
-        *,
-        on_bound: Callable[[int], None] | None = None,
-    ) -> Self:
-        """Serve on ``host:port`` (0 = a free port) and return once it accepts connections.
-
-        ``on_bound(port)`` runs after the port is reserved and before the server accepts anything
-        (the grader registers the port with its network guard there). Raises LabkitError when
-        the port is taken. Starting a started server is a no-op.
-        """
-        if self._server is not None:
-            return self
+    def _app(self, host: str) -> Any:
+        """The provider's app (the same on any host); a scripted dropped connection is not
+        logged as an error."""
         quiet_deliberate_drops()
-        self._serve(
-            self.app, port, host, on_bound, "labkit-fakellm", lifespan="off", timeout_keep_alive=30
-        )
-        return self
+        return self.app
 
     @property
     def url(self) -> str:

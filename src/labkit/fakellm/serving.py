@@ -17,11 +17,25 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from labkit.errors import LabkitError
 
 START_TIMEOUT = 15.0
+
+
+def add_address_arguments(parser: Any, default_port: int) -> None:
+    """``--port`` and ``--host`` for a sub-command that serves (``labkit serve``, ``mcp-serve``):
+    loopback by default, port 0 for any free one."""
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
+        help=f"port (default {default_port}; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface (default 127.0.0.1, loopback only)"
+    )
 
 
 def port_in_use_message(port: int) -> str:
@@ -149,9 +163,15 @@ def serve_in_foreground(server: Any, banner: str, what: str) -> None:
 
 class Served:
     """What the fake provider and the course MCP server share: one app served on a loopback port
-    in a daemon thread, started once (:meth:`_serve`), stopped by :meth:`stop` or a ``with``."""
+    in a daemon thread, started once (:meth:`start`), stopped by :meth:`stop` or a ``with``.
+
+    A subclass says what it serves (:meth:`_app`) and how (:attr:`_thread_name`,
+    :attr:`_uvicorn_options`).
+    """
 
     _what = "the server"  # names it in errors: "the fake provider is not started"
+    _thread_name = "labkit-served"  # the serving thread is "<this>-<port>"
+    _uvicorn_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
         self._server: Any = None
@@ -159,20 +179,36 @@ class Served:
         self._port: int | None = None
         self._host = "127.0.0.1"
 
-    def _serve(
+    def _app(self, host: str) -> Any:
+        """The ASGI app to serve on ``host`` (built when the server starts)."""
+        raise NotImplementedError
+
+    def start(
         self,
-        app: Any,
-        port: int,
-        host: str,
-        on_bound: Callable[[int], None] | None,
-        thread_name: str,
-        **options: Any,
-    ) -> None:
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        on_bound: Callable[[int], None] | None = None,
+    ) -> Self:
+        """Serve on ``host:port`` (0 = a free port) and return once it accepts connections.
+
+        ``on_bound(port)`` runs after the port is reserved and before the server accepts anything
+        (the grader registers the port with its network guard there). Raises LabkitError when
+        the port is taken or the server does not start. Starting a started server is a no-op.
+        """
+        if self._server is not None:
+            return self
+        app = self._app(host)
         sock = bind_announced(host, port, on_bound)
         self._port, self._host = sock.getsockname()[1], host
         self._server, self._thread = serve_in_thread(
-            app, sock, what=self._what, thread_name=f"{thread_name}-{self._port}", **options
+            app,
+            sock,
+            what=self._what,
+            thread_name=f"{self._thread_name}-{self._port}",
+            **self._uvicorn_options,
         )
+        return self
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop serving: wait up to ``grace`` seconds for open streams and sessions to close.
@@ -197,9 +233,6 @@ class Served:
         if self._port is None:
             raise RuntimeError(f"{self._what} is not started: call .start() first")
         return self._port
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> Self:
-        raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self.start() if self._server is None else self

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -126,6 +127,29 @@ def prepare_folder(
     ini = work / "pytest.ini"
     ini.write_text(_INI, encoding="utf-8")
     return lab, tests, hidden, ini
+
+
+def plain_pytest_argv(tests: str | Path, lab_dir: str | Path, *extra: str) -> list[str]:
+    """The plugin run by plain pytest, without the runner: ``python -m pytest -q -p
+    labkit.grading.plugin -p no:cacheprovider <tests> --lab-dir <lab_dir> [extra...]``.
+
+    No copy, no guard, one process (docs/GRADING.md, "Running it"): what a lab author runs to
+    debug a grader, and the baseline :func:`child_argv`'s guarded run is measured against.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "labkit.grading.plugin",
+        "-p",
+        "no:cacheprovider",
+        str(tests),
+        "--lab-dir",
+        str(lab_dir),
+        *extra,
+    ]
 
 
 def child_argv(

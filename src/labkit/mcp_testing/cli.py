@@ -25,15 +25,14 @@ DEFAULT_PORT = 8788
 
 def register(subparsers: Any) -> None:
     """Add the ``mcp-serve`` sub-command to the ``labkit`` parser."""
+    from labkit.fakellm.serving import add_address_arguments
+
     parser = subparsers.add_parser(
         "mcp-serve",
         help="serve the course's MCP tools (or your own server) over streamable HTTP on 127.0.0.1",
         description="Serve an MCP server with the course tools until Ctrl-C.",
     )
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    add_address_arguments(parser, DEFAULT_PORT)
     parser.add_argument(
         "--db", type=Path, default=None, help="shop database to serve (default: a temporary copy)"
     )

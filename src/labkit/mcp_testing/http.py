@@ -8,8 +8,7 @@ class in the foreground.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, ClassVar
 
 from labkit.fakellm.serving import Served
 
@@ -20,25 +19,15 @@ class HttpMcpServer(Served):
     """One ``MCPServer`` served at ``http://127.0.0.1:<port>/mcp`` (streamable HTTP)."""
 
     _what = "the MCP server"
+    _thread_name = "labkit-mcp"
+    _uvicorn_options: ClassVar[dict[str, Any]] = {"lifespan": "on"}
 
     def __init__(self, server: Any) -> None:
         super().__init__()
         self.server = server
 
-    def start(
-        self,
-        port: int = 0,
-        host: str = "127.0.0.1",
-        *,
-        on_bound: Callable[[int], None] | None = None,
-    ) -> Self:
-        """Serve and return once the server accepts connections (LabkitError if the port is
-        taken or it does not start)."""
-        if self._server is not None:
-            return self
-        app = self.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
-        self._serve(app, port, host, on_bound, "labkit-mcp", lifespan="on")
-        return self
+    def _app(self, host: str) -> Any:
+        return self.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
 
     @property
     def url(self) -> str:

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import queue
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from labkit.errors import LabkitError
+from labkit.models.local_chat import (
+    Completion,
+    Generation,
+    LocalChatBase,
+    LocalChatModel,
+)
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ID = "smollm2-135m-instruct"
@@ -46,17 +49,7 @@ def gguf_path() -> Path:
     return path
 
 
-@dataclass
-class Completion:
-    """A finished local completion."""
-
-    text: str
-    finish_reason: str  # "stop" or "length"
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class LocalLLM:
+class LocalLLM(LocalChatBase):
     """SmolLM2 through xllamacpp: chat completion, whole or streamed piece by piece.
 
     One instance per process (see :func:`get_local_llm`); calls are serialised because the
@@ -64,6 +57,7 @@ class LocalLLM:
     """
 
     def __init__(self, n_ctx: int = 2048, threads: int | None = None) -> None:
+        super().__init__()
         try:
             import xllamacpp
         except ImportError as exc:
@@ -75,116 +69,74 @@ class LocalLLM:
         params.verbosity = -1  # llama.cpp logs would interleave with the learner's chat output
         params.no_host = True  # no HTTP listener of llama.cpp's own: we serve it ourselves
         self._server: Any = xllamacpp.Server(params)
-        self._lock = threading.Lock()
 
-    @staticmethod
-    def _request(
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
-        stop: list[str] | None = None,
-    ) -> dict[str, Any]:
+    def generate(self, request: Generation, emit: Callable[[str], None] | None) -> Completion:
+        """One llama.cpp chat completion; streamed through its blocking callback if ``emit``."""
         req: dict[str, Any] = {
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
         }
-        if seed is not None:
-            req["seed"] = seed
-        if stop:
+        if request.seed is not None:
+            req["seed"] = request.seed
+        if request.stop:
             # llama.cpp ends generation at these strings and leaves them out of the text, as the
             # real APIs do (a ReAct agent's "Observation:" depends on it).
-            req["stop"] = list(stop)
-        return req
-
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        stop: list[str] | None = None,
-    ) -> Completion:
-        """Generate a whole reply to OpenAI-style ``messages`` (role/content strings), ending at
-        any of the ``stop`` strings (not included in the text)."""
-        with self._lock:
-            result = self._server.handle_chat_completions(
-                self._request(messages, max_tokens, temperature, seed, stop)
+            req["stop"] = list(request.stop)
+        if emit is None:
+            result = self._server.handle_chat_completions(req)
+            _raise_for_error(result)
+            choice = result["choices"][0]
+            return _completion(
+                choice["message"].get("content") or "",
+                choice.get("finish_reason"),
+                result.get("usage"),
             )
-        if "error" in result:
-            raise LabkitError(f"the local model failed: {result['error']}")
-        choice = result["choices"][0]
-        usage = result.get("usage", {})
-        return Completion(
-            text=choice["message"].get("content") or "",
-            finish_reason=choice.get("finish_reason") or "stop",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-        )
-
-    def stream(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        finish: dict[str, Any] | None = None,
-        stop: list[str] | None = None,
-    ) -> Iterator[str]:
-        """Yield the reply's text pieces as llama.cpp produces them.
-
-        xllamacpp's streaming API is a blocking callback, so generation runs on a worker thread
-        that feeds a queue; the caller iterates at its own pace. If ``finish`` is given, it
-        receives ``finish_reason`` and token counts once the stream ends.
-        """
-        pieces: queue.Queue[str | BaseException | None] = queue.Queue()
-        info: dict[str, Any] = finish if finish is not None else {}
+        text: list[str] = []
+        last: dict[str, Any] = {}
 
         def on_chunk(chunk: dict[str, Any]) -> None:
             if "error" in chunk:
-                pieces.put(LabkitError(f"the local model failed: {chunk['error']}"))
+                last["error"] = chunk
                 return
             for choice in chunk.get("choices", []):
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    pieces.put(text)
+                piece = (choice.get("delta") or {}).get("content")
+                if piece:
+                    text.append(piece)
+                    emit(piece)
                 if choice.get("finish_reason"):
-                    info["finish_reason"] = choice["finish_reason"]
+                    last["finish_reason"] = choice["finish_reason"]
             if chunk.get("usage"):
-                info["prompt_tokens"] = chunk["usage"].get("prompt_tokens", 0)
-                info["completion_tokens"] = chunk["usage"].get("completion_tokens", 0)
+                last["usage"] = chunk["usage"]
 
-        def run() -> None:
-            try:
-                req = self._request(messages, max_tokens, temperature, seed, stop)
-                req["stream"] = True
-                with self._lock:
-                    self._server.handle_chat_completions(req, on_chunk)
-            except BaseException as exc:  # surface generation errors to the consumer
-                pieces.put(exc)
-            finally:
-                pieces.put(None)
+        req["stream"] = True
+        self._server.handle_chat_completions(req, on_chunk)
+        _raise_for_error(last.get("error", {}))
+        return _completion("".join(text), last.get("finish_reason"), last.get("usage"))
 
-        threading.Thread(target=run, name="labkit-local-llm", daemon=True).start()
-        while True:
-            item = pieces.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+
+def _raise_for_error(result: dict[str, Any]) -> None:
+    if "error" in result:
+        raise LabkitError(f"the local model failed: {result['error']}")
+
+
+def _completion(text: str, finish_reason: str | None, usage: dict[str, Any] | None) -> Completion:
+    usage = usage or {}
+    return Completion(
+        text=text,
+        finish_reason=finish_reason or "stop",
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+    )
 
 
 @lru_cache(maxsize=1)
-def get_local_llm() -> Any:
+def get_local_llm() -> LocalChatModel:
     """The process-wide local model (loads in ~0.4 s on first use).
 
     ``LABKIT_LOCAL_MODEL=<folder>`` serves a saved transformers model instead (a merged fine-tune
-    from lab ft-01) through :class:`labkit.models.smollm2.TransformersLLM`, which has the same
-    ``complete``/``stream`` interface.
+    from lab ft-01) through :class:`labkit.models.smollm2.TransformersLLM`: both are a
+    :class:`~labkit.models.local_chat.LocalChatModel`.
     """
     folder = os.environ.get("LABKIT_LOCAL_MODEL")
     if folder:

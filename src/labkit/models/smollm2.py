@@ -11,7 +11,7 @@ GGUF file (dequantised to float32; needs the ``gguf`` package). Nothing is downl
   vocabulary, chat template, GQA, tied embeddings) with 2 layers of width 64 in a second: what the
   ft-01 grader trains on, so its tests take seconds;
 - :class:`TransformersLLM` answers chat requests with a saved (merged) model through
-  ``generate``: the same ``complete``/``stream`` interface as :class:`LocalLLM`, so
+  ``generate``: a :class:`~labkit.models.local_chat.LocalChatModel` like :class:`LocalLLM`, so
   ``LABKIT_LOCAL_MODEL=<folder>`` puts a fine-tuned model behind ``LABKIT_PROVIDER=local``.
 """
 
@@ -22,15 +22,15 @@ import hashlib
 import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.models.embedder import cache_dir
-from labkit.models.local_llm import Completion, gguf_path
+from labkit.models.local_chat import Completion, Generation, LocalChatBase
+from labkit.models.local_llm import gguf_path
 
 PACKAGED_TOKENIZER = Path(__file__).with_name("smollm2_tokenizer")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
@@ -149,14 +149,17 @@ def tiny_model(seed: int = 0, **overrides: Any) -> Any:
     return LlamaForCausalLM(config).eval()
 
 
-class TransformersLLM:
+class TransformersLLM(LocalChatBase):
     """Chat with a saved causal LM (e.g. a merged fine-tune) through transformers ``generate``.
 
-    Same ``complete``/``stream`` interface as :class:`labkit.models.local_llm.LocalLLM`; greedy
-    when ``temperature`` is 0. Calls are serialised: one model, one generation at a time.
+    A :class:`~labkit.models.local_chat.LocalChatModel` like
+    :class:`labkit.models.local_llm.LocalLLM`; greedy when ``temperature`` is 0.
     """
 
+    thread_name = "labkit-transformers-llm"
+
     def __init__(self, folder: str | Path) -> None:
+        super().__init__()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -169,99 +172,59 @@ class TransformersLLM:
         self.model: Any = AutoModelForCausalLM.from_pretrained(
             str(path), dtype=torch.float32
         ).eval()
-        self._lock = threading.Lock()
 
-    def _generate_kwargs(
-        self,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
-        stop: list[str] | None,
-    ) -> dict[str, Any]:
+    def generate(self, request: Generation, emit: Callable[[str], None] | None) -> Completion:
+        """One ``generate`` call; if ``emit``, a streamer passes it the text as it is decoded.
+
+        The streamed pieces are the raw text (a stop string included, where generation ended on
+        one); the returned completion's text is cut at the first stop string.
+        """
         import torch
 
         ids = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            request.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        if seed is not None:
-            torch.manual_seed(seed)
+        if request.seed is not None:
+            torch.manual_seed(request.seed)
         kwargs: dict[str, Any] = {
             "input_ids": ids["input_ids"],
             "attention_mask": ids["attention_mask"],
-            "max_new_tokens": max_tokens,
+            "max_new_tokens": request.max_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
-            "do_sample": temperature > 0,
+            "do_sample": request.temperature > 0,
         }
-        if temperature > 0:
-            kwargs["temperature"] = temperature
-        if stop:
-            kwargs["stop_strings"] = list(stop)
+        if request.temperature > 0:
+            kwargs["temperature"] = request.temperature
+        if request.stop:
+            kwargs["stop_strings"] = list(request.stop)
             kwargs["tokenizer"] = self.tokenizer
-        return kwargs
-
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        stop: list[str] | None = None,
-    ) -> Completion:
-        """Generate a whole reply to OpenAI-style ``messages``."""
-        import torch
-
-        kwargs = self._generate_kwargs(messages, max_tokens, temperature, seed, stop)
+        if emit is not None:
+            kwargs["streamer"] = _emitting_streamer(self.tokenizer, emit)
         prompt_len = kwargs["input_ids"].shape[1]
-        with self._lock, torch.inference_mode():
-            out = self.model.generate(**kwargs)[0, prompt_len:]
-        new = out.tolist()
+        with torch.inference_mode():
+            new = self.model.generate(**kwargs)[0, prompt_len:].tolist()
         ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        for s in stop or []:
+        for s in request.stop or []:
             text = text.split(s)[0]
         return Completion(
             text=text,
-            finish_reason="stop" if ended or len(new) < max_tokens else "length",
+            finish_reason="stop" if ended or len(new) < request.max_tokens else "length",
             prompt_tokens=prompt_len,
             completion_tokens=len(new),
         )
 
-    def stream(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        finish: dict[str, Any] | None = None,
-        stop: list[str] | None = None,
-    ) -> Iterator[str]:
-        """Yield the reply's text pieces as ``generate`` produces them (a thread feeds a
-        ``TextIteratorStreamer``)."""
-        import torch
-        from transformers import TextIteratorStreamer
 
-        kwargs = self._generate_kwargs(messages, max_tokens, temperature, seed, stop)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        info: dict[str, Any] = finish if finish is not None else {}
-        result: dict[str, Any] = {}
+def _emitting_streamer(tokenizer: Any, emit: Callable[[str], None]) -> Any:
+    """A transformers ``TextStreamer`` (it decodes whole words as tokens arrive) that hands each
+    finished piece of the reply (never the prompt, no special tokens) to ``emit``."""
+    from transformers import TextStreamer
 
-        def run() -> None:
-            with self._lock, torch.inference_mode():
-                result["out"] = self.model.generate(**kwargs, streamer=streamer)
+    class Streamer(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            emit(text)
 
-        worker = threading.Thread(target=run, name="labkit-transformers-llm", daemon=True)
-        worker.start()
-        yield from (piece for piece in streamer if piece)
-        worker.join()
-        prompt_len = kwargs["input_ids"].shape[1]
-        new = result["out"][0, prompt_len:].tolist() if "out" in result else []
-        ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
-        info["finish_reason"] = "stop" if ended or len(new) < max_tokens else "length"
-        info["prompt_tokens"] = prompt_len
-        info["completion_tokens"] = len(new)
+    return Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 if __name__ == "__main__":
