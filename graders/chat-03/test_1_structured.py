@@ -7,19 +7,17 @@ made-up enum value, a missing field); the tests read its journal to see what was
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import jsonschema
 import pytest
+from helpers import CHAT
 
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import LearnerError, assert_same, exact_type, lab_test
-from labkit.grading.toolkit import dataset_path
 
-DATASET = dataset_path("support-emails", "emails.jsonl")
-CHAT = "/v1/chat/completions"
 TICKET_FIELDS = [
     "customer_name",
     "customer_email",
@@ -30,16 +28,6 @@ TICKET_FIELDS = [
     "requested_action",
     "incident_date",
 ]
-
-
-# Read at collection, before any learner code runs.
-ROWS: list[dict[str, Any]] = [
-    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
-]
-
-
-def _pick(seed: int, k: int) -> list[dict[str, Any]]:
-    return random.Random(seed).sample(ROWS, k)
 
 
 def _assert_record(learner: Any, record: Any, row: dict[str, Any]) -> None:
@@ -82,15 +70,6 @@ def _assert_strict(schema: dict[str, Any]) -> None:
             f"object schema at {where} must list all its properties in required: "
             f"properties {props}, required {node.get('required')}"
         )
-
-
-def _extract(learner: Any, text: str, **kwargs: Any) -> Any:
-    """Run the learner's extract_ticket with fast retries and no real sleeping."""
-    ext = learner.import_module("extract")
-    policy = learner.import_module("retry").RetryPolicy(
-        base_delay=0.001, max_delay=0.004, timeout=5.0
-    )
-    return ext.extract_ticket(text, policy=policy, sleep=lambda _s: None, **kwargs)
 
 
 # --------------------------------------------------------------------------- task 1
@@ -143,9 +122,9 @@ def test_strict_schema_tightens_every_object(learner: Any) -> None:
 )
 def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The request asks for strict JSON-schema output."""
-    (row,) = _pick(lab_seed, 1)
+    (row,) = helpers.sample(lab_seed, 1)
     fake_llm.script(reply.text(json.dumps(row["gold"])))
-    _extract(learner, row["text"])
+    helpers.extract(learner, row["text"])
 
     body = fake_llm.journal.last(CHAT).body
     fmt = body.get("response_format")
@@ -177,7 +156,7 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
     )
     _assert_strict(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for other in ROWS:
+    for other in helpers.ROWS:
         errors = [e.message for e in validator.iter_errors(other["gold"])]
         assert not errors, (
             f"the sent schema rejects the valid ticket of {other['id']}: {errors[:2]}"
@@ -194,9 +173,9 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
 )
 def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The prompt is the system message, then the email."""
-    (row,) = _pick(lab_seed + 1, 1)
+    (row,) = helpers.sample(lab_seed + 1, 1)
     fake_llm.script(reply.text(json.dumps(row["gold"])))
-    _extract(learner, row["text"])
+    helpers.extract(learner, row["text"])
 
     body = fake_llm.journal.last(CHAT).body
     messages = body.get("messages") or []
@@ -224,10 +203,10 @@ def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: 
 def test_extracts_typed_records(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Replies become typed SupportTicket records."""
     ticket = learner.import_module("ticket")
-    rows = _pick(lab_seed + 2, 3)
+    rows = helpers.sample(lab_seed + 2, 3)
     for row in rows:
         fake_llm.script(reply.text(json.dumps(row["gold"], indent=1)))
-        result = _extract(learner, row["text"])
+        result = helpers.extract(learner, row["text"])
         record = result.record
         _assert_record(learner, record, row)
         assert exact_type(record.category, ticket.IssueCategory), (
@@ -271,11 +250,11 @@ def test_malformed_json_is_reasked_with_the_error(
 ) -> None:
     """Malformed JSON is re-asked with the validation error."""
     ext = learner.import_module("extract")
-    (row,) = _pick(lab_seed + 3, 1)
+    (row,) = helpers.sample(lab_seed + 3, 1)
     full = json.dumps(row["gold"])
     bad = full[: len(full) // 2]  # cut off in the middle, like a reply that hit max_tokens
     fake_llm.script(reply.text(bad), reply.text(full))
-    result = _extract(learner, row["text"])
+    result = helpers.extract(learner, row["text"])
 
     bodies = fake_llm.journal.bodies(CHAT)
     assert len(bodies) == 2, (
@@ -312,13 +291,13 @@ def test_wrong_enum_and_missing_field_are_reasked(
 ) -> None:
     """A wrong enum value and a missing field are re-asked."""
     ext = learner.import_module("extract")
-    (row,) = _pick(lab_seed + 4, 1)
+    (row,) = helpers.sample(lab_seed + 4, 1)
     wrong_enum = json.dumps({**row["gold"], "category": "complaint"})
     missing = json.dumps({k: v for k, v in row["gold"].items() if k != "urgency"})
     fake_llm.script(
         reply.text(wrong_enum), reply.text(missing), reply.text(json.dumps(row["gold"]))
     )
-    result = _extract(learner, row["text"], max_reasks=2)
+    result = helpers.extract(learner, row["text"], max_reasks=2)
 
     bodies = fake_llm.journal.bodies(CHAT)
     assert len(bodies) == 3, (
@@ -349,14 +328,14 @@ def test_wrong_enum_and_missing_field_are_reasked(
 def test_reasks_are_bounded(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Re-asks stop after max_reasks with ExtractionError."""
     ext = learner.import_module("extract")
-    (row,) = _pick(lab_seed + 5, 1)
+    (row,) = helpers.sample(lab_seed + 5, 1)
     invalid = json.dumps({**row["gold"], "urgency": "whenever"})
     expected_msg = _validation_msg(ext, invalid)
     seen = 0
     for max_reasks in (2, 0, 1):
         fake_llm.script(reply.text(invalid), times=6)
         with pytest.raises(ext.ExtractionError) as info:
-            _extract(learner, row["text"], max_reasks=max_reasks)
+            helpers.extract(learner, row["text"], max_reasks=max_reasks)
         count = fake_llm.journal.count(CHAT) - seen
         seen += count
         assert count == 1 + max_reasks, (

@@ -13,16 +13,15 @@ import random
 import time
 from typing import Any
 
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import openai
 import pytest
+from helpers import CHAT
 
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test, make
-from labkit.grading.toolkit import dataset_path
 
-DATASET = dataset_path("support-emails", "emails.jsonl")
-CHAT = "/v1/chat/completions"
 TOLERANCE = 0.003  # seconds: clock granularity between the test and the server thread
 
 
@@ -39,14 +38,8 @@ class Sleeper:
             time.sleep(min(seconds, 0.5))  # a wrong unit (ms as s) should fail fast, not hang
 
 
-# Read at collection, before any learner code runs.
-ROWS: list[dict[str, Any]] = [
-    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
-]
-
-
 def _row(seed: int) -> dict[str, Any]:
-    return random.Random(seed).choice(ROWS)
+    return random.Random(seed).choice(helpers.ROWS)
 
 
 def _policy(learner: Any, **overrides: Any) -> Any:

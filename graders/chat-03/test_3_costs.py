@@ -10,24 +10,12 @@ import json
 import random
 from typing import Any
 
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import pytest
+from helpers import CHAT
 
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test
-from labkit.grading.toolkit import dataset_path
-
-DATASET = dataset_path("support-emails", "emails.jsonl")
-CHAT = "/v1/chat/completions"
-
-
-# Read at collection, before any learner code runs.
-ROWS: list[dict[str, Any]] = [
-    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
-]
-
-
-def _rows(seed: int, k: int) -> list[dict[str, Any]]:
-    return random.Random(seed).sample(ROWS, k)
 
 
 def _prices(seed: int) -> tuple[str, dict[str, dict[str, float]]]:
@@ -49,14 +37,6 @@ def _expected_cost(table: dict[str, dict[str, float]], model: str, inp: int, out
 
 def _assert_int_tokens(label: str, usage: Any, expected: tuple[int, int]) -> None:
     assert_same((usage.input_tokens, usage.output_tokens), expected, f"{label} (input, output)")
-
-
-def _extract(learner: Any, text: str, **kwargs: Any) -> Any:
-    ext = learner.import_module("extract")
-    policy = learner.import_module("retry").RetryPolicy(
-        base_delay=0.001, max_delay=0.004, timeout=5.0
-    )
-    return ext.extract_ticket(text, policy=policy, sleep=lambda _s: None, **kwargs)
 
 
 @lab_test(
@@ -93,7 +73,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     ext = learner.import_module("extract")
     costs = learner.import_module("costs")
     rng = random.Random(lab_seed + 11)
-    (row,) = _rows(lab_seed + 11, 1)
+    (row,) = helpers.sample(lab_seed + 11, 1)
     gold = json.dumps(row["gold"])
     invalid = json.dumps({**row["gold"], "requested_action": "escalate"})
 
@@ -102,7 +82,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     fake_llm.script(
         reply.text(invalid).with_usage(*usages[0]), reply.text(gold).with_usage(*usages[1])
     )
-    result = _extract(learner, row["text"])
+    result = helpers.extract(learner, row["text"])
     assert result.replies == 2, (
         f"expected a re-ask (2 replies); Extraction.replies={result.replies!r}"
     )
@@ -113,7 +93,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     fails = [(rng.randint(300, 900), rng.randint(20, 90)) for _ in range(2)]
     fake_llm.script(*(reply.text(invalid).with_usage(*u) for u in fails))
     with pytest.raises(ext.ExtractionError) as info:
-        _extract(learner, row["text"], max_reasks=1)
+        helpers.extract(learner, row["text"], max_reasks=1)
     expected = (sum(u[0] for u in fails), sum(u[1] for u in fails))
     _assert_int_tokens(
         "ExtractionError.usage after two invalid replies", info.value.usage, expected
@@ -149,7 +129,7 @@ def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed:
     costs = learner.import_module("costs")
     model, table = _prices(lab_seed + 5)
     rng = random.Random(lab_seed + 5)
-    rows = _rows(lab_seed + 5, 3)
+    rows = helpers.sample(lab_seed + 5, 3)
     reasked = rng.randrange(len(rows))
 
     scripted: dict[str, list[tuple[int, int]]] = {}
@@ -166,7 +146,7 @@ def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed:
         replies.append(reply.text(gold).with_usage(*u))
         scripted[row["id"]].append(u)
         fake_llm.script(*replies)
-        usages[row["id"]] = _extract(learner, row["text"], model=model).usage
+        usages[row["id"]] = helpers.extract(learner, row["text"], model=model).usage
 
     sent_models = {b.get("model") for b in fake_llm.journal.bodies(CHAT)}
     assert sent_models == {model}, (

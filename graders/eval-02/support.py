@@ -43,6 +43,13 @@ ROWS: list[dict[str, Any]] = [
 ]
 ORIGINALS = [r for r in ROWS if r["variant"] == "original"]
 CHAT = "/v1/chat/completions"
+# The models a request's calls go to, by the route the service took (made-up records use it).
+ROUTE_MODELS: dict[str, list[str]] = {
+    "cache": [],
+    "cheap": ["fleet-small"],
+    "escalated": ["fleet-small", "fleet-large"],
+    "strong": ["fleet-large"],
+}
 
 
 @dataclass

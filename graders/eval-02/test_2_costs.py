@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -59,12 +60,7 @@ def _records(seed: int) -> list[dict[str, Any]]:
     records = []
     for i in range(rng.randint(12, 20)):
         route = rng.choice(["cache", "cheap", "escalated", "strong"])
-        models = {
-            "cache": [],
-            "cheap": ["fleet-small"],
-            "escalated": ["fleet-small", "fleet-large"],
-            "strong": ["fleet-large"],
-        }[route]
+        models = support.ROUTE_MODELS[route]
         calls: list[dict[str, Any]] = [
             {"model": m, "cost_usd": round(rng.uniform(1e-5, 3e-3), 7)} for m in models
         ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -38,12 +39,7 @@ def _records(seed: int) -> list[dict[str, Any]]:
     out = []
     for i in range(rng.randint(15, 25)):
         route = rng.choice(["cache", "cheap", "cheap", "escalated", "strong"])
-        models = {
-            "cache": [],
-            "cheap": ["fleet-small"],
-            "escalated": ["fleet-small", "fleet-large"],
-            "strong": ["fleet-large"],
-        }[route]
+        models = support.ROUTE_MODELS[route]
         calls: list[dict[str, Any]] = [
             {"model": m, "cost_usd": rng.uniform(1e-5, 2e-3)} for m in models
         ]

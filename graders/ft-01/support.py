@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 from labkit.datasets import datasets_dir
+from labkit.grading import make
 
 RAW_FILE = datasets_dir() / "support-tickets" / "messages.jsonl"
 RAW = [json.loads(line) for line in RAW_FILE.read_text(encoding="utf-8").splitlines() if line]
@@ -25,6 +26,11 @@ URGENCIES = ("low", "medium", "high")
 # 64 -> 32 (2 key/value heads x 16). A rank-r LoRA adds A (r x in) and B (out x r) to each:
 # r * (64 + 64) on q_proj and r * (64 + 32) on v_proj, in each of the 2 layers.
 TINY_LAYERS, TINY_HIDDEN, TINY_KV = 2, 64, 32
+
+
+def tiny_llama(learner: Any, seed: int) -> Any:
+    """A handle to a fresh tiny Llama in the worker, its random weights drawn from ``seed``."""
+    return learner.new(make.tiny_llama(seed % 1000))
 
 
 def lora_parameters(rank: int) -> int:

@@ -28,7 +28,7 @@ def _tiny_setup(learner: Any, seed: int, n: int = 2) -> tuple[Any, Any, list[Any
 def test_lora_placement(learner: Any, lab_seed: int) -> None:
     """Adapters sit on q_proj and v_proj of every layer, with the asked rank; the rest is frozen"""
     tune = learner.import_module("tune")
-    model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=4, alpha=8)
+    model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=4, alpha=8)
     summary = learner.new(make.module_summary(model))
     params = summary["parameters"]
     trainable = sorted(n for n, p in params.items() if p["trainable"])
@@ -58,16 +58,14 @@ def test_lora_placement(learner: Any, lab_seed: int) -> None:
 def test_trainable_share(learner: Any, lab_seed: int) -> None:
     """The trainable-parameter count and share"""
     tune = learner.import_module("tune")
-    base = learner.new(make.tiny_llama(lab_seed % 1000))
+    base = support.tiny_llama(learner, lab_seed)
     total = sum(
         math.prod(p["shape"]) for p in learner.new(make.module_summary(base))["parameters"].values()
     )
     plain = tune.trainable_share(base)
     assert_same(plain["trainable"], total, "trainable parameters of the model before LoRA (all)")
     for rank in (2, 8):
-        model = tune.add_lora(
-            learner.new(make.tiny_llama(lab_seed % 1000)), rank=rank, alpha=2 * rank
-        )
+        model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=rank, alpha=2 * rank)
         got = tune.trainable_share(model)
         lora = support.lora_parameters(rank)
         assert_same(got["trainable"], lora, f"trainable parameters at rank {rank}")
@@ -84,7 +82,7 @@ def test_mean_loss(learner: Any, lab_seed: int) -> None:
     """The loss of an untrained model is the loss of a uniform guess"""
     tune = learner.import_module("tune")
     _, _, examples, pad = _tiny_setup(learner, lab_seed)
-    model = learner.new(make.tiny_llama(lab_seed % 1000))
+    model = support.tiny_llama(learner, lab_seed)
     loss = tune.mean_loss(model, examples, pad)
     assert isinstance(loss, float), f"mean_loss returned {type(loss).__name__}, expected a float"
     # Random weights of std 0.02 predict every one of the 49,152 tokens about equally:
@@ -105,7 +103,7 @@ def test_training_lowers_the_loss(learner: Any, lab_seed: int) -> None:
     tune = learner.import_module("tune")
     _, _, examples, pad = _tiny_setup(learner, lab_seed)
     # The tiny model's cost is its 49,152-word output layer: two examples, few steps.
-    model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=8, alpha=16)
+    model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=8, alpha=16)
     before = tune.mean_loss(model, examples, pad)
     losses = tune.train(
         model, examples, pad_id=pad, steps=4, batch_size=2, lr=0.05, seed=lab_seed, progress=False
@@ -116,7 +114,7 @@ def test_training_lowers_the_loss(learner: Any, lab_seed: int) -> None:
     frozen = learner.new(make.module_summary(model))["parameters"]
     moving = [n for n, p in frozen.items() if p["trainable"] and ".lora_" not in n]
     assert not moving, f"training unfroze {moving[:3]}"
-    again = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=8, alpha=16)
+    again = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=8, alpha=16)
     repeat = tune.train(
         again, examples, pad_id=pad, steps=2, batch_size=2, lr=0.05, seed=lab_seed, progress=False
     )
@@ -134,9 +132,9 @@ def test_merge(learner: Any, lab_seed: int) -> None:
     """The merged model is a plain Llama with the same outputs"""
     tune = learner.import_module("tune")
     _, _, examples, pad = _tiny_setup(learner, lab_seed)
-    base = learner.new(make.tiny_llama(lab_seed % 1000))
+    base = support.tiny_llama(learner, lab_seed)
     n_base = len(learner.new(make.module_summary(base))["parameters"])
-    model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=4, alpha=8)
+    model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=4, alpha=8)
     tune.train(model, examples, pad_id=pad, steps=1, batch_size=2, lr=0.05, seed=0, progress=False)
     tuned = tune.mean_loss(model, examples, pad)
     merged = tune.merge(model)

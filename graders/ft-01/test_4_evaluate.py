@@ -114,7 +114,7 @@ def test_generate_replies(learner: Any, lab_seed: int) -> None:
     """Batched greedy replies equal one-at-a-time replies"""
     evaluate = learner.import_module("evaluate")
     tok = learner.new(make.smollm2_tokenizer())
-    model = learner.new(make.tiny_llama(lab_seed % 1000))
+    model = support.tiny_llama(learner, lab_seed)
     rows = support.training_rows(lab_seed + 2, 3)
     texts = [rows[0]["text"], rows[1]["text"][:60], rows[2]["text"]]  # different lengths
     batched = evaluate.generate_replies(model, tok, texts, max_new_tokens=6, batch_size=3)

@@ -20,7 +20,7 @@ def test_export(learner: Any, lab_seed: int, private_dir: Any) -> None:
     tune = learner.import_module("tune")
     serve = learner.import_module("serve")
     tok = learner.new(make.smollm2_tokenizer())
-    model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=4, alpha=8)
+    model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=4, alpha=8)
     paths = serve.export(model, tok, str(private_dir))
     adapter, merged = private_dir / "adapter", private_dir / "merged"
     assert_same(paths, {"adapter": str(adapter), "merged": str(merged)}, "export(...)")
@@ -52,7 +52,7 @@ def test_ask_through_the_local_provider(learner: Any, lab_seed: int, private_dir
     tok = learner.new(make.smollm2_tokenizer())
     rows = support.training_rows(lab_seed + 3, 2)
     examples = [formatting.encode(tok, r["text"], r["label"], max_length=160) for r in rows]
-    model = tune.add_lora(learner.new(make.tiny_llama(lab_seed % 1000)), rank=4, alpha=8)
+    model = tune.add_lora(support.tiny_llama(learner, lab_seed), rank=4, alpha=8)
     tune.train(
         model,
         examples,

@@ -257,21 +257,19 @@ def _check_all(
     )
 
 
-def _kb_cases(seed: int, with_overlap: bool) -> list[tuple[str, str, dict[str, int]]]:
+def _cases(seed: int, with_overlap: bool) -> list[tuple[str, str, dict[str, int]]]:
+    """Every (label, text, params) a chunker is checked on: each knowledge-base document with the
+    documented budget and the seed's, then the adversarial texts with their small budget."""
     cases = []
     for max_tokens, overlap in _budgets(seed):
         params = {"max_tokens": max_tokens}
         if with_overlap:
             params["overlap_tokens"] = overlap
         cases += [(doc_id, text, dict(params)) for doc_id, text in _DOCS]
-    return cases
-
-
-def _adv_cases(with_overlap: bool) -> list[tuple[str, str, dict[str, int]]]:
     params = {"max_tokens": ADV_MAX}
     if with_overlap:
         params["overlap_tokens"] = ADV_OVERLAP
-    return [(label, text, dict(params)) for label, text in ADVERSARIAL.items()]
+    return cases + [(label, text, dict(params)) for label, text in ADVERSARIAL.items()]
 
 
 # --- (a) fixed size ------------------------------------------------------------------------------
@@ -351,7 +349,7 @@ def test_fixed_size_invariants(learner: Any, lab_seed: int) -> None:
     _check_all(
         "fixed_size_chunks",
         chunkers.fixed_size_chunks,
-        _kb_cases(lab_seed, with_overlap=True) + _adv_cases(with_overlap=True),
+        _cases(lab_seed, with_overlap=True),
     )
 
 
@@ -365,7 +363,7 @@ def test_fixed_size_invariants(learner: Any, lab_seed: int) -> None:
 def test_fixed_size_overlap(learner: Any, lab_seed: int) -> None:
     """fixed_size_chunks: full windows sharing exactly overlap_tokens tokens; bad parameters raise"""
     chunkers = learner.import_module("chunkers")
-    cases = _kb_cases(lab_seed, with_overlap=True) + _adv_cases(with_overlap=True)
+    cases = _cases(lab_seed, with_overlap=True)
     cases += [("unicode, no overlap", _UNICODE, {"max_tokens": 17, "overlap_tokens": 0})]
     _check_all("fixed_size_chunks", chunkers.fixed_size_chunks, cases, extra=_overlap_problems)
     for max_tokens, overlap in ((0, 0), (10, 10), (10, -1)):
@@ -470,7 +468,7 @@ def test_sentence_chunks(learner: Any, lab_seed: int) -> None:
     _check_all(
         "sentence_chunks",
         chunkers.sentence_chunks,
-        _kb_cases(lab_seed, with_overlap=False) + _adv_cases(with_overlap=False),
+        _cases(lab_seed, with_overlap=False),
         extra=_sentence_problems,
     )
 
@@ -490,7 +488,7 @@ def test_markdown_invariants(learner: Any, lab_seed: int) -> None:
     _check_all(
         "markdown_chunks",
         chunkers.markdown_chunks,
-        _kb_cases(lab_seed, with_overlap=False) + _adv_cases(with_overlap=False),
+        _cases(lab_seed, with_overlap=False),
     )
 
 
@@ -581,7 +579,7 @@ def _section_problem(
 def test_markdown_structure(learner: Any, lab_seed: int) -> None:
     """markdown_chunks: splits at headings, keeps headings with text, never cuts code or tables that fit"""
     chunkers = learner.import_module("chunkers")
-    cases = _kb_cases(lab_seed, with_overlap=False) + _adv_cases(with_overlap=False)
+    cases = _cases(lab_seed, with_overlap=False)
     _check_all("markdown_chunks", chunkers.markdown_chunks, cases, extra=_markdown_problems)
     small = chunkers.markdown_chunks("code", _SMALL_CODE, max_tokens=ADV_MAX)
     assert len(small) == 1, (

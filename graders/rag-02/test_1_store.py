@@ -41,6 +41,12 @@ def fresh_db() -> Path:
     return learner_folder("rag02-db-")
 
 
+def fresh_store(learner: Any, seed: int) -> tuple[Any, list[Any], Any]:
+    """The learner's store module, the seed's small knowledge base and a new, empty collection."""
+    store = learner.import_module("store")
+    return store, small_kb(seed), store.open_collection(fresh_db())
+
+
 def expected_chunks(learner: Any, doc: Any) -> dict[str, Any]:
     """chunk id -> chunk, by the README's id rule and the lab's chunker."""
     chunking = learner.import_module("chunking")
@@ -110,9 +116,7 @@ def test_chunk_ids_follow_the_rule(learner: Any, lab_seed: int) -> None:
 )
 def test_ingest_stores_chunks_with_metadata(learner: Any, lab_seed: int) -> None:
     """Ingest stores every chunk with its text, id and metadata"""
-    store = learner.import_module("store")
-    docs = small_kb(lab_seed)
-    collection = store.open_collection(fresh_db())
+    store, docs, collection = fresh_store(learner, lab_seed)
     added, unchanged, removed = report_tuple(store.ingest(collection, docs), "ingest()")
     total = 0
     for doc in docs:
@@ -158,9 +162,7 @@ def test_ingest_stores_chunks_with_metadata(learner: Any, lab_seed: int) -> None
 )
 def test_reingest_adds_nothing(learner: Any, lab_seed: int) -> None:
     """Ingesting again adds no duplicates and keeps the ids"""
-    store = learner.import_module("store")
-    docs = small_kb(lab_seed)
-    collection = store.open_collection(fresh_db())
+    store, docs, collection = fresh_store(learner, lab_seed)
     store.ingest(collection, docs[:2])
     first = stored(collection)
     again = report_tuple(store.ingest(collection, docs[:2]), "the second ingest()")
@@ -186,9 +188,7 @@ def test_reingest_adds_nothing(learner: Any, lab_seed: int) -> None:
 )
 def test_changed_document_replaces_its_chunks(learner: Any, lab_seed: int) -> None:
     """A changed document's stale chunks are replaced; other documents are untouched"""
-    store = learner.import_module("store")
-    docs = small_kb(lab_seed)
-    collection = store.open_collection(fresh_db())
+    store, docs, collection = fresh_store(learner, lab_seed)
     store.ingest(collection, docs)
     rng = random.Random(lab_seed + 1)
     target = rng.choice(docs)
@@ -221,9 +221,7 @@ def test_changed_document_replaces_its_chunks(learner: Any, lab_seed: int) -> No
 )
 def test_delete_document(learner: Any, lab_seed: int) -> None:
     """A removed document's chunks can be deleted"""
-    store = learner.import_module("store")
-    docs = small_kb(lab_seed)
-    collection = store.open_collection(fresh_db())
+    store, docs, collection = fresh_store(learner, lab_seed)
     store.ingest(collection, docs)
     victim = docs[random.Random(lab_seed + 2).randrange(3)]
     count = len(stored(collection, victim.id))

@@ -6,12 +6,10 @@ expected values are recomputed from the given ``split_passages`` and that embedd
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
-from collections.abc import Sequence
 from typing import Any
 
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import numpy as np
 
 from labkit.grading import assert_same, lab_test
@@ -38,34 +36,6 @@ WORDS = (
 )
 
 
-class BagOfWords:
-    """Each word a fixed random 64-d vector, a text the normalised sum; records every call.
-
-    Random word vectors (seeded by the word) make near-ties between different texts practically
-    impossible, so float32 and float64 agree on every order; identical texts still tie exactly.
-    """
-
-    dim = 64
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    @staticmethod
-    def word_vector(word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
-        return np.random.default_rng(seed).standard_normal(BagOfWords.dim)
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        texts = [str(t) for t in texts]
-        self.calls.append(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row] += self.word_vector(word)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
 def _document(rng: random.Random, title: str) -> str:
     blocks = [f"# {title}"]
     for _ in range(rng.randint(1, 4)):
@@ -85,7 +55,7 @@ def corpus(seed: int) -> tuple[list[str], list[str]]:
 
 
 def expected_search(
-    split: Any, ids: list[str], texts: list[str], query: str, k: int, embed: BagOfWords
+    split: Any, ids: list[str], texts: list[str], query: str, k: int, embed: helpers.BagOfWords
 ) -> tuple[list[tuple[str, float]], dict[str, str]]:
     """Each document scored by its best passage; and that passage."""
     q = embed([query])[0].astype(np.float64)
@@ -116,14 +86,16 @@ def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: i
     """DenseIndex.search: max over passages, order, ties, cut-off"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed)
-    embed = BagOfWords()
+    embed = helpers.BagOfWords()
     index = dense.DenseIndex(ids, texts, embed=embed)
     rng = random.Random(lab_seed)
     for _ in range(3):
         query = " ".join(rng.sample(WORDS, 3))
         k = rng.choice([3, 5, 11, 20])
         got = index.search(query, k=k)
-        expected, _ = expected_search(dense.split_passages, ids, texts, query, k, BagOfWords())
+        expected, _ = expected_search(
+            dense.split_passages, ids, texts, query, k, helpers.BagOfWords()
+        )
         _same_ranking(got, expected, f"search({query!r}, k={k})")
         if k >= 11:
             tie = [d for d, _ in got if d in ("a-copy", ids[3])]
@@ -140,10 +112,12 @@ def test_best_passages(learner: Any, lab_seed: int) -> None:
     """DenseIndex.best_passages returns each document's most similar passage"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed + 1)
-    index = dense.DenseIndex(ids, texts, embed=BagOfWords())
+    index = dense.DenseIndex(ids, texts, embed=helpers.BagOfWords())
     rng = random.Random(lab_seed + 1)
     query = " ".join(rng.sample(WORDS, 3))
     asked = rng.sample(ids, 5)
     got = index.best_passages(query, asked)
-    _, best = expected_search(dense.split_passages, ids, texts, query, len(ids), BagOfWords())
+    _, best = expected_search(
+        dense.split_passages, ids, texts, query, len(ids), helpers.BagOfWords()
+    )
     assert_same(got, {d: best[d] for d in asked}, f"best_passages({query!r}, {asked})")

@@ -1,34 +1,18 @@
 """rag-03, task 3: reciprocal rank fusion, min-max normalisation, weighted fusion (fusion.py).
 
 Hand-computed cases first (ties, documents in one list only), then cases drawn from ``lab_seed``
-whose expected values are recomputed here from the README's formulas.
+whose expected values are recomputed from the README's formulas (``helpers.rrf``,
+``helpers.weighted``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
+
 from labkit.grading import assert_same, lab_test
-
-
-def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """The README's RRF, computed straight from its definition (not the way fusion.py builds it):
-    for each document, in doc-id order, the sum over the lists, in list order, of 1 / (k + rank)
-    at every position it holds; then a stable sort by score, best first, so ties stay in doc-id
-    order. Same terms added in the same order as the README says, so the floats are exact."""
-    docs = sorted({doc_id for ranking in rankings for doc_id in ranking})
-    score = {
-        doc_id: sum(
-            1 / (k + position)
-            for ranking in rankings
-            for position, other in enumerate(ranking, start=1)
-            if other == doc_id
-        )
-        for doc_id in docs
-    }
-    return [(doc_id, float(score[doc_id])) for doc_id in sorted(docs, key=lambda d: -score[d])]
 
 
 def _random_rankings(rng: random.Random) -> list[list[str]]:
@@ -69,12 +53,15 @@ def test_rrf_seeded_cases(learner: Any, lab_seed: int) -> None:
         rankings = _random_rankings(rng)
         got = fusion.reciprocal_rank_fusion(rankings, k=k)
         assert_same(
-            got, rrf(rankings, k), f"reciprocal_rank_fusion({rankings}, k={k})", abs_tol=1e-15
+            got,
+            helpers.rrf(rankings, k),
+            f"reciprocal_rank_fusion({rankings}, k={k})",
+            abs_tol=1e-15,
         )
     rankings = _random_rankings(rng)
     assert_same(
         fusion.reciprocal_rank_fusion(rankings),
-        rrf(rankings),
+        helpers.rrf(rankings),
         "RRF with the default k",
         abs_tol=1e-15,
     )
@@ -110,20 +97,6 @@ def test_min_max_normalise(learner: Any, lab_seed: int) -> None:
     )
 
 
-def weighted(
-    lexical: dict[str, float], dense: dict[str, float], alpha: float
-) -> list[tuple[str, float]]:
-    def norm(s: dict[str, float]) -> dict[str, float]:
-        if not s:
-            return {}
-        lo, hi = min(s.values()), max(s.values())
-        return {d: (1.0 if hi == lo else (v - lo) / (hi - lo)) for d, v in s.items()}
-
-    lex, den = norm(lexical), norm(dense)
-    fused = {d: alpha * den.get(d, 0.0) + (1 - alpha) * lex.get(d, 0.0) for d in {*lex, *den}}
-    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
 @lab_test(
     points=3,
     number="3.4",
@@ -150,7 +123,7 @@ def test_weighted_fusion(learner: Any, lab_seed: int) -> None:
         alpha = round(rng.uniform(0, 1), 2)
         assert_same(
             fusion.weighted_fusion(lex, den, alpha=alpha),
-            weighted(lex, den, alpha),
+            helpers.weighted(lex, den, alpha),
             f"weighted_fusion(..., alpha={alpha})",
             abs_tol=1e-12,
         )

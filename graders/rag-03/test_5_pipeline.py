@@ -1,19 +1,19 @@
 """rag-03, task 5: the pipeline's hybrid, weighted and reranked stages (search.py).
 
 Built on a small seeded corpus with a stand-in embedder and a recording scorer; each stage is
-recomputed here from the learner's own BM25 and dense rankings (the given ``bm25`` / ``dense``
-methods), so a stage is checked for how it combines them, not for what they return.
+recomputed (with the fusion formulas of ``helpers.py``) from the learner's own BM25 and dense
+rankings (the given ``bm25`` / ``dense`` methods), so a stage is checked for how it combines them,
+not for what they return.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
+import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -24,25 +24,6 @@ TOPICS = {
     "billing": "invoice refund plan seat price discount annual monthly credit card",
 }
 IDENTS = ("ERR-4130", "TS-PRO-250", "ingest.batch_max_bytes", "INC-2024-0131", "OPS-1421")
-
-
-class BagOfWords:
-    """Each word a fixed random 64-d vector, a text the normalised sum (see test_2_dense)."""
-
-    dim = 64
-
-    @staticmethod
-    def word_vector(word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
-        return np.random.default_rng(seed).standard_normal(BagOfWords.dim)
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", str(text).lower()):
-                out[row] += self.word_vector(word)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 class HashScorer:
@@ -90,38 +71,8 @@ def queries(seed: int) -> list[str]:
     return out
 
 
-def rrf_scored(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
-    """RRF from the README's definition (as in test_3_fusion): per document, in doc-id order, the
-    sum over the lists of 1 / (k + rank) at every position it holds; best first, ties by doc id."""
-    docs = sorted({doc_id for ranking in rankings for doc_id in ranking})
-    score = {
-        doc_id: sum(
-            1 / (k + position)
-            for ranking in rankings
-            for position, other in enumerate(ranking, start=1)
-            if other == doc_id
-        )
-        for doc_id in docs
-    }
-    return [(doc_id, float(score[doc_id])) for doc_id in sorted(docs, key=lambda d: -score[d])]
-
-
-def rrf(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
-    return [d for d, _ in rrf_scored(rankings, k)]
-
-
-def norm(s: dict[str, float]) -> dict[str, float]:
-    """Min-max normalisation as the README defines it (all equal: 1.0)."""
-    if not s:
-        return {}
-    lo, hi = min(s.values()), max(s.values())
-    return {d: (1.0 if hi == lo else (v - lo) / (hi - lo)) for d, v in s.items()}
-
-
 def weighted(lexical: dict[str, float], dense: dict[str, float], alpha: float) -> list[str]:
-    lex, den = norm(lexical), norm(dense)
-    fused = {d: alpha * den.get(d, 0.0) + (1 - alpha) * lex.get(d, 0.0) for d in {*lex, *den}}
-    return [d for d, _ in sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))]
+    return [d for d, _ in helpers.weighted(lexical, dense, alpha)]
 
 
 def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
@@ -136,7 +87,7 @@ def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
     )
     ids, texts = corpus(seed)
     return search.HybridSearcher(
-        ids, texts, config=config, embed=BagOfWords(), scorer=scorer
+        ids, texts, config=config, embed=helpers.BagOfWords(), scorer=scorer
     ), config
 
 
@@ -153,7 +104,7 @@ def test_hybrid_stage_fuses_both_rankings(learner: Any, lab_seed: int) -> None:
     n = config.candidates
     for query in queries(lab_seed):
         for k in (3, 20):
-            expected = rrf_scored(
+            expected = helpers.rrf(
                 [searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k
             )[:k]
             assert_same(
@@ -202,7 +153,7 @@ def test_reranked_stage(learner: Any, lab_seed: int) -> None:
     for query in queries(lab_seed + 2):
         for k in (2, 12):
             n = config.candidates
-            fused = rrf_scored([searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k)
+            fused = helpers.rrf([searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k)
             top = [d for d, _ in fused[:depth]]
             passages = searcher.vectors.best_passages(query, top)
             scorer.calls.clear()
@@ -213,8 +164,8 @@ def test_reranked_stage(learner: Any, lab_seed: int) -> None:
                 [(query, [passages[d] for d in top])],
                 f"what reranked({query!r}, k={k}) sent to the scorer (depth={depth})",
             )
-            model = norm({d: scorer.score(query, passages[d]) for d in top})
-            retrieval = norm(dict(fused[:depth]))
+            model = helpers.min_max({d: scorer.score(query, passages[d]) for d in top})
+            retrieval = helpers.min_max(dict(fused[:depth]))
             blended = [weight * model[d] + (1 - weight) * retrieval[d] for d in top]
             order = sorted(range(len(top)), key=lambda i: (-blended[i], i))
             expected = ([top[i] for i in order] + [d for d, _ in fused[depth:]])[:k]
