@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import gc
-import importlib.util
 import json
 import os
 import select
@@ -44,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.grading import identity
+from labkit.grading.zygote_process import MAX_MESSAGE
 
 # Installed packages worth importing ahead: heavy, import-time side-effect free, and common in the
 # course's labs. Anything else a learner imports is imported by their own process, as before.
@@ -60,9 +59,7 @@ PRELOADABLE = (
     "jsonschema",
     "chromadb",
 )
-_ALWAYS = ("labkit.grading.guard", "labkit.grading.sandbox", "labkit.grading.worker")
 _BOOT_TIMEOUT = 60.0
-_MAX_MESSAGE = 1 << 20
 
 
 def preload_for(folder: Path) -> list[str]:
@@ -149,7 +146,7 @@ class Zygote:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = parent
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [python, "-I", "-B", "-m", "labkit.grading.zygote", str(child.fileno())],
+            [python, "-I", "-B", "-m", "labkit.grading.zygote_process", str(child.fileno())],
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -218,7 +215,7 @@ class Zygote:
             ready, _, _ = select.select([self._sock], [], [], remaining)
             if not ready:
                 return None
-            data = self._sock.recv(_MAX_MESSAGE)
+            data = self._sock.recv(MAX_MESSAGE)
             if not data:
                 raise ZygoteError("the zygote went away")
             message: dict[str, Any] = json.loads(data)
@@ -410,177 +407,3 @@ class ZygotePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --- the zygote's side ---------------------------------------------------------------------------
-
-
-def _not_dumpable() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(4, 0)  # PR_SET_DUMPABLE 0: no ptrace or /proc/<pid>/mem by its children
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the judge
-
-
-def _child(
-    request: dict[str, Any], fds: list[int], socks: Iterable[socket.socket], wake: tuple[int, int]
-) -> None:
-    """In the forked child: become ``python -m module argv`` and never return."""
-    code = 1
-    try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for sock in socks:  # every channel to the zygote: learner code must never ask it to fork
-            sock.close()
-        for fd in wake:
-            os.close(fd)
-        os.setsid()  # its own process group: a kill of the group reaches what it starts
-        _not_dumpable()  # (PR_SET_PDEATHSIG: die with the zygote, which dies with the judge)
-        stdio, keep = fds[:3], fds[3:]
-        for target, fd in zip((0, 1, 2), stdio, strict=True):
-            os.dup2(fd, target)
-        for fd in set(stdio) - {0, 1, 2} - set(keep):
-            os.close(fd)
-        names = {f"fd{i}": str(fd) for i, fd in enumerate(keep)}
-        args = [arg.format(**names) if "{fd" in arg else arg for arg in request["argv"]]
-        os.environ.clear()
-        os.environ.update(request["env"])
-        tempfile.tempdir = None  # a pooled zygote boots in another run's TMPDIR (ZygotePool)
-        os.chdir(request["cwd"])
-        sys.argv = [request["module"], *args]
-        try:
-            importlib.import_module(request["module"]).main(args)  # the module's own entry point
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if exc.code is not None and not isinstance(exc.code, int):
-                print(exc.code, file=sys.stderr)
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 1
-        with contextlib.suppress(BaseException):
-            threading._shutdown()  # type: ignore[attr-defined]  # as interpreter exit would
-        with contextlib.suppress(BaseException):
-            import atexit
-
-            atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(BaseException):
-                stream.flush()
-        os._exit(code & 0xFF)
-
-
-def _prepare(preload: list[str]) -> None:
-    """Import and warm what every child shares, then hide it from the garbage collector."""
-    import platform
-
-    platform.processor()  # the SDKs ask; under the guard `uname -p` would be refused
-    for name in [*_ALWAYS, *preload]:
-        if importlib.util.find_spec(name) is None:
-            continue
-        with contextlib.suppress(Exception):
-            __import__(name)
-    from labkit.grading import warmup
-
-    for failure in warmup.warm(preload):  # past the SDKs' lazy first use, once for all children
-        print(f"labkit zygote: warm-up skipped: {failure}", file=sys.stderr)
-    # Everything imported so far is shared by every child and never freed: move it out of the
-    # garbage collector's sight. Otherwise each child's first full collection walks (and, by
-    # touching reference counts, copies) the whole zygote heap: ~0.6 s of CPU per CLI run.
-    gc.collect()
-    gc.freeze()
-
-
-def _reap(owners: dict[int, socket.socket]) -> None:
-    """Report every child that ended to the client that asked for it."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        owner = owners.pop(pid, None)
-        if owner is not None:
-            with contextlib.suppress(OSError):
-                owner.send(
-                    json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode()
-                )
-
-
-def _drop_client(
-    client: socket.socket, clients: dict[int, socket.socket], owners: dict[int, socket.socket]
-) -> None:
-    """A judge closed its channel (it ended): its children go with it, as they would with a
-    zygote of its own (PR_SET_PDEATHSIG)."""
-    for pid, owner in list(owners.items()):
-        if owner is client:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
-    clients.pop(client.fileno(), None)
-    client.close()
-
-
-def main(argv: list[str]) -> None:
-    control = socket.socket(fileno=int(argv[0]))
-    _not_dumpable()
-    if os.getppid() == 1:
-        raise SystemExit(0)
-    first, _, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 0)
-    preload = json.loads(first).get("preload", [])
-    _prepare(preload)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    control.send(json.dumps({"ready": os.getpid()}).encode())
-    # The control channel (whoever started the zygote) and, for a pooled zygote, one channel per
-    # judge it serves (``{"client": true}`` passes one in); which channel asked for each child.
-    clients: dict[int, socket.socket] = {control.fileno(): control}
-    owners: dict[int, socket.socket] = {}
-    while True:
-        ready, _, _ = select.select([*clients, wake_r], [], [])
-        if wake_r in ready:
-            with contextlib.suppress(BlockingIOError):
-                os.read(wake_r, 4096)
-        _reap(owners)
-        for fd in ready:
-            client = clients.get(fd)
-            if client is None:
-                continue
-            try:
-                data, fds, _, _ = socket.recv_fds(client, _MAX_MESSAGE, 16)
-            except OSError:
-                data, fds = b"", []
-            if not data:
-                if client is control:
-                    os._exit(0)  # the judge (or the pool) closed its end: nothing more to fork
-                _drop_client(client, clients, owners)
-                continue
-            message = json.loads(data)
-            if message.get("client"):
-                for new_fd in fds:
-                    joined = socket.socket(fileno=new_fd)
-                    clients[joined.fileno()] = joined
-                    joined.send(json.dumps({"ready": os.getpid()}).encode())
-                continue
-            request = message.get("spawn") or {}
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _child(request, fds, list(clients.values()), (wake_r, wake_w))
-            owners[pid] = client
-            for passed in fds:
-                os.close(passed)
-            client.send(json.dumps({"pid": pid}).encode())
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
