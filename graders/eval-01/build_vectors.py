@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.grading.child import plain_pytest_argv
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OUT = HERE / "judge_vectors.npz"
@@ -30,17 +32,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="eval01-vectors-") as cache:
         env = dict(os.environ, LABKIT_CACHE_DIR=cache)
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "labkit.grading.plugin",
-                str(HERE),
-                "--lab-dir",
-                str(ROOT / "solutions" / "eval-01"),
-            ],
+            plain_pytest_argv(HERE, ROOT / "solutions" / "eval-01"),
             env=env,
             check=False,
             cwd=ROOT,

@@ -147,3 +147,22 @@ def clip(text: str, limit: int) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + "…"
+
+
+# A token that may name something exactly: a --flag, or words joined by . _ / - (ERR-4130,
+# query.max_rows, v2.3). rag-02's starter gives learners the same rule as ``exact_terms`` to read
+# (tests/retrieval/test_rag02_exact_terms.py keeps the two equal).
+_EXACT_TOKEN = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
+
+
+def exact_terms(question: str) -> list[str]:
+    """Tokens of ``question`` that name something exactly: they contain a digit (``ERR-4130``),
+    an inner ``.`` or ``_`` (``query.max_rows``), or are a ``--flag``. The fake provider's
+    extractive answerer and judges weigh them above plain words; embeddings are poor at them."""
+    found = []
+    for match in _EXACT_TOKEN.finditer(question):
+        token = match.group(0).rstrip(".-/")
+        exact = token.startswith("--") or any(c.isdigit() for c in token)
+        if exact or re.search(r"\w[._]\w", token):
+            found.append(token)
+    return found

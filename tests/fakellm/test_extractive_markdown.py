@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from labkit.fakellm.extractive import ExtractiveAnswerer, identifiers
+from labkit.fakellm.extractive import ExtractiveAnswerer
+from labkit.lexical import exact_terms
 from labkit.fakellm.sources import find_sources
 from labkit.fakellm.types import ChatRequest, Message
 
@@ -64,7 +65,7 @@ def test_unknown_identifier_is_refused() -> None:
     text, cites = ask("What does the agent error AGT-205 mean?")
     assert "I don't know" in text
     assert cites == ()
-    assert identifiers("Is ingest.dedupe_window_s set in 2025 by --dry-run?") == [
+    assert exact_terms("Is ingest.dedupe_window_s set in 2025 by --dry-run?") == [
         "ingest.dedupe_window_s",
         "2025",
         "--dry-run",

@@ -24,7 +24,6 @@ class Answer:
 
 # A token of the question that names something exactly: it has a digit (ERR-4044, 2025, 3.4,
 # tier-1), an inner dot or underscore (ingest.dedupe_window_s), or is a --flag.
-_TOKEN = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
 _HEADING = re.compile(r"^#{1,6}\s+")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
 _BLOCK_START = re.compile(r"^(?:[-*+>|#]|\d{1,3}[.)]\s|```)")
@@ -70,24 +69,13 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 _DATES = (extract.ISO_DATE_RE, extract.SLASH_DATE_RE, extract.MONTH_DAY_RE, extract.DAY_MONTH_RE)
 # A pseudo question word that a unit "covers" when it holds the kind of value the question asks.
 _ANSWER_TYPE = "\x00answer-type"
-_EXACT = "\x00exact:"  # prefix of a question term that is an exact name (see identifiers())
+_EXACT = "\x00exact:"  # prefix of a question term that is an exact name (see lexical.exact_terms())
 
 
 def weight(terms: set[str]) -> int:
-    """How much a set of question terms counts: an exact name (see :func:`identifiers`) counts
+    """How much a set of question terms counts: an exact name (see :func:`labkit.lexical.exact_terms`) counts
     twice, as it says precisely what the question is about; any other word once."""
     return sum(2 if term.startswith(_EXACT) else 1 for term in terms)
-
-
-def identifiers(question: str) -> list[str]:
-    """Tokens of ``question`` that name something exactly (see :class:`ExtractiveAnswerer`)."""
-    found = []
-    for m in _TOKEN.finditer(question):
-        token = m.group(0).rstrip(".-/")
-        exact = token.startswith("--") or any(c.isdigit() for c in token)
-        if exact or re.search(r"\w[._]\w", token):
-            found.append(token)
-    return found
 
 
 def mentions(text: str, token: str) -> bool:
@@ -372,7 +360,7 @@ class _Reading:
         if not q_words:
             return None
         known = " ".join(f"{s.label or ''} {s.text}" for s in sources)
-        exact = identifiers(question)
+        exact = lexical.exact_terms(question)
         if any(not mentions(known, token) for token in exact):
             return None
         # An exact name is one term, matched whole: AGT-115 is not matched by AGT-101's "agt".

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 
 from labkit import lexical
-from labkit.fakellm.extractive import identifiers, mentions
+from labkit.fakellm.extractive import mentions
+from labkit.lexical import exact_terms
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -53,7 +54,7 @@ def _numbers(text: str) -> set[str]:
 
 def _exact(text: str) -> set[str]:
     """Numbers (commas dropped) and exact names (``ERR-4130``, ``query.max_rows``) of a text."""
-    return _numbers(text) | {t.lower() for t in identifiers(text) if not t[0].isdigit()}
+    return _numbers(text) | {t.lower() for t in exact_terms(text) if not t[0].isdigit()}
 
 
 def _missing_exact(statement: str, context: str) -> list[str]:
