@@ -3,6 +3,8 @@
 - What a request carried, whatever the SDK: :func:`system_prompt`, :func:`turns`,
   :func:`tool_results` read the fake provider's normalised request (``JournalEntry.chat``), so a
   test does not care whether the learner used the OpenAI or the Anthropic SDK.
+  :func:`content_text` is for a test that checks the raw wire shape (or a learner's own message
+  dicts) on purpose: the exact text of one raw ``content`` value.
 - :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
   (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package).
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
@@ -20,6 +22,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from labkit.fakellm.journal import JournalEntry
 from labkit.grading.identity import hand_over
 
 __all__ = [
+    "content_text",
     "dataset_path",
     "hand_over",
     "learner_folder",
@@ -90,6 +94,26 @@ def tool_calls(entry: JournalEntry) -> list[dict[str, Any]]:
         for call in message.tool_calls:
             out.append({"id": call.id, "name": call.name, "arguments": call.parsed_arguments()})
     return out
+
+
+def content_text(content: Any) -> str:
+    """The text of one raw ``content`` value, exactly as the learner's code wrote it: a message's
+    or a tool result's content on the wire (``entry.body``), or in a learner's own history.
+
+    A string is returned as is; a list of text blocks (``{"type": "text", "text": ...}``) is
+    their texts joined with nothing between. Anything else (None, a dict, a list holding another
+    kind of block) comes back as its JSON, so it never equals the text a test expects by
+    accident and the learner sees what was sent. The normalised :func:`turns` and
+    :func:`tool_results` are more forgiving (the fake provider joins blocks with newlines and
+    skips images): use them when only the content matters, and this when the shape does.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(block, dict) and block.get("type") == "text" for block in content
+    ):
+        return "".join(str(block.get("text", "")) for block in content)
+    return json.dumps(content, default=repr)
 
 
 def dataset_path(*parts: str) -> Path:
