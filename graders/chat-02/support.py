@@ -7,25 +7,20 @@ should return lives here once. Imported at collection: the grader's files are go
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labkit.grading.toolkit import dataset_path
-
-SHOP_DB = dataset_path("shop", "shop.sqlite")
+from labkit.grading.toolkit import dataset_copy
 
 
 @pytest.fixture
 def shop_copy(private_dir: Path) -> Path:
-    """A private, writable copy of the committed shop database (in the plugin's ``private_dir``,
-    which learner code in the worker may use too)."""
-    target = private_dir / "shop.sqlite"
-    shutil.copyfile(SHOP_DB, target)
-    return target
+    """A private copy of the committed shop database that learner code in the worker may read
+    and write (a harmful query through a writable connection would really do harm)."""
+    return dataset_copy(private_dir, "shop", "shop.sqlite")
 
 
 class Oracle:

@@ -6,16 +6,18 @@
   :func:`content_text` is for a test that checks the raw wire shape (or a learner's own message
   dicts) on purpose: the exact text of one raw ``content`` value.
 - :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
-  (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package).
+  (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package);
+  :func:`dataset_copy` copies one into a test's folder for learner code to read and write.
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
   that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
   ``-current`` symlink the guard refuses). :func:`learner_folder` makes one outside a fixture;
   :func:`hand_over` lets learner code write in a folder a test made itself (when the grader runs
   as root, learner code runs as a user of its own: ``labkit.grading.identity``).
 - Sharing helpers between the test files of one grader: put them in a module next to the tests
-  (``graders/<id>/helpers.py``) and ``import helpers``; the grader's folder is on ``sys.path``
-  (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are collected with the
-  tests, before their files are deleted.
+  (``graders/<id>/support.py``, as every grader names it) and ``import support``; a fixture
+  defined there is shared with ``shop_copy = support.shop_copy``. The grader's folder is on
+  ``sys.path`` (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are
+  collected with the tests, before their files are deleted.
 - Typed fixtures: annotate ``learner: Learner`` and ``fake_llm: FakeLLM``; a learner module is a
   :class:`~labkit.grading.remote.Remote`.
 """
@@ -23,6 +25,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from labkit.grading.identity import hand_over
 
 __all__ = [
     "content_text",
+    "dataset_copy",
     "dataset_path",
     "hand_over",
     "learner_folder",
@@ -123,3 +127,14 @@ def dataset_path(*parts: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing (is the course's datasets/ folder there?)")
     return path
+
+
+def dataset_copy(folder: Path, *parts: str) -> Path:
+    """A fresh copy of a course data file (``dataset_path(*parts)``) in ``folder``, e.g. a test's
+    ``private_dir``, that learner code may read AND write: the folder is handed over again after
+    the copy, so a write through the learner's connection really happens (and a test that checks
+    nothing was harmed proves something) also when the grader runs as root."""
+    target = folder / parts[-1]
+    shutil.copyfile(dataset_path(*parts), target)
+    hand_over(folder)
+    return target
