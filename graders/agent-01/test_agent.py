@@ -15,30 +15,24 @@ dataclasses (Trace, StepRecord, Summary) arrive as Records, read with ``fields(.
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
 import random
 import re
-import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/agent-01/support.py, on sys.path)
 
-import labkit
 from labkit import config
 from labkit.datasets import AgentTask, answer_matches, load_agent_tasks, load_documents
 from labkit.fakellm import reply
 from labkit.fakellm.react import UNKNOWN_TOOL, ReactModel
 from labkit.grading import Record, assert_same, lab_test, make
-from labkit.grading.toolkit import hand_over
+from labkit.grading.toolkit import turns
 
-SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
 TOOL_NAMES = ["calculator", "search_docs", "sql"]
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 # Loaded at collection (grader files are deleted before learner code runs); the fake's own
@@ -65,27 +59,10 @@ class Tools:
         return getattr(self, name)(value)
 
     def calculator(self, expression: str) -> str:
-        ops = {
-            ast.Add: operator.add,
-            ast.Sub: operator.sub,
-            ast.Mult: operator.mul,
-            ast.Div: operator.truediv,
-        }
-
-        def value(node: ast.AST) -> float:
-            if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-                return node.value
-            if isinstance(node, ast.BinOp) and type(node.op) in ops:
-                return ops[type(node.op)](value(node.left), value(node.right))
-            raise ValueError("not arithmetic")
-
         try:
-            result = value(ast.parse(expression.strip(), mode="eval").body)
+            return support.number_text(support.arithmetic(expression))
         except (SyntaxError, ValueError, ZeroDivisionError):
             return "Error: not an arithmetic expression"
-        if isinstance(result, int):
-            return str(result)
-        return f"{result:.6f}".rstrip("0").rstrip(".")
 
     def sql(self, query: str) -> str:
         conn = sqlite3.connect(f"{self.db.as_uri()}?mode=ro", uri=True)
@@ -115,13 +92,12 @@ class Tools:
         return "No results."
 
 
+shop_copy = support.shop_copy  # the fixture, defined once for both test files
+
+
 @pytest.fixture
-def tools() -> Iterator[Tools]:
-    with tempfile.TemporaryDirectory(prefix="agent01-") as folder:
-        target = Path(folder) / "shop.sqlite"
-        shutil.copyfile(SHOP_DB, target)
-        hand_over(Path(folder))  # learner code writes through the tools
-        yield Tools(target)
+def tools(shop_copy: Path) -> Tools:
+    return Tools(shop_copy)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -156,21 +132,9 @@ def requests(fake_llm, sdk: str = "openai") -> list[dict[str, Any]]:
     return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
 
 
-def content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return repr(content)
-
-
-def conversation(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(role, text) of the turns after the system prompt."""
-    return [
-        (m.get("role", "?"), content_text(m.get("content")))
-        for m in body.get("messages", [])
-        if m.get("role") != "system"
-    ]
+def conversations(fake_llm, sdk: str = "openai") -> list[list[tuple[str, str]]]:
+    """Each request's (role, text) turns after the system prompt, whatever the SDK."""
+    return [turns(entry) for entry in fake_llm.journal.requests(PATHS[sdk])]
 
 
 def plan_calls(task: AgentTask, tools: Tools) -> list[tuple[str, str]]:
@@ -198,15 +162,19 @@ def kinds(trace: Any) -> list[str]:
     return [s.kind for s in trace.steps]
 
 
+def check_kinds(
+    trace: Any, actions: int, first: tuple[str, ...] = (), what: str = "the kinds of the steps"
+) -> None:
+    """The trace's step kinds: ``first`` (a bad turn's), then ``actions`` actions and a final."""
+    assert_same(kinds(trace), [*first, *["action"] * actions, "final"], what)
+
+
 def check_answer(trace: Any, task: AgentTask, what: str) -> None:
     check_trace_shape(trace, what)
     assert_same(trace.stop_reason, "answer", f"{what}: Trace.stop_reason")
-    assert isinstance(trace.answer, str), (
-        f"{what}: {task.question!r} should be answered with {task.answer}, got {trace.answer!r}"
-    )
-    assert answer_matches(task.answer, trace.answer), (
-        f"{what}: {task.question!r} should be answered with {task.answer}, got {trace.answer!r}"
-    )
+    wrong = f"{what}: {task.question!r} should be answered with {task.answer}, got {trace.answer!r}"
+    assert isinstance(trace.answer, str), wrong
+    assert answer_matches(task.answer, trace.answer), wrong
 
 
 def draw(lab_seed: int, n: int = 1, salt: int = 0) -> list[AgentTask]:
@@ -235,24 +203,20 @@ def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, s
     for n, body in enumerate(sent, 1):
         stops = body.get("stop") if sdk == "openai" else body.get("stop_sequences")
         stops = [stops] if isinstance(stops, str) else stops
-        assert isinstance(stops, list), (
+        no_stop = (
             f"request {n} sent {'stop' if sdk == 'openai' else 'stop_sequences'}={stops!r}; it must "
             "include 'Observation:' so the model cannot write the observation itself"
         )
-        assert "Observation:" in stops, (
-            f"request {n} sent {'stop' if sdk == 'openai' else 'stop_sequences'}={stops!r}; it must "
-            "include 'Observation:' so the model cannot write the observation itself"
-        )
-    first = conversation(sent[0])
-    assert first, f"the first request should carry the question as a user message, got {first[:1]}"
-    assert first[0][0] == "user", (
-        f"the first request should carry the question as a user message, got {first[:1]}"
-    )
-    assert task.question in first[0][1], (
-        f"the first request should carry the question as a user message, got {first[:1]}"
-    )
+        assert isinstance(stops, list), no_stop
+        assert "Observation:" in stops, no_stop
+    talk = conversations(fake_llm, sdk)
+    first = talk[0]
+    no_question = f"the first request should carry the question as a user message, got {first[:1]}"
+    assert first, no_question
+    assert first[0][0] == "user", no_question
+    assert task.question in first[0][1], no_question
     for n in range(1, len(sent)):
-        before, after = conversation(sent[n - 1]), conversation(sent[n])
+        before, after = talk[n - 1], talk[n]
         assert after[: len(before)] == before, (
             f"request {n + 1} must repeat the whole conversation of request {n}, then add to it"
         )
@@ -262,12 +226,12 @@ def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, s
             f"it added roles {[r for r, _ in added]}"
         )
         tool, value = want_calls[n - 1]
-        assert "Action:" in added[0][1], (
-            f"the assistant message should be the model's reply (with its Action), got {added[0][1][:200]!r}"
+        not_the_reply = (
+            "the assistant message should be the model's reply (with its Action), got "
+            f"{added[0][1][:200]!r}"
         )
-        assert value in added[0][1], (
-            f"the assistant message should be the model's reply (with its Action), got {added[0][1][:200]!r}"
-        )
+        assert "Action:" in added[0][1], not_the_reply
+        assert value in added[0][1], not_the_reply
         observation = getattr(tools, tool)(value)
         assert_same(
             added[1][1], f"Observation: {observation}", f"the observation sent after step {n}"
@@ -288,9 +252,7 @@ def test_default_model_answers_tasks(learner, fake_llm, tools, lab_seed):
         trace = run(learner, task.question, tools)
         check_answer(trace, task, "run_agent")
         assert_same(tools.calls, plan_calls(task, tools), f"{task.question!r}: the tool calls made")
-        assert_same(
-            kinds(trace), ["action"] * len(task.steps) + ["final"], "the kinds of the steps"
-        )
+        check_kinds(trace, len(task.steps))
 
 
 MISBEHAVIOURS: dict[str, dict[str, Any]] = {
@@ -320,29 +282,27 @@ def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbeh
     plan = plan_calls(task, tools)
     if misbehaviour in ("bold", "fenced", "invented-observation"):
         assert_same(tools.calls, plan, "the tool calls the agent ran")
-        assert_same(kinds(trace), ["action"] * len(plan) + ["final"], "the kinds of the steps")
+        check_kinds(trace, len(plan))
         return
     assert len(sent) == len(plan) + 2, f"expected {len(plan) + 2} model calls, saw {len(sent)}"
-    feedback = conversation(sent[1])[-1]
-    assert feedback[0] == "user", (
-        f"the first turn's problem must go back as the next user message 'Observation: ...', got {feedback}"
+    feedback = conversations(fake_llm)[1][-1]
+    no_feedback = (
+        "the first turn's problem must go back as the next user message 'Observation: ...', "
+        f"got {feedback}"
     )
-    assert feedback[1].startswith("Observation:"), (
-        f"the first turn's problem must go back as the next user message 'Observation: ...', got {feedback}"
-    )
+    assert feedback[0] == "user", no_feedback
+    assert feedback[1].startswith("Observation:"), no_feedback
     if misbehaviour == "wrong-tool":
-        assert tools.calls[0][0] != plan[0][0], (
-            f"the wrong tool runs (and fails), then the plan: expected {plan} after it, got {tools.calls}"
+        not_wrong_then_plan = (
+            f"the wrong tool runs (and fails), then the plan: expected {plan} after it, got "
+            f"{tools.calls}"
         )
-        assert tools.calls[1:] == plan, (
-            f"the wrong tool runs (and fails), then the plan: expected {plan} after it, got {tools.calls}"
-        )
+        assert tools.calls[0][0] != plan[0][0], not_wrong_then_plan
+        assert tools.calls[1:] == plan, not_wrong_then_plan
         assert "Error" in feedback[1], (
             f"the wrong tool's error should reach the model, got {feedback[1]!r}"
         )
-        assert_same(
-            kinds(trace), ["action"] * (len(plan) + 1) + ["final"], "the kinds of the steps"
-        )
+        check_kinds(trace, len(plan) + 1)
         return
     assert_same(tools.calls, plan, "the tool calls the agent ran (a bad turn runs nothing)")
     missing = [name for name in TOOL_NAMES if name not in feedback[1]]
@@ -354,9 +314,7 @@ def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbeh
             f"name the unknown tool {UNKNOWN_TOOL!r}: {feedback[1]!r}"
         )
     expected_kind = "unknown_tool" if misbehaviour == "unknown-tool" else "parse_error"
-    assert_same(
-        kinds(trace), [expected_kind] + ["action"] * len(plan) + ["final"], "the kinds of the steps"
-    )
+    check_kinds(trace, len(plan), first=(expected_kind,))
 
 
 @lab_test(
@@ -380,13 +338,13 @@ def test_repeated_action_is_detected(learner, fake_llm, tools, lab_seed):
     assert_same(trace.stop_reason, "loop", "Trace.stop_reason")
     assert_same(trace.answer, None, "Trace.answer")
     assert_same(kinds(trace), ["action", "repeat", "repeat"], "the kinds of the steps")
-    repeat_note = conversation(sent[2])[-1][1]
-    assert repeat_note.startswith("Observation:"), (
+    talk = conversations(fake_llm)
+    repeat_note = talk[2][-1][1]
+    not_a_repeat_note = (
         f"the observation after a repeat should say it was a repeat, got {repeat_note!r}"
     )
-    assert repeat_note != conversation(sent[1])[-1][1], (
-        f"the observation after a repeat should say it was a repeat, got {repeat_note!r}"
-    )
+    assert repeat_note.startswith("Observation:"), not_a_repeat_note
+    assert repeat_note != talk[1][-1][1], not_a_repeat_note
 
 
 @lab_test(
@@ -499,9 +457,7 @@ def test_agent_with_your_own_tools(learner, fake_llm, tools, lab_seed):
             client, task.question, own.default_tools(str(tools.db)), model=config.chat_model()
         )
         check_answer(trace, task, "run_agent with your tools")
-        assert_same(
-            kinds(trace), ["action"] * len(task.steps) + ["final"], "the kinds of the steps"
-        )
+        check_kinds(trace, len(task.steps))
 
 
 # --------------------------------------------------------------------------- task 7: native
@@ -537,7 +493,7 @@ def test_native_agent_answers_tasks(learner, fake_llm, tools, lab_seed):
         assert_same(
             last[-1].get("content"), getattr(tools, plan[0][0])(plan[0][1]), "the tool result sent"
         )
-        assert_same(kinds(trace), ["action"] * len(plan) + ["final"], "the kinds of the steps")
+        check_kinds(trace, len(plan))
 
 
 @lab_test(
@@ -557,20 +513,15 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
         trace = run_native(learner, task.question, tools)
         check_answer(trace, task, f"run_agent_native ({knob})")
         result = requests(fake_llm)[1]["messages"][-1]
-        assert result.get("role") == "tool", (
+        no_error = (
             f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
         )
-        assert str(result.get("content", "")).startswith("Error"), (
-            f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
-        )
+        assert result.get("role") == "tool", no_error
+        assert str(result.get("content", "")).startswith("Error"), no_error
         missing = [n for n in TOOL_NAMES if n not in str(result.get("content"))]
         assert not missing, f"({knob}) the error must list the valid tools, missing {missing}"
         assert_same(tools.calls, plan, f"({knob}) the tool calls run")
-        assert_same(
-            kinds(trace),
-            [kind] + ["action"] * len(plan) + ["final"],
-            f"({knob}) the kinds of the steps",
-        )
+        check_kinds(trace, len(plan), first=(kind,), what=f"({knob}) the kinds of the steps")
     fake_llm.journal.clear()
     fake_llm.on(ReactModel(repeat_forever=True).respond)
     trace = run_native(learner, task.question, tools)

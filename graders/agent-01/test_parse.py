@@ -132,9 +132,6 @@ def test_parse_step_final_answers_invented_observations_and_garbage(learner, lab
     ]:
         got = agent.parse_step(text)
         check_step(got, ("ParseError",), f"parse_step({text!r})")
-        assert isinstance(got.message, str), (
-            f"parse_step({text!r}): a ParseError needs a message the model can read"
-        )
-        assert got.message.strip(), (
-            f"parse_step({text!r}): a ParseError needs a message the model can read"
-        )
+        no_message = f"parse_step({text!r}): a ParseError needs a message the model can read"
+        assert isinstance(got.message, str), no_message
+        assert got.message.strip(), no_message

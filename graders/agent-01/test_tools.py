@@ -8,28 +8,21 @@ passages and tokenizer the README describes); inputs are drawn from ``lab_seed``
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import operator
 import random
 import re
-import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/agent-01/support.py, on sys.path)
 from rank_bm25 import BM25Okapi
 
-import labkit
 from labkit.datasets import load_agent_tasks, load_documents
 from labkit.grading import assert_same, lab_test
-from labkit.grading.toolkit import hand_over
 
-SHOP_DB = Path(labkit.__file__).resolve().parents[2] / "datasets" / "shop" / "shop.sqlite"
 MAX_ROWS = 20
 # Loaded at collection: grader files are gone once learner code runs.
 TASKS = load_agent_tasks()
@@ -37,14 +30,7 @@ KB_STEPS = [s for t in TASKS for s in t.steps if s.tool == "search_docs"]
 DOCS = load_documents()
 
 
-@pytest.fixture
-def shop_copy() -> Iterator[Path]:
-    """A private, WRITABLE copy of the shop database (a write through it would really happen)."""
-    with tempfile.TemporaryDirectory(prefix="agent01-") as folder:
-        target = Path(folder) / "shop.sqlite"
-        shutil.copyfile(SHOP_DB, target)
-        hand_over(Path(folder))  # learner code writes to it
-        yield target
+shop_copy = support.shop_copy  # the fixture, defined once for both test files
 
 
 def digest(path: Path) -> str:
@@ -60,38 +46,6 @@ def text_result(value: Any, what: str) -> str:
 
 
 # --------------------------------------------------------------------------- task 1: calculator
-
-_OPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-
-
-def oracle_value(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return oracle_value(node.body)
-    if isinstance(node, ast.Constant):
-        return cast(float, node.value)  # the oracle's inputs hold numbers only
-    if isinstance(node, ast.UnaryOp):
-        return (
-            -oracle_value(node.operand)
-            if isinstance(node.op, ast.USub)
-            else oracle_value(node.operand)
-        )
-    assert isinstance(node, ast.BinOp)
-    return _OPS[type(node.op)](oracle_value(node.left), oracle_value(node.right))
-
-
-def number_text(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def random_expression(rng: random.Random) -> str:
@@ -120,7 +74,7 @@ def test_calculator_computes(learner, lab_seed):
     cases = [random_expression(rng) for _ in range(6)] + ["2 / 3", "6 / 3", "2 ** 10", "7 // 2"]
     for expression in cases:
         got = text_result(tools.calculator(expression), f"calculator({expression!r})")
-        want = number_text(oracle_value(ast.parse(expression.strip(), mode="eval")))
+        want = support.number_text(support.arithmetic(expression))
         assert_same(got, want, f"calculator({expression!r})")
 
 

@@ -22,6 +22,7 @@ import pytest
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import Learner, assert_same, lab_test
+from labkit.grading.toolkit import tool_results
 from labkit.mcp_testing.calllog import FAIL_MESSAGE
 from labkit.mcp_testing.fixtures import CourseMcp
 
@@ -85,38 +86,14 @@ def offered(body: dict[str, Any], sdk: str) -> list[str]:
     return [t.get("name") for t in tools]
 
 
-def text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return repr(content)
+def sent_results(fake_llm: Any, sdk: str, n: int) -> list[dict[str, Any]]:
+    """The tool results request ``n`` (0-based) sent back, in order: ``{"call_id", "content",
+    "is_error", "tool_name"}`` whatever the SDK (the fake provider's normalised request).
 
-
-def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
-    """The tool results at the end of a request: [{id, content, is_error}], in order."""
-    messages = body["messages"]
-    if sdk == "openai":
-        tail: list[dict[str, Any]] = []
-        for m in reversed(messages):
-            if m.get("role") != "tool":
-                break
-            tail.insert(0, m)
-        return [
-            {"id": m.get("tool_call_id"), "content": text_of(m.get("content")), "is_error": None}
-            for m in tail
-        ]
-    final = messages[-1]
-    blocks = final.get("content") if isinstance(final.get("content"), list) else []
-    return [
-        {
-            "id": b.get("tool_use_id"),
-            "content": text_of(b.get("content")),
-            "is_error": b.get("is_error", False),
-        }
-        for b in blocks
-        if b.get("type") == "tool_result"
-    ]
+    Every test reads the request right after ONE round of tool calls, so all its results are
+    that round's. Where each SDK wants them on the wire is chat-02's lesson, checked there.
+    """
+    return tool_results(fake_llm.journal.requests(PATHS[sdk])[n])
 
 
 def status_of(db: Path, order_id: str) -> str:
@@ -230,8 +207,10 @@ def test_results_and_errors_paired(learner, fake_llm, mcp_course, sdk, lab_seed)
     assert len(sent) >= 2, (
         f"after the tool calls the agent should call the model again ({len(sent)} requests)"
     )
-    results: Any = sent[1] and sent_results(sent[1], sdk)  # an empty body stays falsy
-    assert_same([r["id"] for r in results], ids, "the ids of the tool results sent back, in order")
+    results = sent_results(fake_llm, sdk, 1)
+    assert_same(
+        [r["call_id"] for r in results], ids, "the ids of the tool results sent back, in order"
+    )
     assert '"results"' in results[0]["content"], (
         f"the search result should go back to the model, got {results[0]['content'][:200]!r}"
     )
@@ -290,7 +269,7 @@ def test_denied_tool_is_never_called(learner, fake_llm, mcp_course):
     assert_same(offered(sent[0], "openai"), ["search_kb"], "the tools offered to the model")
     assert len(sent) >= 2, "the refused call still needs a result for the model"
     assert_same(
-        [r["id"] for r in sent_results(sent[1], "openai")],
+        [r["call_id"] for r in sent_results(fake_llm, "openai", 1)],
         ["call_denied1"],
         "the result ids sent back",
     )
@@ -344,7 +323,7 @@ def test_retries_match_injected_failures(learner, fake_llm, mcp_course, case):
         assert waited >= backoff * 2 ** (n - 1) * 0.9, (
             f"retry {n} came {waited:.3f} s after the previous attempt started; back off at least {backoff * 2 ** (n - 1):.2f} s"
         )
-    results = sent_results(bodies(fake_llm, "openai")[1], "openai")
+    results = sent_results(fake_llm, "openai", 1)
     carried = results[0]["content"] if results else ""
     if spec["ok"]:
         assert '"results"' in carried, (

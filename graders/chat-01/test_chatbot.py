@@ -19,6 +19,7 @@ import pytest
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test, make
+from labkit.grading.toolkit import content_text
 from labkit.tokens import count_tokens
 
 SDKS = ("openai", "anthropic")
@@ -26,6 +27,7 @@ PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 PER_MESSAGE = 4  # README: a message costs its content's tokens + 4; the system prompt is one
 PERSONA = "You are Quill, a meticulous librarian who answers in exactly two sentences."
 MODEL = "grader-model-7"
+QUESTION = "Where are the atlases?"  # the one question of the adapter tests (2.1, 2.2)
 
 WORDS = (
     "context window token budget stream chunk persona history latency retry provider model "
@@ -52,21 +54,6 @@ def sentence(rng: random.Random, n_words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n_words)).capitalize() + "."
 
 
-def text_of(content: Any) -> str:
-    """A message's text, whether it was sent as a string or as a list of text blocks."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            else:
-                return json.dumps(content)
-        return "".join(parts)
-    return json.dumps(content)
-
-
 def sent_conversation(
     body: dict[str, Any], sdk: config.Sdk
 ) -> tuple[str | None, list[tuple[str, str]]]:
@@ -75,11 +62,11 @@ def sent_conversation(
     system: str | None = None
     if sdk == "openai":
         if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-            system = text_of(messages[0].get("content"))
+            system = content_text(messages[0].get("content"))
             messages = messages[1:]
     elif "system" in body:
-        system = text_of(body["system"])
-    return system, [(str(m.get("role")), text_of(m.get("content"))) for m in messages]
+        system = content_text(body["system"])
+    return system, [(str(m.get("role")), content_text(m.get("content"))) for m in messages]
 
 
 def sent_tokens(system: str | None, turns: list[tuple[str, str]]) -> int:
@@ -133,7 +120,7 @@ def history_pairs(session: Any) -> list[tuple[str, str]]:
     out = []
     for m in history:
         assert type(m) is dict, f"history items should be dicts, got {type(m).__name__}"
-        out.append((str(m.get("role")), text_of(m.get("content"))))
+        out.append((str(m.get("role")), content_text(m.get("content"))))
     return out
 
 
@@ -259,11 +246,13 @@ def test_trim_history_drops_oldest_pairs(learner: Any, lab_seed: int) -> None:
 # --------------------------------------------------------------------------- 2. the requests
 
 
-def send_request(sdk: config.Sdk, request: Any) -> None:
-    """Send a request dict built by the learner's adapter with the SDK, as ChatSession would,
-    and read the stream to its end (the fake provider's journal then holds the body)."""
+def send_request(sdk: config.Sdk, request: Any, client: Any = None) -> None:
+    """Send a request dict built by the learner's adapter with the SDK (on ``client``, by default
+    one for the fake provider), as ChatSession would, and read the stream to its end (the fake
+    provider's journal then holds the body)."""
     assert type(request) is dict, f"the request should be a dict, got {type(request).__name__}"
-    client: Any = config.client(sdk, max_retries=0)
+    if client is None:
+        client = config.client(sdk, max_retries=0)
     if sdk == "openai":
         result = client.chat.completions.create(**request)
     else:
@@ -277,6 +266,43 @@ def adapter(bot: Any, sdk: config.Sdk) -> Any:
     return bot.to_openai_request if sdk == "openai" else bot.to_anthropic_request
 
 
+def sent_by_adapter(bot: Any, fake_llm: Any, sdk: config.Sdk, max_tokens: int) -> dict[str, Any]:
+    """The body the fake provider received for the learner's request (to_<sdk>_request) with the
+    persona, one user question, MODEL and temperature 0.5, sent with the SDK."""
+    fake_llm.script(reply.text("Noted. Shelved."))
+    request = adapter(bot, sdk)(
+        PERSONA,
+        [{"role": "user", "content": QUESTION}],
+        model=MODEL,
+        max_tokens=max_tokens,
+        temperature=0.5,
+    )
+    send_request(sdk, request)
+    return last_body(fake_llm, sdk)
+
+
+def check_stream_and_model(body: dict[str, Any]) -> None:
+    assert body.get("stream") is True, f"expected stream: true, got stream: {body.get('stream')!r}"
+    assert body.get("model") == MODEL, f"expected the model {MODEL!r}, got {body.get('model')!r}"
+
+
+def check_small_request(bot: Any, sdk: config.Sdk, messages: list[tuple[str, str]]) -> None:
+    """to_<sdk>_request("S", one user turn "u") returns a dict with exactly these messages as
+    (role, content) (and, for Anthropic, system "S")."""
+    name = f"to_{sdk}_request"
+    request = adapter(bot, sdk)("S", [{"role": "user", "content": "u"}], model="m", max_tokens=9)
+    assert type(request) is dict, f"{name} should return a dict, got {type(request).__name__}"
+    if sdk == "anthropic":
+        assert content_text(request.get("system")) == "S", (
+            f"{name}(...)['system'] was {request.get('system')!r}"
+        )
+    assert_same(
+        [(m.get("role"), m.get("content")) for m in request.get("messages", [])],
+        messages,
+        f"{name}(...)['messages'] as (role, content)",
+    )
+
+
 @lab_test(
     points=2,
     number="2.1",
@@ -286,44 +312,22 @@ def adapter(bot: Any, sdk: config.Sdk) -> Any:
 def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     """OpenAI: the persona is messages[0] with role system, stream is on"""
     bot = learner.import_module("chatbot")
-    fake_llm.script(reply.text("Noted. Shelved."))
-    request = bot.to_openai_request(
-        PERSONA,
-        [{"role": "user", "content": "Where are the atlases?"}],
-        model=MODEL,
-        max_tokens=400,
-        temperature=0.5,
-    )
-    send_request("openai", request)
-    body = last_body(fake_llm, "openai")
+    body = sent_by_adapter(bot, fake_llm, "openai", max_tokens=400)
     messages = body.get("messages") or []
     assert messages, f"expected a list of messages, got {messages!r}"
     assert isinstance(messages[0], dict), f"expected a list of messages, got {messages!r}"
     first = messages[0]
-    assert first.get("role") == "system", (
-        f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
+    not_the_persona = (
+        f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got "
+        + json.dumps(first)[:120]
     )
-    assert text_of(first.get("content")) == PERSONA, (
-        f"expected messages[0] to be the system prompt {PERSONA[:40]!r}..., got {json.dumps(first)[:120]}"
-    )
+    assert first.get("role") == "system", not_the_persona
+    assert content_text(first.get("content")) == PERSONA, not_the_persona
     roles = [m.get("role") for m in messages]
     assert roles == ["system", "user"], f"expected roles ['system', 'user'], got {roles}"
-    assert text_of(messages[1].get("content")) == "Where are the atlases?", (
-        f"user message was {messages[1]!r}"
-    )
-    assert body.get("stream") is True, f"expected stream: true, got stream: {body.get('stream')!r}"
-    assert body.get("model") == MODEL, f"expected the model {MODEL!r}, got {body.get('model')!r}"
-    request = bot.to_openai_request(
-        "S", [{"role": "user", "content": "u"}], model="m", max_tokens=9
-    )
-    assert type(request) is dict, (
-        f"to_openai_request should return a dict, got {type(request).__name__}"
-    )
-    assert_same(
-        [(m.get("role"), m.get("content")) for m in request.get("messages", [])],
-        [("system", "S"), ("user", "u")],
-        "to_openai_request(...)['messages'] as (role, content)",
-    )
+    assert content_text(messages[1].get("content")) == QUESTION, f"user message was {messages[1]!r}"
+    check_stream_and_model(body)
+    check_small_request(bot, "openai", [("system", "S"), ("user", "u")])
 
 
 @lab_test(
@@ -335,17 +339,8 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
 def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     """Anthropic: the persona is the top-level system field, max_tokens is sent"""
     bot = learner.import_module("chatbot")
-    fake_llm.script(reply.text("Noted. Shelved."))
-    request = bot.to_anthropic_request(
-        PERSONA,
-        [{"role": "user", "content": "Where are the atlases?"}],
-        model=MODEL,
-        max_tokens=321,
-        temperature=0.5,
-    )
-    send_request("anthropic", request)
-    body = last_body(fake_llm, "anthropic")
-    assert text_of(body.get("system")) == PERSONA, (
+    body = sent_by_adapter(bot, fake_llm, "anthropic", max_tokens=321)
+    assert content_text(body.get("system")) == PERSONA, (
         f"expected top-level system = the persona, got {json.dumps(body.get('system'))[:120]}"
     )
     messages = body.get("messages") or []
@@ -353,26 +348,10 @@ def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     assert roles == ["user"], (
         f"expected messages with roles ['user'] (no system message), got {roles}"
     )
-    assert text_of(messages[0].get("content")) == "Where are the atlases?", (
-        f"user message was {messages[0]!r}"
-    )
+    assert content_text(messages[0].get("content")) == QUESTION, f"user message was {messages[0]!r}"
     assert body.get("max_tokens") == 321, f"expected max_tokens 321, got {body.get('max_tokens')!r}"
-    assert body.get("stream") is True, f"expected stream: true, got stream: {body.get('stream')!r}"
-    assert body.get("model") == MODEL, f"expected the model {MODEL!r}, got {body.get('model')!r}"
-    request = bot.to_anthropic_request(
-        "S", [{"role": "user", "content": "u"}], model="m", max_tokens=9
-    )
-    assert type(request) is dict, (
-        f"to_anthropic_request should return a dict, got {type(request).__name__}"
-    )
-    assert text_of(request.get("system")) == "S", (
-        f"to_anthropic_request(...)['system'] was {request.get('system')!r}"
-    )
-    assert_same(
-        [(m.get("role"), m.get("content")) for m in request.get("messages", [])],
-        [("user", "u")],
-        "to_anthropic_request(...)['messages'] as (role, content)",
-    )
+    check_stream_and_model(body)
+    check_small_request(bot, "anthropic", [("user", "u")])
 
 
 @lab_test(
@@ -682,11 +661,7 @@ def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: config.Sdk) -
         client = anthropic.Anthropic(
             api_key="x", base_url=f"http://127.0.0.1:{port}", max_retries=0
         )
-    request = known_good_request(sdk, "d")
-    if sdk == "openai":
-        exc = error_of(lambda: client.chat.completions.create(**request))
-    else:
-        exc = error_of(lambda: client.messages.create(**request))
+    exc = error_of(lambda: send_request(sdk, known_good_request(sdk, "d"), client))
     thread.join(timeout=5)
     connection = one_line(bot.friendly_error(exc), "an APIConnectionError")
     assert "503" not in connection, f"a connection failure got the HTTP 503 message: {connection!r}"

@@ -2,97 +2,40 @@
 
 The fake provider plays the model: each test scripts its tool calls (good, parallel, broken) and
 then reads from the journal what the learner's code sent back. Expected tool results come from
-the test's own queries on a fresh copy of the shop database.
+the grader's own oracle (``support.Oracle``) on a fresh copy of the shop database.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+import support  # this grader's shared helpers (graders/chat-02/support.py, on sys.path)
 from jsonschema import Draft202012Validator
 
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test, make
-from labkit.grading.toolkit import dataset_path
+from labkit.grading.toolkit import content_text
 
 SDKS = ["openai", "anthropic"]
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 TOOL_NAMES = ["get_customer", "list_orders", "get_product", "search_products"]
-SHOP_DB = dataset_path("shop", "shop.sqlite")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def shop_copy(private_dir: Path) -> Path:
-    """A private, writable copy of the committed shop database (in the plugin's ``private_dir``,
-    which learner code in the worker may use too)."""
-    target = private_dir / "shop.sqlite"
-    shutil.copyfile(SHOP_DB, target)
-    return target
-
-
-def db_rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def expected_customer(path: Path, customer_id: str) -> dict[str, Any]:
-    (row,) = db_rows(
-        path,
-        "SELECT customer_id, name, email, city, country, joined_on FROM customers "
-        "WHERE customer_id = ?",
-        customer_id,
-    )
-    return dict(
-        zip(("customer_id", "name", "email", "city", "country", "joined_on"), row, strict=True)
-    )
-
-
-def expected_product(path: Path, sku: str) -> dict[str, Any]:
-    ((sku, name, category, cents, stock),) = db_rows(
-        path, "SELECT sku, name, category, price_cents, stock FROM products WHERE sku = ?", sku
-    )
-    return {"sku": sku, "name": name, "category": category, "price": cents / 100, "stock": stock}
-
-
-def expected_orders(
-    path: Path, customer_id: str, status: str | None = None
-) -> list[dict[str, Any]]:
-    rows = db_rows(
-        path,
-        "SELECT o.order_id, o.status, o.ordered_on, SUM(i.quantity * i.unit_price_cents) "
-        "FROM orders o JOIN order_items i USING (order_id) WHERE o.customer_id = ? "
-        "GROUP BY o.order_id ORDER BY o.ordered_on, o.order_id",
-        customer_id,
-    )
-    return [
-        {"order_id": r[0], "status": r[1], "ordered_on": r[2], "total": r[3] / 100}
-        for r in rows
-        if status is None or r[1] == status
-    ]
+shop_copy = support.shop_copy  # the fixture, defined once for both test files
 
 
 def pick(path: Path, rng: random.Random) -> tuple[str, list[str]]:
     """A customer with at least two orders, and three distinct SKUs."""
-    customers = [
-        r[0]
-        for r in db_rows(
-            path, "SELECT customer_id FROM orders GROUP BY 1 HAVING COUNT(*) >= 2 ORDER BY 1"
-        )
-    ]
-    skus = [r[0] for r in db_rows(path, "SELECT sku FROM products ORDER BY sku")]
-    return rng.choice(customers), rng.sample(skus, 3)
+    oracle = support.Oracle(path)
+    customer_id = rng.choice(oracle.customers_with_orders(minimum=2))
+    return customer_id, rng.sample(sorted(oracle.products), 3)
 
 
 def call_id(sdk: str, rng: random.Random) -> str:
@@ -120,20 +63,16 @@ def requests(fake_llm, sdk: str) -> list[dict[str, Any]]:
     return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
 
 
-def text_of(content: Any) -> str:
-    """A tool result's content as text (a string, or a list of text blocks)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return repr(content)
+def last_assistant_turn(body: dict[str, Any]) -> dict[str, Any]:
+    """The last assistant message of a request body (the turn that made the tool calls)."""
+    turns = [m for m in body["messages"] if m.get("role") == "assistant"]
+    assert turns, "the request after a tool call must repeat the assistant turn that made it"
+    return turns[-1]
 
 
 def echoed_calls(body: dict[str, Any], sdk: str) -> list[tuple[str, str]]:
     """(id, name) of the tool calls in the last assistant turn the client sent back."""
-    turns = [m for m in body["messages"] if m.get("role") == "assistant"]
-    assert turns, "the request after a tool call must repeat the assistant turn that made it"
-    last = turns[-1]
+    last = last_assistant_turn(body)
     if sdk == "openai":
         return [(c["id"], c["function"]["name"]) for c in last.get("tool_calls") or []]
     content = last["content"] if isinstance(last["content"], list) else []
@@ -150,30 +89,30 @@ def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
     if sdk == "openai":
         last_assistant = max(i for i, m in enumerate(messages) if m.get("role") == "assistant")
         tail = messages[last_assistant + 1 :]
-        assert tail, (
+        wrong_tail = (
             "after the assistant turn with tool_calls, send one role 'tool' message per call and "
             f"nothing else; got roles {[m.get('role') for m in tail]}"
         )
-        assert all(m.get("role") == "tool" for m in tail), (
-            "after the assistant turn with tool_calls, send one role 'tool' message per call and "
-            f"nothing else; got roles {[m.get('role') for m in tail]}"
-        )
+        assert tail, wrong_tail
+        assert all(m.get("role") == "tool" for m in tail), wrong_tail
         return [
-            {"id": m.get("tool_call_id"), "content": text_of(m.get("content")), "is_error": None}
+            {
+                "id": m.get("tool_call_id"),
+                "content": content_text(m.get("content")),
+                "is_error": None,
+            }
             for m in tail
         ]
     assert messages[-2].get("role") == "assistant", (
         "the assistant turn with the tool_use blocks must come right before the tool results"
     )
     final = messages[-1]
-    assert final.get("role") == "user", (
+    not_one_user_message = (
         "tool results go back in ONE user message whose content is a list of tool_result blocks; "
         f"the last message was {json.dumps(final)[:200]}"
     )
-    assert isinstance(final.get("content"), list), (
-        "tool results go back in ONE user message whose content is a list of tool_result blocks; "
-        f"the last message was {json.dumps(final)[:200]}"
-    )
+    assert final.get("role") == "user", not_one_user_message
+    assert isinstance(final.get("content"), list), not_one_user_message
     blocks = final["content"]
     assert all(b.get("type") == "tool_result" for b in blocks), (
         f"that user message should hold only tool_result blocks, got types {[b.get('type') for b in blocks]}"
@@ -181,7 +120,7 @@ def sent_results(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
     return [
         {
             "id": b.get("tool_use_id"),
-            "content": text_of(b.get("content")),
+            "content": content_text(b.get("content")),
             "is_error": b.get("is_error", False),
         }
         for b in blocks
@@ -197,15 +136,12 @@ def decoded(result: dict[str, Any]) -> Any:
 
 def assert_error_result(result: dict[str, Any], sdk: str, what: str) -> str:
     body = decoded(result)
-    assert isinstance(body, dict), (
+    not_an_error = (
         f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
     )
-    assert isinstance(body.get("error"), str), (
-        f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
-    )
-    assert body["error"].strip(), (
-        f'{what}: the tool result must be {{"error": "<message>"}}, got {result["content"][:160]!r}'
-    )
+    assert isinstance(body, dict), not_an_error
+    assert isinstance(body.get("error"), str), not_an_error
+    assert body["error"].strip(), not_an_error
     if sdk == "anthropic":
         assert result["is_error"] is True, f"{what}: the tool_result block needs is_error: true"
     return body["error"]
@@ -233,20 +169,17 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
     assert len(sent) == 2, f"expected 2 model calls (tool call, answer), saw {len(sent)}"
     for n, body in enumerate(sent, 1):
         tools = body.get("tools")
-        assert isinstance(tools, list), (
-            f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
-        )
-        assert len(tools) == 4, (
-            f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
-        )
+        not_four = f"request {n} must offer the 4 tools, it sent tools={json.dumps(tools)[:200]}"
+        assert isinstance(tools, list), not_four
+        assert len(tools) == 4, not_four
         for tool, definition in zip(tools, definitions, strict=True):
             if sdk == "openai":
-                assert tool.get("type") == "function", (
-                    f"an OpenAI tool is {{'type': 'function', 'function': {{...}}}}, got {json.dumps(tool)[:160]}"
+                not_openai = (
+                    "an OpenAI tool is {'type': 'function', 'function': {...}}, got "
+                    + json.dumps(tool)[:160]
                 )
-                assert isinstance(tool.get("function"), dict), (
-                    f"an OpenAI tool is {{'type': 'function', 'function': {{...}}}}, got {json.dumps(tool)[:160]}"
-                )
+                assert tool.get("type") == "function", not_openai
+                assert isinstance(tool.get("function"), dict), not_openai
                 fn = tool["function"]
                 got = (
                     fn.get("name"),
@@ -255,12 +188,12 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
                     fn.get("strict"),
                 )
             else:
-                assert "function" not in tool, (
-                    f"an Anthropic tool is {{name, description, input_schema}}, got {json.dumps(tool)[:160]}"
+                not_anthropic = (
+                    "an Anthropic tool is {name, description, input_schema}, got "
+                    + json.dumps(tool)[:160]
                 )
-                assert "type" not in tool, (
-                    f"an Anthropic tool is {{name, description, input_schema}}, got {json.dumps(tool)[:160]}"
-                )
+                assert "function" not in tool, not_anthropic
+                assert "type" not in tool, not_anthropic
                 got = (tool.get("name"), tool.get("description"), tool.get("input_schema"), True)
             want = (definition["name"], definition["description"], definition["parameters"], True)
             assert got == want, (
@@ -296,7 +229,7 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
     sent = requests(fake_llm, sdk)
     assert len(sent) == 2, f"expected 2 model calls (tool call, then answer), saw {len(sent)}"
     first_user = next(m for m in sent[0]["messages"] if m["role"] == "user")
-    assert question in text_of(first_user["content"]), (
+    assert question in content_text(first_user["content"]), (
         "the first request must carry the user's question"
     )
     if sdk == "openai":
@@ -313,9 +246,8 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
     assert [r["id"] for r in results] == [cid], (
         f"expected one result for id {cid}, got ids {[r['id'] for r in results]}"
     )
-    assert_same(
-        decoded(results[0]), expected_customer(shop_copy, customer_id), "the get_customer result"
-    )
+    want = support.Oracle(shop_copy).customers[customer_id]
+    assert_same(decoded(results[0]), want, "the get_customer result")
     if sdk == "anthropic":
         assert results[0]["is_error"] in (False, None), (
             "a successful tool_result must not have is_error: true"
@@ -358,11 +290,12 @@ def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
     assert [r["id"] for r in results] == ids, (
         f"expected results for ids {ids} in that order, got {[r['id'] for r in results]}"
     )
+    oracle = support.Oracle(shop_copy)
     expected = [
-        expected_product(shop_copy, skus[0]),
-        expected_orders(shop_copy, customer_id),
-        expected_product(shop_copy, skus[1]),
-        expected_product(shop_copy, skus[2]),
+        oracle.products[skus[0]],
+        oracle.orders_of(customer_id),
+        oracle.products[skus[1]],
+        oracle.products[skus[2]],
     ]
     for r, want in zip(results, expected, strict=True):
         assert_same(decoded(r), want, f"the result for {r['id']}", abs_tol=1e-6)
@@ -412,7 +345,7 @@ def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk,
     assert [r["id"] for r in second] == [ids[2]], (
         f"the corrected call {ids[2]} needs its result, got ids {[r['id'] for r in second]}"
     )
-    want = expected_product(shop_copy, skus[0])
+    want = support.Oracle(shop_copy).products[skus[0]]
     assert_same(decoded(second[0]), want, "the corrected call's result", abs_tol=1e-6)
     if sdk == "anthropic":
         assert second[0]["is_error"] in (False, None)
@@ -446,16 +379,11 @@ def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, l
     assert "delete_customer" in message, f"the error should name the unknown tool, got {message!r}"
     (good,) = sent_results(sent[2], sdk)
     assert good["id"] == ids[1], f"the list_orders result must be paired to {ids[1]}"
-    want = expected_orders(shop_copy, customer_id, "delivered")
+    oracle = support.Oracle(shop_copy)
+    want = oracle.orders_of(customer_id, "delivered")
     assert_same(decoded(good), want, "the list_orders result", abs_tol=1e-6)
-    assert remaining_rows(shop_copy, customer_id) == 1, (
-        "delete_customer must not have done anything"
-    )
+    assert customer_id in oracle.customers, "delete_customer must not have done anything"
     check_answer(result, "I can only read orders.", 3, True)
-
-
-def remaining_rows(path: Path, customer_id: str) -> int:
-    return db_rows(path, "SELECT COUNT(*) FROM customers WHERE customer_id = ?", customer_id)[0][0]
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -486,36 +414,23 @@ def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
     check_answer(result, assistant.limit_message(cap), cap, False)
 
 
-def expected_for(path: Path, name: str, args: dict[str, Any]) -> Any:
+def expected_for(oracle: support.Oracle, name: str, args: dict[str, Any]) -> Any:
     """What a correct tool returns for ``args`` (computed here, independently of the learner)."""
     if name == "get_customer":
-        return expected_customer(path, args["customer_id"])
+        return oracle.customers[args["customer_id"]]
     if name == "get_product":
-        return expected_product(path, args["sku"])
+        return oracle.products[args["sku"]]
     if name == "list_orders":
-        return expected_orders(path, args["customer_id"], args.get("status"))
+        return oracle.orders_of(args["customer_id"], args.get("status"))
     assert name == "search_products", f"the fake model called an unexpected tool {name!r}"
-    needle, limit = args["query"].lower(), args.get("max_price")
-    skus = [
-        r[0]
-        for r in db_rows(
-            path, "SELECT sku, name, category, price_cents FROM products ORDER BY price_cents, sku"
-        )
-        if (needle in r[1].lower() or needle in r[2].lower())
-        and (limit is None or r[3] <= round(limit * 100))
-    ]
-    return [expected_product(path, sku) for sku in skus[:10]]
+    return oracle.search(args["query"], args.get("max_price"))
 
 
 def e2e_question(path: Path, rng: random.Random) -> tuple[str, str]:
     """A question whose words point the fake model at one tool, and that tool's name."""
-    delivered = [
-        r[0]
-        for r in db_rows(
-            path, "SELECT DISTINCT customer_id FROM orders WHERE status = 'delivered' ORDER BY 1"
-        )
-    ]
-    skus = [r[0] for r in db_rows(path, "SELECT sku FROM products ORDER BY sku")]
+    oracle = support.Oracle(path)
+    delivered = sorted({o[1] for o in oracle.orders if o[2] == "delivered"})
+    skus = sorted(oracle.products)
     return rng.choice(
         [
             (f"List the delivered orders of {rng.choice(delivered)}.", "list_orders"),
@@ -552,8 +467,9 @@ def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, la
     assert [r["id"] for r in results] == [i for i, _ in calls], (
         "every call needs its result, paired by id"
     )
+    oracle = support.Oracle(shop_copy)
     for (_, name), arguments, r in zip(calls, args, results, strict=True):
-        want = expected_for(shop_copy, name, arguments)
+        want = expected_for(oracle, name, arguments)
         assert_same(decoded(r), want, f"{name}({arguments})", abs_tol=1e-6)
     assert_same(result.complete, True, "Answer.complete")
     assert_same(result.model_calls, 2, "Answer.model_calls")
@@ -565,7 +481,7 @@ def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, la
 
 def tool_arguments(body: dict[str, Any], sdk: str) -> list[dict[str, Any]]:
     """The arguments of the calls in the last assistant turn, as objects."""
-    last = [m for m in body["messages"] if m.get("role") == "assistant"][-1]
+    last = last_assistant_turn(body)
     if sdk == "openai":
         return [json.loads(c["function"]["arguments"]) for c in last["tool_calls"]]
     return [b["input"] for b in last["content"] if b.get("type") == "tool_use"]

@@ -3,23 +3,29 @@
 - What a request carried, whatever the SDK: :func:`system_prompt`, :func:`turns`,
   :func:`tool_results` read the fake provider's normalised request (``JournalEntry.chat``), so a
   test does not care whether the learner used the OpenAI or the Anthropic SDK.
+  :func:`content_text` is for a test that checks the raw wire shape (or a learner's own message
+  dicts) on purpose: the exact text of one raw ``content`` value.
 - :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
-  (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package).
+  (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package);
+  :func:`dataset_copy` copies one into a test's folder for learner code to read and write.
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
   that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
   ``-current`` symlink the guard refuses). :func:`learner_folder` makes one outside a fixture;
   :func:`hand_over` lets learner code write in a folder a test made itself (when the grader runs
   as root, learner code runs as a user of its own: ``labkit.grading.identity``).
 - Sharing helpers between the test files of one grader: put them in a module next to the tests
-  (``graders/<id>/helpers.py``) and ``import helpers``; the grader's folder is on ``sys.path``
-  (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are collected with the
-  tests, before their files are deleted.
+  (``graders/<id>/support.py``, as every grader names it) and ``import support``; a fixture
+  defined there is shared with ``shop_copy = support.shop_copy``. The grader's folder is on
+  ``sys.path`` (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are
+  collected with the tests, before their files are deleted.
 - Typed fixtures: annotate ``learner: Learner`` and ``fake_llm: FakeLLM``; a learner module is a
   :class:`~labkit.grading.remote.Remote`.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,8 @@ from labkit.fakellm.journal import JournalEntry
 from labkit.grading.identity import hand_over
 
 __all__ = [
+    "content_text",
+    "dataset_copy",
     "dataset_path",
     "hand_over",
     "learner_folder",
@@ -92,6 +100,26 @@ def tool_calls(entry: JournalEntry) -> list[dict[str, Any]]:
     return out
 
 
+def content_text(content: Any) -> str:
+    """The text of one raw ``content`` value, exactly as the learner's code wrote it: a message's
+    or a tool result's content on the wire (``entry.body``), or in a learner's own history.
+
+    A string is returned as is; a list of text blocks (``{"type": "text", "text": ...}``) is
+    their texts joined with nothing between. Anything else (None, a dict, a list holding another
+    kind of block) comes back as its JSON, so it never equals the text a test expects by
+    accident and the learner sees what was sent. The normalised :func:`turns` and
+    :func:`tool_results` are more forgiving (the fake provider joins blocks with newlines and
+    skips images): use them when only the content matters, and this when the shape does.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(block, dict) and block.get("type") == "text" for block in content
+    ):
+        return "".join(str(block.get("text", "")) for block in content)
+    return json.dumps(content, default=repr)
+
+
 def dataset_path(*parts: str) -> Path:
     """A file or folder under the course's ``datasets/`` (``dataset_path("shop", "shop.sqlite")``);
     fails the test's module import with a clear message if it is missing."""
@@ -99,3 +127,14 @@ def dataset_path(*parts: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing (is the course's datasets/ folder there?)")
     return path
+
+
+def dataset_copy(folder: Path, *parts: str) -> Path:
+    """A fresh copy of a course data file (``dataset_path(*parts)``) in ``folder``, e.g. a test's
+    ``private_dir``, that learner code may read AND write: the folder is handed over again after
+    the copy, so a write through the learner's connection really happens (and a test that checks
+    nothing was harmed proves something) also when the grader runs as root."""
+    target = folder / parts[-1]
+    shutil.copyfile(dataset_path(*parts), target)
+    hand_over(folder)
+    return target
