@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from labkit.fakellm.extractive import ExtractiveAnswerer
-from labkit.lexical import exact_terms
 from labkit.fakellm.sources import find_sources
 from labkit.fakellm.types import ChatRequest, Message
+from labkit.lexical import exact_terms
 
 SOURCES = """[1] (policy-travel-2023) ## 5. Meals
 While travelling, employees receive a meal per diem of $60 per day.

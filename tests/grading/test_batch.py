@@ -73,9 +73,10 @@ PARTIAL = {
     "partial_no_stream": (NO_STREAMING, 11.0),
 }
 HANGING = {"infinite_loop", "infinite_loop_import"}
-# rebinding builtins.type breaks the worker's own replies (fail closed); a segfault kills the
-# worker; signal_judge kills the judge itself through libc (same user: a container stops that)
-CRASHING = {"patch_builtins", "segfault", "signal_judge"}
+# a segfault kills the worker; signal_judge kills the judge itself through libc (same user: a
+# container stops that). patch_builtins (rebinding builtins.type) breaks the worker's own replies:
+# each test fails with "the worker could not do that" and the run is graded, at 0 (fail closed).
+CRASHING = {"segfault", "signal_judge"}
 
 
 @dataclass

@@ -140,6 +140,8 @@ VALUES: list[Any] = [
     -(2**80),
     1.5,
     "Ünïcödé ✓",
+    "half a pair: \ud800",  # not valid UTF-8: the wire falls back to json (wire.dumps)
+    2**63,  # just over what orjson writes
     b"\x00\xff",
     [1, [2, "x"]],
     (1, (2.0,)),
