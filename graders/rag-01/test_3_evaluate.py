@@ -125,8 +125,14 @@ def _recall(
     return {k: totals[k] / len(scored) for k in ks}
 
 
-def _corpus_recall(chunker: Any, embedder: Any, questions: Sequence[Question]) -> dict[int, float]:
-    chunks = [c for d in _DOCUMENTS for c in chunker(d.id, d.text)]
+def _chunk_all(chunker: Any) -> list[Any]:
+    """Every chunk of the knowledge base, in document order (one call per document)."""
+    return [c for d in _DOCUMENTS for c in chunker(d.id, d.text)]
+
+
+def _corpus_recall(
+    chunks: list[Any], embedder: Any, questions: Sequence[Question]
+) -> dict[int, float]:
     cvecs = embedder.embed([c.text for c in chunks])
     qvecs = embedder.embed([q.question for q in questions])
     return _recall(questions, qvecs, chunks, cvecs, _DOC_TEXTS, KS)
@@ -314,10 +320,10 @@ def test_evaluate_chunker_agrees(learner: Any) -> None:
     evaluate = learner.import_module("evaluate")
     chunkers = learner.import_module("chunkers")
     for name, chunker in _defaults(chunkers).items():
-        chunks = [c for d in _DOCUMENTS for c in chunker(d.id, d.text)]
+        chunks = _chunk_all(chunker)
         theirs = BagOfWords()
         got = evaluate.evaluate_chunker(chunker, _DOCUMENTS, _DEV_ALL, theirs, KS)
-        want = _corpus_recall(chunker, BagOfWords(), _DEV)
+        want = _corpus_recall(chunks, BagOfWords(), _DEV)
         assert_same(
             got,
             want,
@@ -331,7 +337,7 @@ def test_evaluate_chunker_agrees(learner: Any) -> None:
         )
     fixed = _defaults(chunkers)["fixed"]
     got = evaluate.evaluate_chunker(fixed, _DOCUMENTS, _DEV, _MINILM, KS)
-    want = _corpus_recall(fixed, _MINILM, _DEV)
+    want = _corpus_recall(_chunk_all(fixed), _MINILM, _DEV)
     assert_same(got, want, "evaluate_chunker(fixed chunker, MiniLM)", rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -346,8 +352,8 @@ def test_structure_beats_fixed_size(learner: Any) -> None:
     """the markdown-aware chunker beats fixed-size on dev recall@5 (MiniLM, documented defaults)"""
     chunkers = learner.import_module("chunkers")
     chosen = _defaults(chunkers)
-    fixed = _corpus_recall(chosen["fixed"], _MINILM, _DEV)
-    markdown = _corpus_recall(chosen["markdown"], _MINILM, _DEV)
+    fixed = _corpus_recall(_chunk_all(chosen["fixed"]), _MINILM, _DEV)
+    markdown = _corpus_recall(_chunk_all(chosen["markdown"]), _MINILM, _DEV)
     assert markdown[5] > fixed[5], (
         f"recall@5 on the {len(_DEV)} dev questions: markdown {markdown[5]:.3f}, fixed-size "
         f"{fixed[5]:.3f}; expected the markdown-aware chunker to come out ahead"
