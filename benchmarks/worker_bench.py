@@ -182,7 +182,7 @@ def _write(r: dict[str, Any]) -> None:
         lines.append(f"| {lab} | {shown[0]} | {shown[1]} |")
     lines += [
         "",
-        "Where the time goes: each grading run now starts one more interpreter (the zygote, which imports the SDKs, chromadb or numpy the learner's files name once; the worker and each CLI are forked from it), the judge imports the same packages for itself, and every call pays a socket round trip and a JSON encoding of its arguments and result. Labs whose grade used to be a second or two (rag-01, rag-03) pay that fixed cost (+0.4 to +1.2 s); labs that run learner CLIs or reload SDKs (chat-01, rag-02) are now faster than before the worker.",
+        "Where the time goes: each grading run starts one more interpreter (the zygote, which imports the SDKs, chromadb or numpy the learner's files name once; the worker and each CLI are forked from it), and every call pays a socket round trip (~0.08 ms) and a JSON encoding of its arguments and result (orjson). A module's functions are looked up once per worker, so `mod.add(1, 2)` costs one round trip like a held handle. The labs whose grade used to be a second or two pay for their round trips: rag-03 makes ~650 calls a grade, rag-01 ~1,700 calls and ~280 callbacks carrying 25 MB (the knowledge base and its vectors); the fixed cost of the second process is hidden behind the judge's own start. Labs that run learner CLIs or reload SDKs (chat-01, rag-02) are faster than before the worker.",
         END,
     ]
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
