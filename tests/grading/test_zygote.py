@@ -114,6 +114,9 @@ def test_a_pooled_zygote_serves_each_run_on_its_own_channel(tmp_path: Path) -> N
         first = zygote.Zygote.attach(pool.connect("lab", ["openai"], env).detach(), [])
         second = zygote.Zygote.attach(pool.connect("lab", ["openai"], env).detach(), [])
         assert len(pool._zygotes) == 1, "two runs of one lab should share one zygote"
+        # a run whose files import less (a broken copy of the reference) uses it too
+        pool.connect("lab", [], env).close()
+        assert len(pool._zygotes) == 1
         code, out = _run(first, tmp_path, env)
         assert (code, out.split()) == (0, ["0", "True", "typed"])
         code, out = _run(second, tmp_path, env)
@@ -148,3 +151,18 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_a_channel_closed_before_the_zygote_answered_falls_back_at_once() -> None:
+    """A judge whose pooled zygote went away must not wait out the boot timeout (60 s) on its
+    first spawn: it falls back to a fresh interpreter right away."""
+    import socket
+
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    theirs.close()
+    z = zygote.Zygote.attach(mine.detach(), [])
+    started = time.monotonic()
+    with pytest.raises(zygote.ZygoteError):
+        z.spawn(SANDBOX_MODULE, [], cwd=Path("/"), env={}, stdio=[0, 1, 2])
+    assert time.monotonic() - started < 5
+    assert not z.alive()

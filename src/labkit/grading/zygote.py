@@ -195,9 +195,9 @@ class Zygote:
             reply = self._receive(time.monotonic() + _BOOT_TIMEOUT)
             if reply is None or "ready" not in reply:
                 self._error = "the zygote did not start"
-        except OSError as exc:
+        except (OSError, ValueError, ZygoteError) as exc:  # gone, or a broken reply
             self._error = f"the zygote did not start ({exc})"
-        self._ready.set()
+        self._ready.set()  # always: a spawn waiting on it falls back to a fresh interpreter at once
 
     def alive(self) -> bool:
         if self._error is not None:
@@ -340,6 +340,9 @@ def stop_all() -> None:
         _shared.clear()
 
 
+_POOL_SIZE = 4
+
+
 class ZygotePool:
     """Zygotes that outlive one grading run, for many grades of one lab in one process.
 
@@ -354,8 +357,8 @@ class ZygotePool:
     pool's runs share one learner uid (chosen once, when grading as root), so two submissions
     in one pool could reach each other's files: use it for one learner's grades (watch mode) or
     the course's own copies of the reference, never for a class's batch (``grade-all`` starts a
-    zygote per run, as before). A lab has one zygote at a time: a new preload list (the files'
-    imports changed) replaces the old one.
+    zygote per run, as before). A run uses a zygote of its lab that imported at least what its
+    files import; a pool keeps at most a few zygotes (watch mode: the learner added an import).
     """
 
     def __init__(self, python: str = sys.executable) -> None:
@@ -378,12 +381,11 @@ class ZygotePool:
     ) -> socket.socket:
         """A channel for one grading run to the pool's zygote for ``key`` (a lab) and
         ``preload``, started now if there is none; ``limit(pid)`` applies the lab's rlimits."""
-        wanted = (key, *preload)
         with self._lock:
-            for other in [k for k in self._zygotes if k[0] == key and k != wanted]:
-                self._zygotes.pop(other).close()  # the files' imports changed (watch mode)
-            zygote = self._zygotes.get(wanted)
-            if zygote is None or not zygote.alive():
+            zygote = self._covering(key, preload)
+            if zygote is None:
+                if len(self._zygotes) >= _POOL_SIZE:  # the oldest goes (watch mode: one at a time)
+                    self._zygotes.pop(next(iter(self._zygotes))).close()
                 boot_env = {
                     **env,
                     "HOME": str(self._dir / "home"),
@@ -392,8 +394,18 @@ class ZygotePool:
                 zygote = Zygote(self._dir, boot_env, preload, python=self.python, ids=self.ids)
                 assert zygote.proc is not None
                 limit(zygote.proc.pid)
-                self._zygotes[wanted] = zygote
+                self._zygotes[(key, *preload)] = zygote
         return zygote.add_client()
+
+    def _covering(self, key: str, preload: Sequence[str]) -> Zygote | None:
+        """A live zygote of the lab that imported at least ``preload``: a copy of the reference
+        with one function broken may import less than the reference (an import inside the
+        function), and a zygote that imported more than a run needs serves it as well (only
+        allow-listed packages, never learner code)."""
+        for (lab, *loaded), zygote in self._zygotes.items():
+            if lab == key and set(preload) <= set(loaded) and zygote.alive():
+                return zygote
+        return None
 
     def close(self) -> None:
         with self._lock:

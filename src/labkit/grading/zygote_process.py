@@ -164,8 +164,10 @@ class _Loop:
                     self._serve(client)
 
     def _serve(self, client: socket.socket) -> None:
-        try:
-            data, fds, _, _ = socket.recv_fds(client, MAX_MESSAGE, 16)
+        try:  # never block the loop: readiness seen this round may be stale
+            data, fds, _, _ = socket.recv_fds(client, MAX_MESSAGE, 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
         except OSError:
             data, fds = b"", []
         if not data:
@@ -178,7 +180,8 @@ class _Loop:
             for new_fd in fds:
                 joined = socket.socket(fileno=new_fd)
                 self.clients[joined.fileno()] = joined
-                joined.send(json.dumps({"ready": os.getpid()}).encode())
+                with contextlib.suppress(OSError):  # its judge is gone already: EOF drops it next
+                    joined.send(json.dumps({"ready": os.getpid()}).encode())
             return
         request = message.get("spawn") or {}
         sys.stdout.flush()
