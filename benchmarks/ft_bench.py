@@ -95,6 +95,8 @@ def run() -> dict[str, Any]:
         "bounds and noisy; the scores are deterministic (seeded, greedy decoding).",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}. `python -m benchmarks ft`",
+        "What grading ft-01 adds to the test suite (the graded tests use a tiny model, not this "
+        "run): `results/suite.md` (`python -m benchmarks suite`).",
         "",
         f"Data: {metrics['report']['train']} train / {metrics['report']['test']} test pairs after "
         f"curation ({metrics['report']['raw']} raw, {metrics['report']['unusable']} unusable, "
