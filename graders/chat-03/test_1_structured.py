@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import jsonschema
 import pytest
-from helpers import CHAT
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
+from support import CHAT
 
 from labkit import config
 from labkit.fakellm import reply
@@ -122,9 +122,9 @@ def test_strict_schema_tightens_every_object(learner: Any) -> None:
 )
 def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The request asks for strict JSON-schema output."""
-    (row,) = helpers.sample(lab_seed, 1)
+    (row,) = support.sample(lab_seed, 1)
     fake_llm.script(reply.text(json.dumps(row["gold"])))
-    helpers.extract(learner, row["text"])
+    support.extract(learner, row["text"])
 
     body = fake_llm.journal.last(CHAT).body
     fmt = body.get("response_format")
@@ -156,7 +156,7 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
     )
     _assert_strict(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for other in helpers.ROWS:
+    for other in support.ROWS:
         errors = [e.message for e in validator.iter_errors(other["gold"])]
         assert not errors, (
             f"the sent schema rejects the valid ticket of {other['id']}: {errors[:2]}"
@@ -173,9 +173,9 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
 )
 def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The prompt is the system message, then the email."""
-    (row,) = helpers.sample(lab_seed + 1, 1)
+    (row,) = support.sample(lab_seed + 1, 1)
     fake_llm.script(reply.text(json.dumps(row["gold"])))
-    helpers.extract(learner, row["text"])
+    support.extract(learner, row["text"])
 
     body = fake_llm.journal.last(CHAT).body
     messages = body.get("messages") or []
@@ -203,10 +203,10 @@ def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: 
 def test_extracts_typed_records(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Replies become typed SupportTicket records."""
     ticket = learner.import_module("ticket")
-    rows = helpers.sample(lab_seed + 2, 3)
+    rows = support.sample(lab_seed + 2, 3)
     for row in rows:
         fake_llm.script(reply.text(json.dumps(row["gold"], indent=1)))
-        result = helpers.extract(learner, row["text"])
+        result = support.extract(learner, row["text"])
         record = result.record
         _assert_record(learner, record, row)
         assert exact_type(record.category, ticket.IssueCategory), (
@@ -250,11 +250,11 @@ def test_malformed_json_is_reasked_with_the_error(
 ) -> None:
     """Malformed JSON is re-asked with the validation error."""
     ext = learner.import_module("extract")
-    (row,) = helpers.sample(lab_seed + 3, 1)
+    (row,) = support.sample(lab_seed + 3, 1)
     full = json.dumps(row["gold"])
     bad = full[: len(full) // 2]  # cut off in the middle, like a reply that hit max_tokens
     fake_llm.script(reply.text(bad), reply.text(full))
-    result = helpers.extract(learner, row["text"])
+    result = support.extract(learner, row["text"])
 
     bodies = fake_llm.journal.bodies(CHAT)
     assert len(bodies) == 2, (
@@ -291,13 +291,13 @@ def test_wrong_enum_and_missing_field_are_reasked(
 ) -> None:
     """A wrong enum value and a missing field are re-asked."""
     ext = learner.import_module("extract")
-    (row,) = helpers.sample(lab_seed + 4, 1)
+    (row,) = support.sample(lab_seed + 4, 1)
     wrong_enum = json.dumps({**row["gold"], "category": "complaint"})
     missing = json.dumps({k: v for k, v in row["gold"].items() if k != "urgency"})
     fake_llm.script(
         reply.text(wrong_enum), reply.text(missing), reply.text(json.dumps(row["gold"]))
     )
-    result = helpers.extract(learner, row["text"], max_reasks=2)
+    result = support.extract(learner, row["text"], max_reasks=2)
 
     bodies = fake_llm.journal.bodies(CHAT)
     assert len(bodies) == 3, (
@@ -328,14 +328,14 @@ def test_wrong_enum_and_missing_field_are_reasked(
 def test_reasks_are_bounded(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Re-asks stop after max_reasks with ExtractionError."""
     ext = learner.import_module("extract")
-    (row,) = helpers.sample(lab_seed + 5, 1)
+    (row,) = support.sample(lab_seed + 5, 1)
     invalid = json.dumps({**row["gold"], "urgency": "whenever"})
     expected_msg = _validation_msg(ext, invalid)
     seen = 0
     for max_reasks in (2, 0, 1):
         fake_llm.script(reply.text(invalid), times=6)
         with pytest.raises(ext.ExtractionError) as info:
-            helpers.extract(learner, row["text"], max_reasks=max_reasks)
+            support.extract(learner, row["text"], max_reasks=max_reasks)
         count = fake_llm.journal.count(CHAT) - seen
         seen += count
         assert count == 1 + max_reasks, (

@@ -13,10 +13,10 @@ import random
 import time
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import openai
 import pytest
-from helpers import CHAT
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
+from support import CHAT
 
 from labkit import config
 from labkit.fakellm import reply
@@ -39,7 +39,7 @@ class Sleeper:
 
 
 def _row(seed: int) -> dict[str, Any]:
-    return random.Random(seed).choice(helpers.ROWS)
+    return random.Random(seed).choice(support.ROWS)
 
 
 def _policy(learner: Any, **overrides: Any) -> Any:

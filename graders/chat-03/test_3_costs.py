@@ -10,9 +10,9 @@ import json
 import random
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import pytest
-from helpers import CHAT
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
+from support import CHAT
 
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test
@@ -73,7 +73,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     ext = learner.import_module("extract")
     costs = learner.import_module("costs")
     rng = random.Random(lab_seed + 11)
-    (row,) = helpers.sample(lab_seed + 11, 1)
+    (row,) = support.sample(lab_seed + 11, 1)
     gold = json.dumps(row["gold"])
     invalid = json.dumps({**row["gold"], "requested_action": "escalate"})
 
@@ -82,7 +82,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     fake_llm.script(
         reply.text(invalid).with_usage(*usages[0]), reply.text(gold).with_usage(*usages[1])
     )
-    result = helpers.extract(learner, row["text"])
+    result = support.extract(learner, row["text"])
     assert result.replies == 2, (
         f"expected a re-ask (2 replies); Extraction.replies={result.replies!r}"
     )
@@ -93,7 +93,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     fails = [(rng.randint(300, 900), rng.randint(20, 90)) for _ in range(2)]
     fake_llm.script(*(reply.text(invalid).with_usage(*u) for u in fails))
     with pytest.raises(ext.ExtractionError) as info:
-        helpers.extract(learner, row["text"], max_reasks=1)
+        support.extract(learner, row["text"], max_reasks=1)
     expected = (sum(u[0] for u in fails), sum(u[1] for u in fails))
     _assert_int_tokens(
         "ExtractionError.usage after two invalid replies", info.value.usage, expected
@@ -129,7 +129,7 @@ def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed:
     costs = learner.import_module("costs")
     model, table = _prices(lab_seed + 5)
     rng = random.Random(lab_seed + 5)
-    rows = helpers.sample(lab_seed + 5, 3)
+    rows = support.sample(lab_seed + 5, 3)
     reasked = rng.randrange(len(rows))
 
     scripted: dict[str, list[tuple[int, int]]] = {}
@@ -146,7 +146,7 @@ def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed:
         replies.append(reply.text(gold).with_usage(*u))
         scripted[row["id"]].append(u)
         fake_llm.script(*replies)
-        usages[row["id"]] = helpers.extract(learner, row["text"], model=model).usage
+        usages[row["id"]] = support.extract(learner, row["text"], model=model).usage
 
     sent_models = {b.get("model") for b in fake_llm.journal.bodies(CHAT)}
     assert sent_models == {model}, (

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
 import numpy as np
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -55,7 +55,7 @@ def corpus(seed: int) -> tuple[list[str], list[str]]:
 
 
 def expected_search(
-    split: Any, ids: list[str], texts: list[str], query: str, k: int, embed: helpers.BagOfWords
+    split: Any, ids: list[str], texts: list[str], query: str, k: int, embed: support.BagOfWords
 ) -> tuple[list[tuple[str, float]], dict[str, str]]:
     """Each document scored by its best passage; and that passage."""
     q = embed([query])[0].astype(np.float64)
@@ -86,7 +86,7 @@ def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: i
     """DenseIndex.search: max over passages, order, ties, cut-off"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed)
-    embed = helpers.BagOfWords()
+    embed = support.BagOfWords()
     index = dense.DenseIndex(ids, texts, embed=embed)
     rng = random.Random(lab_seed)
     for _ in range(3):
@@ -94,7 +94,7 @@ def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: i
         k = rng.choice([3, 5, 11, 20])
         got = index.search(query, k=k)
         expected, _ = expected_search(
-            dense.split_passages, ids, texts, query, k, helpers.BagOfWords()
+            dense.split_passages, ids, texts, query, k, support.BagOfWords()
         )
         _same_ranking(got, expected, f"search({query!r}, k={k})")
         if k >= 11:
@@ -112,12 +112,12 @@ def test_best_passages(learner: Any, lab_seed: int) -> None:
     """DenseIndex.best_passages returns each document's most similar passage"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed + 1)
-    index = dense.DenseIndex(ids, texts, embed=helpers.BagOfWords())
+    index = dense.DenseIndex(ids, texts, embed=support.BagOfWords())
     rng = random.Random(lab_seed + 1)
     query = " ".join(rng.sample(WORDS, 3))
     asked = rng.sample(ids, 5)
     got = index.best_passages(query, asked)
     _, best = expected_search(
-        dense.split_passages, ids, texts, query, len(ids), helpers.BagOfWords()
+        dense.split_passages, ids, texts, query, len(ids), support.BagOfWords()
     )
     assert_same(got, {d: best[d] for d in asked}, f"best_passages({query!r}, {asked})")

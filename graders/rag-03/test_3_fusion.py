@@ -1,8 +1,8 @@
 """rag-03, task 3: reciprocal rank fusion, min-max normalisation, weighted fusion (fusion.py).
 
 Hand-computed cases first (ties, documents in one list only), then cases drawn from ``lab_seed``
-whose expected values are recomputed from the README's formulas (``helpers.rrf``,
-``helpers.weighted``).
+whose expected values are recomputed from the README's formulas (``support.rrf``,
+``support.weighted``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -54,14 +54,14 @@ def test_rrf_seeded_cases(learner: Any, lab_seed: int) -> None:
         got = fusion.reciprocal_rank_fusion(rankings, k=k)
         assert_same(
             got,
-            helpers.rrf(rankings, k),
+            support.rrf(rankings, k),
             f"reciprocal_rank_fusion({rankings}, k={k})",
             abs_tol=1e-15,
         )
     rankings = _random_rankings(rng)
     assert_same(
         fusion.reciprocal_rank_fusion(rankings),
-        helpers.rrf(rankings),
+        support.rrf(rankings),
         "RRF with the default k",
         abs_tol=1e-15,
     )
@@ -123,7 +123,7 @@ def test_weighted_fusion(learner: Any, lab_seed: int) -> None:
         alpha = round(rng.uniform(0, 1), 2)
         assert_same(
             fusion.weighted_fusion(lex, den, alpha=alpha),
-            helpers.weighted(lex, den, alpha),
+            support.weighted(lex, den, alpha),
             f"weighted_fusion(..., alpha={alpha})",
             abs_tol=1e-12,
         )

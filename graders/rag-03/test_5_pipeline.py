@@ -1,7 +1,7 @@
 """rag-03, task 5: the pipeline's hybrid, weighted and reranked stages (search.py).
 
 Built on a small seeded corpus with a stand-in embedder and a recording scorer; each stage is
-recomputed (with the fusion formulas of ``helpers.py``) from the learner's own BM25 and dense
+recomputed (with the fusion formulas of ``support.py``) from the learner's own BM25 and dense
 rankings (the given ``bm25`` / ``dense`` methods), so a stage is checked for how it combines them,
 not for what they return.
 """
@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import helpers  # this grader's shared helpers (graders/<id>/helpers.py, on sys.path)
+import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
 
@@ -72,7 +72,7 @@ def queries(seed: int) -> list[str]:
 
 
 def weighted(lexical: dict[str, float], dense: dict[str, float], alpha: float) -> list[str]:
-    return [d for d, _ in helpers.weighted(lexical, dense, alpha)]
+    return [d for d, _ in support.weighted(lexical, dense, alpha)]
 
 
 def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
@@ -87,7 +87,7 @@ def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
     )
     ids, texts = corpus(seed)
     return search.HybridSearcher(
-        ids, texts, config=config, embed=helpers.BagOfWords(), scorer=scorer
+        ids, texts, config=config, embed=support.BagOfWords(), scorer=scorer
     ), config
 
 
@@ -104,7 +104,7 @@ def test_hybrid_stage_fuses_both_rankings(learner: Any, lab_seed: int) -> None:
     n = config.candidates
     for query in queries(lab_seed):
         for k in (3, 20):
-            expected = helpers.rrf(
+            expected = support.rrf(
                 [searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k
             )[:k]
             assert_same(
@@ -153,7 +153,7 @@ def test_reranked_stage(learner: Any, lab_seed: int) -> None:
     for query in queries(lab_seed + 2):
         for k in (2, 12):
             n = config.candidates
-            fused = helpers.rrf([searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k)
+            fused = support.rrf([searcher.bm25(query, n), searcher.dense(query, n)], config.rrf_k)
             top = [d for d, _ in fused[:depth]]
             passages = searcher.vectors.best_passages(query, top)
             scorer.calls.clear()
@@ -164,8 +164,8 @@ def test_reranked_stage(learner: Any, lab_seed: int) -> None:
                 [(query, [passages[d] for d in top])],
                 f"what reranked({query!r}, k={k}) sent to the scorer (depth={depth})",
             )
-            model = helpers.min_max({d: scorer.score(query, passages[d]) for d in top})
-            retrieval = helpers.min_max(dict(fused[:depth]))
+            model = support.min_max({d: scorer.score(query, passages[d]) for d in top})
+            retrieval = support.min_max(dict(fused[:depth]))
             blended = [weight * model[d] + (1 - weight) * retrieval[d] for d in top]
             order = sorted(range(len(top)), key=lambda i: (-blended[i], i))
             expected = ([top[i] for i in order] + [d for d, _ in fused[depth:]])[:k]
