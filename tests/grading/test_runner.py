@@ -125,6 +125,13 @@ def test_first_failure_stops_at_the_first_test_that_does_not_pass(
     full = grade(lab, sub, GradeOptions())
     assert [t.meta.number for t in full.tests] == [t.meta.number for t in result.tests]
     assert full.score >= result.score
+    # run_first changes only the order: the named test runs first, and is the one that stops it
+    mean_first = grade(lab, sub, GradeOptions(first_failure=True, run_first=["test_mean"]))
+    by_number = {t.meta.number: t for t in mean_first.tests}
+    assert by_number["1.3"].kind == "failed"
+    assert "not run" not in by_number["1.3"].reason
+    assert by_number["1.1"].reason == "not run: grading stopped at test 1.3"
+    assert [t.meta.number for t in mean_first.tests] == [t.meta.number for t in full.tests]
 
 
 @pytest.mark.parametrize(

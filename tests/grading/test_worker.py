@@ -76,6 +76,13 @@ class Session:
 def echo(value):
     return value
 
+COUNT = 0
+
+def bump():
+    global COUNT
+    COUNT += 1
+    return COUNT
+
 def point():
     return Point(1, 2.5)
 
@@ -161,6 +168,21 @@ def test_data_round_trips_with_exact_types(mod: Any, value: Any) -> None:
     back = mod.echo(value)
     assert back == value
     assert type(back) is type(value)
+
+
+def test_a_module_function_is_looked_up_once_and_its_data_every_time(
+    learner: Any, mod: Any
+) -> None:
+    """``mod.f(x)`` in a loop costs one round trip a call once ``mod.f`` has been read; module
+    data (a counter learner code changes) is read afresh each time."""
+    mod.echo(0)
+    calls = learner.worker.call_count
+    for value in range(5):
+        assert mod.echo(value) == value
+    assert learner.worker.call_count - calls == 5
+    first = mod.COUNT
+    mod.bump()
+    assert mod.COUNT == first + 1
 
 
 def test_special_floats_and_numpy_round_trip(mod: Any) -> None:

@@ -160,9 +160,8 @@ def pytest_collection_modifyitems(
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     first = state.spec.run_first if state.spec is not None else []
-    if (
-        first
-    ):  # a stable sort: the named tests first, in the order given, then the rest as they were
+    if first:
+        # a stable sort: the named tests first, in the order given, then the rest as they were
         rank = {name: i for i, name in enumerate(first)}
         items.sort(key=lambda item: rank.get(getattr(item, "originalname", item.name), len(rank)))
 

@@ -3,8 +3,9 @@
 Every learner process of a grading run (the worker, and each CLI run by ``learner.run``) used to be
 a fresh ``python -I -B -m ...`` that imported ``openai``, ``anthropic``, ``httpx``, ``pydantic``
 and friends again: about 1.5 s each on this course's 2-core machine, three or four times per
-chat-01 grade. The zygote pays that once. It is started by the judge (never forked from it: the
-judge holds the seed and expected values), imports only installed, well-known packages that the
+chat-01 grade. The zygote pays that once. It is started by the judge, or for many grades of one
+lab by a :class:`ZygotePool` in the runner (never forked from either: the judge holds the seed and
+expected values), imports only installed, well-known packages that the
 learner's own files name (an allow-list, so ``import antigravity`` is never run on the learner's
 behalf), and then waits. For each request it forks; the child takes the passed file descriptors
 as its stdio, replaces its environment and working folder, and calls the target module's
@@ -20,6 +21,8 @@ same for every submission: installed packages, imported once.
 The protocol is JSON over a ``SOCK_SEQPACKET`` socketpair with descriptors passed alongside
 (``SCM_RIGHTS``): ``{"spawn": {...}}`` is answered by ``{"pid": n}``; the zygote reports
 ``{"exit": pid, "code": c}`` for each child that ends (a negative code is the signal number).
+``{"client": true}`` with one descriptor gives a pooled zygote another channel (one per judge),
+answered on that channel by ``{"ready": pid}`` (``zygote_process.py`` is the zygote's side).
 """
 
 from __future__ import annotations
@@ -138,11 +141,7 @@ class Zygote:
         python: str = sys.executable,
         ids: tuple[int, int] | None = None,
     ) -> None:
-        self._lock = threading.Lock()
-        self._exits: dict[int, int] = {}
-        self._ready = threading.Event()
-        self._error: str | None = None
-        self.preload = list(preload)
+        self._init_state(preload)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = parent
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -165,15 +164,18 @@ class Zygote:
         """The judge's handle on a pooled zygote (:class:`ZygotePool`): ``fd`` is this run's own
         channel to it, passed in by the runner. Closing it ends this run's children."""
         self = cls.__new__(cls)
-        self._lock = threading.Lock()
-        self._exits = {}
-        self._ready = threading.Event()
-        self._error = None
-        self.preload = list(preload)
+        self._init_state(preload)
         self._sock = socket.socket(fileno=fd)
         self.proc = None
         self._start_boot()
         return self
+
+    def _init_state(self, preload: Sequence[str]) -> None:
+        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}
+        self._ready = threading.Event()
+        self._error: str | None = None
+        self.preload = list(preload)
 
     def _start_boot(self) -> None:
         self._boot = threading.Thread(target=self._await_ready, daemon=True, name="zygote-boot")
@@ -320,8 +322,11 @@ def start(
         current = _shared.get(key)
         if current is not None and current.alive():
             return current
-        chosen = list(preload) if preload is not None else preload_for(cwd)
-        chosen += [name for name in also if name not in chosen]
+        if preload is None:
+            chosen = preload_list(cwd, also)
+        else:
+            chosen = list(preload)
+            chosen += [name for name in also if name not in chosen]
         zygote = Zygote.attach(attach, chosen) if attach is not None else Zygote(cwd, env, chosen)
         _shared[key] = zygote
         return zygote
