@@ -185,12 +185,7 @@ def draw(lab_seed: int, n: int = 1, salt: int = 0) -> list[AgentTask]:
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
-@lab_test(
-    points=2,
-    number="5.1",
-    hint="Send stop=['Observation:'] (Anthropic: stop_sequences) on EVERY call; append the model's "
-    "reply as an assistant message and the tool's output as the next user message, 'Observation: ...'.",
-)
+@lab_test(points=2, number="5.1")
 def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, sdk):
     (task,) = draw(lab_seed, salt=1)
     trace = run(learner, task.question, tools, sdk=sdk)
@@ -240,12 +235,7 @@ def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, s
     check_answer(trace, task, "run_agent")
 
 
-@lab_test(
-    points=2,
-    number="5.2",
-    hint="Loop: call the model, parse the reply, run the tool, send the observation back — until "
-    "a Final Answer. Return Trace(question, steps, answer, stop_reason='answer').",
-)
+@lab_test(points=2, number="5.2")
 def test_default_model_answers_tasks(learner, fake_llm, tools, lab_seed):
     for task in draw(lab_seed, 3, salt=2):
         tools.calls.clear()
@@ -266,13 +256,7 @@ MISBEHAVIOURS: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("misbehaviour", list(MISBEHAVIOURS))
-@lab_test(
-    points=1,
-    number="5.3",
-    hint="Survive the model's mistakes: parse bold and fenced turns, ignore an invented "
-    "Observation, and send an unknown tool or an unreadable turn back as an observation that "
-    "lists the valid tools; the model then recovers.",
-)
+@lab_test(points=1, number="5.3")
 def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbehaviour):
     (task,) = draw(lab_seed, salt=3)
     fake_llm.on(ReactModel(**MISBEHAVIOURS[misbehaviour]).respond)
@@ -317,12 +301,7 @@ def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbeh
     check_kinds(trace, len(plan), first=(expected_kind,))
 
 
-@lab_test(
-    points=2,
-    number="5.4",
-    hint="Remember every (tool, input) you ran. A repeat is not run again: say so in the "
-    "observation. The second repeat in a run stops it with stop_reason 'loop'.",
-)
+@lab_test(points=2, number="5.4")
 def test_repeated_action_is_detected(learner, fake_llm, tools, lab_seed):
     (task,) = draw(lab_seed, salt=4)
     fake_llm.on(ReactModel(repeat_forever=True).respond)
@@ -347,12 +326,7 @@ def test_repeated_action_is_detected(learner, fake_llm, tools, lab_seed):
     assert repeat_note != talk[1][-1][1], not_a_repeat_note
 
 
-@lab_test(
-    points=2,
-    number="5.5",
-    hint="Count model calls: after max_steps calls without a Final Answer stop with stop_reason "
-    "'max_steps' — and do not run the last action (its observation could never be sent).",
-)
+@lab_test(points=2, number="5.5")
 def test_step_cap_counted_on_the_wire(learner, fake_llm, tools, lab_seed):
     (task,) = draw(lab_seed, salt=5)
     fake_llm.on(ReactModel(never_finish=True).respond)
@@ -371,12 +345,7 @@ def test_step_cap_counted_on_the_wire(learner, fake_llm, tools, lab_seed):
     )
 
 
-@lab_test(
-    points=2,
-    number="5.6",
-    hint="One StepRecord per model call: thought, action, input, observation, the call's tokens "
-    "(usage) and ms; a tool that raises becomes an 'Error: ...' observation, never a crash.",
-)
+@lab_test(points=2, number="5.6")
 def test_trace_records_every_step(learner, fake_llm, tools, lab_seed):
     rng = random.Random(lab_seed)
     a, b = rng.randint(100, 999), rng.randint(2, 9)
@@ -440,12 +409,7 @@ def test_trace_records_every_step(learner, fake_llm, tools, lab_seed):
     assert_same([line["type"] for line in lines], ["step", "step", "step", "end"], "the JSON lines")
 
 
-@lab_test(
-    points=2,
-    number="6.1",
-    hint="End to end with YOUR tools: tools.default_tools(db_path) gives calculator, search_docs "
-    "and sql; each observation must read like the README's formats for the model to use it.",
-)
+@lab_test(points=2, number="6.1")
 def test_agent_with_your_own_tools(learner, fake_llm, tools, lab_seed):
     own = learner.import_module("tools")
     agent = learner.import_module("agent")
@@ -463,12 +427,7 @@ def test_agent_with_your_own_tools(learner, fake_llm, tools, lab_seed):
 # --------------------------------------------------------------------------- task 7: native
 
 
-@lab_test(
-    points=2,
-    number="7.1",
-    hint="Native tool calling: send tools=tool_schemas(...) on every call, run each tool call, answer "
-    "it with a role 'tool' message paired by tool_call_id; a reply without tool calls is the answer.",
-)
+@lab_test(points=2, number="7.1")
 def test_native_agent_answers_tasks(learner, fake_llm, tools, lab_seed):
     for task in draw(lab_seed, 2, salt=7):
         tools.calls.clear()
@@ -496,12 +455,7 @@ def test_native_agent_answers_tasks(learner, fake_llm, tools, lab_seed):
         check_kinds(trace, len(plan))
 
 
-@lab_test(
-    points=2,
-    number="7.2",
-    hint="Same rules natively: an unknown tool or arguments that are not JSON come back as an "
-    "'Error: ...' tool result listing the valid tools; repeats and the step cap as in run_agent.",
-)
+@lab_test(points=2, number="7.2")
 def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed):
     (task,) = draw(lab_seed, salt=8)
     plan = plan_calls(task, tools)
@@ -543,12 +497,7 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
 # --------------------------------------------------------------------------- task 8: comparison
 
 
-@lab_test(
-    points=2,
-    number="8.1",
-    hint="success = stop_reason 'answer' and answer_matches(expected, answer); failures count "
-    "wrong_answer / max_steps / loop per failed task; step_errors count step kinds and tool errors.",
-)
+@lab_test(points=2, number="8.1")
 def test_summarise(learner, lab_seed):
     agent = learner.import_module("agent")
     native = learner.import_module("native")

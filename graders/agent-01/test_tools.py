@@ -62,12 +62,7 @@ def random_expression(rng: random.Random) -> str:
     )
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="Parse with ast.parse(text, mode='eval') and walk the tree: numbers, + - * / // % ** and "
-    "unary +/-. Integers print as they are; other results with 6 decimals, trailing zeros dropped.",
-)
+@lab_test(points=2, number="1.1")
 def test_calculator_computes(learner, lab_seed):
     tools = learner.import_module("tools")
     rng = random.Random(lab_seed)
@@ -100,12 +95,7 @@ REFUSED = [
 ]
 
 
-@lab_test(
-    points=3,
-    number="1.2",
-    hint="Anything but numbers and arithmetic must come back as 'Error: ...' (never eval!); refuse "
-    "an exponent above MAX_EXPONENT BEFORE computing it, and any number above MAX_MAGNITUDE.",
-)
+@lab_test(points=3, number="1.2")
 def test_calculator_refuses_code_and_huge_numbers(learner):
     tools = learner.import_module("tools")
     for expression in REFUSED:
@@ -139,12 +129,7 @@ def decoded(text: str, what: str) -> Any:
         pytest.fail(f"{what} must return JSON, got {text[:160]!r}")
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint='Return json.dumps({"rows": [{column: value}, ...], "truncated": bool}) with at most '
-    "MAX_ROWS rows: fetchmany(MAX_ROWS + 1) tells you whether there were more.",
-)
+@lab_test(points=2, number="2.1")
 def test_sql_returns_rows_as_json(learner, shop_copy, lab_seed):
     tools = learner.import_module("tools")
     rng = random.Random(lab_seed)
@@ -180,12 +165,7 @@ WRITES = [
 ]
 
 
-@lab_test(
-    points=3,
-    number="2.2",
-    hint="Open the file with a read-only URI (file:...?mode=ro, uri=True), accept one SELECT only, "
-    "cap the time with set_progress_handler, and turn every sqlite3 error into 'Error: ...'.",
-)
+@lab_test(points=3, number="2.2")
 def test_sql_refuses_writes_and_injections(learner, shop_copy):
     tools = learner.import_module("tools")
     before = digest(shop_copy)
@@ -238,12 +218,7 @@ def oracle_search(query: str, k: int) -> str:
     return "\n".join(f"[{n}] ({PASSAGES[i][0]}) {PASSAGES[i][2]}" for n, i in enumerate(best, 1))
 
 
-@lab_test(
-    points=3,
-    number="3.1",
-    hint="BM25Okapi over tokenize(title + ' ' + text) of load_passages(); best first (ties: the "
-    "earlier passage), only scores > 0; one line per hit: '[n] (doc-id) text'.",
-)
+@lab_test(points=3, number="3.1")
 def test_search_docs_ranks_passages(learner, lab_seed):
     tools = learner.import_module("tools")
     rng = random.Random(lab_seed)

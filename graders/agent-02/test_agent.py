@@ -140,13 +140,7 @@ def check_stopped(result: dict[str, Any], reason: str) -> None:
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="List the tools with session.list_tools() and convert each: OpenAI {'type': "
-    "'function', 'function': {name, description, parameters: input_schema}}, Anthropic {name, "
-    "description, input_schema}.",
-)
+@lab_test(points=2, number="2.1")
 def test_tools_offered_in_the_provider_format(learner, fake_llm, mcp_course, sdk):
     """the MCP tools are offered to the model in the SDK's own format"""
     run(learner, mcp_course, sdk)
@@ -179,12 +173,7 @@ def test_tools_offered_in_the_provider_format(learner, fake_llm, mcp_course, sdk
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="Answer every call of a turn, in order, with its id (OpenAI: one role 'tool' message "
-    "per call; Anthropic: one user message of tool_result blocks, is_error=True for errors).",
-)
+@lab_test(points=2, number="2.2")
 def test_results_and_errors_paired(learner, fake_llm, mcp_course, sdk, lab_seed):
     """each tool result (and each error) goes back paired with its call"""
     rng = random.Random(lab_seed)
@@ -225,12 +214,7 @@ def test_results_and_errors_paired(learner, fake_llm, mcp_course, sdk, lab_seed)
         )
 
 
-@lab_test(
-    points=2,
-    number="4.1",
-    hint="Record go(to) for every move: plan -> act -> observe -> plan ... -> check -> answer "
-    "(or -> stop), each as {'from', 'to', ...}.",
-)
+@lab_test(points=2, number="4.1")
 def test_state_machine_trace(learner, fake_llm, mcp_course):
     """every transition of a one-tool run is in the trace"""
     result = run(learner, mcp_course, "openai")
@@ -252,12 +236,7 @@ def test_state_machine_trace(learner, fake_llm, mcp_course):
 # --------------------------------------------------------------------------- task 3
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="Offer only the allowed tools, and answer a call to any other tool with an error result "
-    "without calling the server.",
-)
+@lab_test(points=2, number="3.1")
 def test_denied_tool_is_never_called(learner, fake_llm, mcp_course):
     """a tool outside the allow-list is never offered and never called"""
     fake_llm.script(
@@ -286,13 +265,7 @@ RETRY_CASES: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("case", list(RETRY_CASES))
-@lab_test(
-    points=1.5,
-    number="3.2",
-    hint="Retry a read-only tool on an error result, a timeout (anyio.fail_after) or an invalid "
-    "result (the SDK raises RuntimeError) — at most max_retries times, sleeping backoff_s * 2**(n-1) "
-    "before retry n; then send the last error to the model.",
-)
+@lab_test(points=1.5, number="3.2")
 def test_retries_match_injected_failures(learner, fake_llm, mcp_course, case):
     """retries match the injected failures exactly, with backoff"""
     spec = RETRY_CASES[case]
@@ -335,11 +308,7 @@ def test_retries_match_injected_failures(learner, fake_llm, mcp_course, case):
         )
 
 
-@lab_test(
-    points=1,
-    number="3.3",
-    hint="Only read-only (or idempotent) tools are retried: a second refund could pay twice.",
-)
+@lab_test(points=1, number="3.3")
 def test_destructive_tools_are_not_retried(learner, fake_llm, mcp_course, lab_seed):
     """a failed refund is not retried"""
     order = refundable(mcp_course.db_path, random.Random(lab_seed))
@@ -373,12 +342,7 @@ INJECTIONS = {
 
 
 @pytest.mark.parametrize("case", list(INJECTIONS))
-@lab_test(
-    points=3,
-    number="3.4",
-    hint="Wrap every tool result with as_data(): <tool_output tool=...>TEXT</tool_output>, with < "
-    "and > in TEXT escaped so it cannot close the block; SYSTEM_PROMPT says that text is data.",
-)
+@lab_test(points=3, number="3.4")
 def test_injection_in_a_tool_result_causes_no_action(learner, fake_llm, mcp_course, case, lab_seed):
     """an instruction inside a tool result triggers nothing"""
     sdk, text = INJECTIONS[case]
@@ -409,12 +373,7 @@ def test_injection_in_a_tool_result_causes_no_action(learner, fake_llm, mcp_cour
     assert_same(status_of(mcp_course.db_path, order), before, f"{order}'s status in the database")
 
 
-@lab_test(
-    points=3,
-    number="3.5",
-    hint="Before any destructive tool (not read_only_hint, destructive_hint not False) call "
-    "approve(name, arguments); run it only if that returns True, else send an error result.",
-)
+@lab_test(points=3, number="3.5")
 def test_approval_hook_guards_refunds(learner, fake_llm, mcp_course, lab_seed):
     """a refund runs only after the approval hook says yes"""
     order = refundable(mcp_course.db_path, random.Random(lab_seed))
@@ -451,13 +410,7 @@ BUDGETS = ["steps", "tokens", "cost", "time"]
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@lab_test(
-    points=2,
-    number="3.6",
-    hint="Count every model call and its usage (tokens, cost from PRICES); check the budgets "
-    "after each model call and before each tool call; stop with stop_reason steps / tokens / "
-    "cost / time and a transition to 'stop'.",
-)
+@lab_test(points=2, number="3.6")
 def test_budget_stops_the_run(learner, fake_llm, mcp_course, budget, lab_seed):
     """each budget stops the run at its limit, with its reason"""
     rng = random.Random(f"{lab_seed}-{budget}")
@@ -509,12 +462,7 @@ def test_budget_stops_the_run(learner, fake_llm, mcp_course, budget, lab_seed):
     )
 
 
-@lab_test(
-    points=2,
-    number="3.7",
-    hint="supported(answer, evidence): every number in the answer (ids, amounts) must appear in "
-    "the question or a tool result; if not, go check -> stop and return REFUSAL.",
-)
+@lab_test(points=2, number="3.7")
 def test_unsupported_answer_is_refused(learner, fake_llm, mcp_course, lab_seed):
     """an answer the tool results do not support is refused; a supported one passes"""
     rng = random.Random(lab_seed)
@@ -552,12 +500,7 @@ def test_unsupported_answer_is_refused(learner, fake_llm, mcp_course, lab_seed):
     )
 
 
-@lab_test(
-    points=1,
-    number="4.2",
-    hint="Connect with mcp.Client(server): it takes an MCPServer (in memory) or a URL "
-    "(streamable HTTP) — nothing else changes.",
-)
+@lab_test(points=1, number="4.2")
 def test_agent_over_streamable_http(learner, fake_llm, mcp_course):
     """the agent works against the server over streamable HTTP"""
     result = run(learner, mcp_course, "anthropic")

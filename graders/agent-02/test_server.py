@@ -78,13 +78,7 @@ def expect_error(result: dict[str, Any], call: str, *needles: str) -> None:
         )
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="Register search_kb, query_shop and refund_order with @server.tool(): typed, described "
-    "parameters (Annotated[str, Field(description=...)]), pydantic return types, and "
-    "ToolAnnotations (read_only_hint / destructive_hint).",
-)
+@lab_test(points=2, number="1.1")
 def test_tools_are_discoverable(learner, shop):
     """the three tools are listed with typed schemas, output schemas and the right hints"""
     tools = {t["name"]: t for t in learner_server(learner, shop).list_tools()}
@@ -125,12 +119,7 @@ def test_tools_are_discoverable(learner, shop):
         )
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="query_shop returns {columns, rows, truncated}: the cursor's column names, at most 50 "
-    "rows as lists, truncated=True when there were more.",
-)
+@lab_test(points=2, number="1.2")
 def test_query_shop_reads(learner, shop, lab_seed):
     """query_shop returns columns and rows as structured content, at most 50"""
     rng = random.Random(lab_seed)
@@ -156,13 +145,7 @@ def test_query_shop_reads(learner, shop, lab_seed):
     )
 
 
-@lab_test(
-    points=2,
-    number="1.3",
-    hint="Accept exactly one SELECT (or WITH) statement and open the database read-only "
-    "(sqlite3.connect(f'{path.as_uri()}?mode=ro', uri=True)); turn sqlite3 errors into ToolError.",
-    name="query_shop never writes, and says why",
-)
+@lab_test(points=2, number="1.3", name="query_shop never writes, and says why")
 def test_query_shop_refuses_writes(learner, shop):
     before = snapshot(shop)
     server = learner_server(learner, shop)
@@ -181,13 +164,7 @@ def test_query_shop_refuses_writes(learner, shop):
     assert snapshot(shop) == before, "the shop database changed: query_shop must never write"
 
 
-@lab_test(
-    points=2,
-    number="1.4",
-    hint="refund_order: ToolError for an unknown id or an order that is not paid/shipped/"
-    "delivered (say its status); otherwise set status 'refunded' and return {order_id, status, "
-    "amount} with amount = the order's total in dollars.",
-)
+@lab_test(points=2, number="1.4")
 def test_refund_order(learner, shop, lab_seed):
     """refund_order refunds once, in the database, and explains every refusal"""
     rng = random.Random(lab_seed)
@@ -232,12 +209,7 @@ def test_refund_order(learner, shop, lab_seed):
     )
 
 
-@lab_test(
-    points=2,
-    number="1.5",
-    hint="search_kb(query, k=3) wraps search_passages(query, k) in KbResults; a blank query or "
-    "k outside 1-10 is a ToolError.",
-)
+@lab_test(points=2, number="1.5")
 def test_search_kb(learner, shop, lab_seed):
     """search_kb returns the best passages as structured results and rejects bad input"""
     rng = random.Random(lab_seed)
@@ -255,12 +227,7 @@ def test_search_kb(learner, shop, lab_seed):
     expect_error(zero, "search_kb with k=0", "k")
 
 
-@lab_test(
-    points=1,
-    number="1.6",
-    hint="Nothing transport-specific belongs in build_server: the same MCPServer is served in "
-    "memory and over streamable HTTP.",
-)
+@lab_test(points=1, number="1.6")
 def test_server_over_streamable_http(learner, shop):
     """the same server works over streamable HTTP on loopback"""
     http = learner.new(make.mcp_http(build(learner, shop)))  # served from the worker

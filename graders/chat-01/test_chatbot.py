@@ -140,11 +140,7 @@ def sdk(request: pytest.FixtureRequest) -> config.Sdk:
 # --------------------------------------------------------------------------- 1. count and trim
 
 
-@lab_test(
-    points=1,
-    number="1.1",
-    hint="Each message costs TOKENS_PER_MESSAGE plus labkit.tokens.count_tokens of its content.",
-)
+@lab_test(points=1, number="1.1")
 def test_count_message_tokens(learner: Any, lab_seed: int) -> None:
     """count_message_tokens uses the real tokenizer plus the per-message framing"""
     bot = learner.import_module("chatbot")
@@ -185,12 +181,7 @@ def total(system: str, messages: list[dict[str, str]]) -> int:
     return cost(system) + sum(cost(m["content"]) for m in messages)
 
 
-@lab_test(
-    points=1,
-    number="1.2",
-    hint="When the system prompt plus the whole history fit the budget (<=), keep everything, "
-    "and return a new list without changing the one you were given.",
-)
+@lab_test(points=1, number="1.2")
 def test_trim_history_keeps_what_fits(learner: Any, lab_seed: int) -> None:
     """trim_history keeps a conversation that fits, and does not modify its input"""
     bot = learner.import_module("chatbot")
@@ -206,12 +197,7 @@ def test_trim_history_keeps_what_fits(learner: Any, lab_seed: int) -> None:
     assert json.dumps(history) == snapshot, "trim_history modified the history it was given"
 
 
-@lab_test(
-    points=2,
-    number="1.3",
-    hint="Drop whole user/assistant pairs from the oldest end until the system prompt plus the "
-    "rest fit; the result always starts with a user message and always keeps the newest one.",
-)
+@lab_test(points=2, number="1.3")
 def test_trim_history_drops_oldest_pairs(learner: Any, lab_seed: int) -> None:
     """trim_history drops the oldest whole pairs, keeps the newest user message"""
     bot = learner.import_module("chatbot")
@@ -303,12 +289,7 @@ def check_small_request(bot: Any, sdk: config.Sdk, messages: list[tuple[str, str
     )
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="With the OpenAI SDK the persona is the first message, role 'system'; then the turns; "
-    "and the request asks for a stream.",
-)
+@lab_test(points=2, number="2.1")
 def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     """OpenAI: the persona is messages[0] with role system, stream is on"""
     bot = learner.import_module("chatbot")
@@ -330,12 +311,7 @@ def test_openai_system_prompt_first(learner: Any, fake_llm: Any) -> None:
     check_small_request(bot, "openai", [("system", "S"), ("user", "u")])
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="With the Anthropic SDK the persona goes in the top-level 'system' field (no system "
-    "message), and max_tokens is required.",
-)
+@lab_test(points=2, number="2.2")
 def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     """Anthropic: the persona is the top-level system field, max_tokens is sent"""
     bot = learner.import_module("chatbot")
@@ -354,12 +330,7 @@ def test_anthropic_system_top_level(learner: Any, fake_llm: Any) -> None:
     check_small_request(bot, "anthropic", [("user", "u")])
 
 
-@lab_test(
-    points=1,
-    number="2.3",
-    hint="Pass temperature, top_p and max_tokens through to the request; leave temperature and "
-    "top_p out entirely when they are None.",
-)
+@lab_test(points=1, number="2.3")
 def test_sampling_parameters_passed(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """temperature, top_p and max_tokens reach the wire; None means not sent"""
     bot = learner.import_module("chatbot")
@@ -397,12 +368,7 @@ def known_good_request(sdk: config.Sdk, text: str) -> dict[str, Any]:
     return {"model": MODEL, "system": PERSONA, "messages": turn, "max_tokens": 400, "stream": True}
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="Yield each piece as soon as its chunk arrives (inside the loop over the stream), "
-    "not after the stream has ended.",
-)
+@lab_test(points=2, number="3.1")
 def test_pieces_arrive_as_they_stream(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """stream_openai / stream_anthropic yield the pieces while the stream is still arriving"""
     bot = learner.import_module("chatbot")
@@ -441,12 +407,7 @@ REPLIES = (
 )
 
 
-@lab_test(
-    points=2,
-    number="4.1",
-    hint="Every request resends the whole conversation, oldest first: each user message followed "
-    "by the exact reply text you received for it. Record the turn when the stream ends.",
-)
+@lab_test(points=2, number="4.1")
 def test_history_across_turns(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """3 turns: each request carries every earlier turn verbatim, in order"""
     bot = learner.import_module("chatbot")
@@ -473,13 +434,7 @@ def test_history_across_turns(learner: Any, fake_llm: Any, sdk: config.Sdk) -> N
     )
 
 
-@lab_test(
-    points=3,
-    number="4.2",
-    hint="Before each request, trim the conversation to budget_tokens (system prompt included, "
-    "counted as in count_message_tokens): drop the oldest user/assistant pairs first, keep the "
-    "system prompt and the newest user message.",
-)
+@lab_test(points=3, number="4.2")
 def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: config.Sdk, lab_seed: int) -> None:
     """long chat: every request fits the budget, oldest pairs dropped first"""
     bot = learner.import_module("chatbot")
@@ -528,12 +483,7 @@ def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: config.Sdk, lab_
     assert trimmed >= 3, f"expected trimming on the later requests, only {trimmed} were trimmed"
 
 
-@lab_test(
-    points=1,
-    number="4.3",
-    hint="reset() empties the history but keeps the persona: the next request is the system "
-    "prompt plus the new message only.",
-)
+@lab_test(points=1, number="4.3")
 def test_reset_clears_history(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """after reset(): empty history, persona kept, next request has one message"""
     bot = learner.import_module("chatbot")
@@ -555,12 +505,7 @@ def test_reset_clears_history(learner: Any, fake_llm: Any, sdk: config.Sdk) -> N
     )
 
 
-@lab_test(
-    points=1,
-    number="4.4",
-    hint="Only record a turn when its stream finished: after a provider error (before or during "
-    "the stream) the history must be exactly what it was.",
-)
+@lab_test(points=1, number="4.4")
 def test_failed_turn_is_not_recorded(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """a failed turn (HTTP 503, or a stream cut mid-way) leaves the history unchanged"""
     bot = learner.import_module("chatbot")
@@ -624,12 +569,7 @@ def one_line(message: object, what: str) -> str:
     return message
 
 
-@lab_test(
-    points=2,
-    number="5.1",
-    hint="Recognise the SDKs' APIStatusError (say the status code), APIConnectionError, errors "
-    "raised in mid-stream (including httpx/httpx2 transport errors); return None for anything else.",
-)
+@lab_test(points=2, number="5.1")
 def test_friendly_error_messages(learner: Any, fake_llm: Any, sdk: config.Sdk) -> None:
     """one friendly line per provider failure, None for a bug"""
     import anthropic
@@ -705,12 +645,7 @@ def reply_chunk_times(result: Any, text: str) -> list[float]:
     return times
 
 
-@lab_test(
-    points=3,
-    number="6.1",
-    hint="The CLI prints each piece send() yields as soon as it gets it: check that send() yields "
-    "inside the loop over the stream.",
-)
+@lab_test(points=3, number="6.1")
 def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     """python cli.py prints the reply piece by piece while it streams (Anthropic SDK)"""
     # 3.1 checks both SDKs in-process; one CLI run each keeps grading fast
@@ -737,12 +672,7 @@ def test_cli_streams_as_it_arrives(learner: Any, fake_llm: Any) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="6.2",
-    hint="/reset must clear the history (the persona stays) and /quit must end the program "
-    "without sending anything else.",
-)
+@lab_test(points=2, number="6.2")
 def test_cli_reset_and_quit(learner: Any, fake_llm: Any) -> None:
     """/reset empties the history on the wire, /quit exits cleanly (OpenAI SDK)"""
     fake_llm.script(reply.text("I will remember 42."), reply.text("Which number?"))
@@ -761,12 +691,7 @@ def test_cli_reset_and_quit(learner: Any, fake_llm: Any) -> None:
     )
 
 
-@lab_test(
-    points=3,
-    number="6.3",
-    hint="A provider failure must print one friendly line (an HTTP error names its status) and "
-    "the chat must go on; anything else should still crash.",
-)
+@lab_test(points=3, number="6.3")
 def test_cli_survives_provider_errors(learner: Any, fake_llm: Any) -> None:
     """HTTP 503 and a dropped stream: a friendly line each, the chat goes on (Anthropic SDK)"""
     sdk: config.Sdk = "anthropic"  # 5.1 checks both SDKs' exceptions in-process

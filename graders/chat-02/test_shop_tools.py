@@ -111,13 +111,7 @@ def schema_problems(name: str, schema: Any) -> list[str]:
 # --------------------------------------------------------------------------- task 1: schemas
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="Each tool: a name, a description, and parameters with type object, "
-    "additionalProperties false, every property in required and described. "
-    "Optional arguments are nullable, not missing from required.",
-)
+@lab_test(points=2, number="1.1")
 def test_tool_schemas_are_strict(learner):
     tools = learner.import_module("shop_tools")
     defs = definitions(tools)
@@ -129,12 +123,7 @@ def test_tool_schemas_are_strict(learner):
     assert not problems, "schema problems:\n" + "\n".join(problems)
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="Check each schema with jsonschema against good and bad arguments: ids are strings, "
-    "status is one of the six statuses or null, max_price a number or null.",
-)
+@lab_test(points=2, number="1.2")
 def test_tool_schemas_validate_arguments(learner):
     defs = definitions(learner.import_module("shop_tools"))
     good: dict[str, list[dict[str, Any]]] = {
@@ -186,12 +175,7 @@ def test_tool_schemas_validate_arguments(learner):
 # --------------------------------------------------------------------------- task 2: tools
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="Select the row WHERE the id = ? and build the dict the README lists; prices are "
-    "price_cents / 100. No row: raise ToolError.",
-)
+@lab_test(points=2, number="2.1")
 def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy)
@@ -211,12 +195,7 @@ def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
         pytest.fail(f"{func.__name__}({missing!r}) must raise ToolError for an unknown id")
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="Join orders and order_items, GROUP BY the order, SUM(quantity * unit_price_cents); "
-    "filter by status only when it is not None; ORDER BY date then order id.",
-)
+@lab_test(points=2, number="2.2")
 def test_list_orders(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy)
@@ -245,12 +224,7 @@ def test_list_orders(learner, shop_copy, oracle, lab_seed):
         pytest.fail("list_orders('C-0000') must raise ToolError: that customer does not exist")
 
 
-@lab_test(
-    points=2,
-    number="2.3",
-    hint="Match name OR category with LIKE and a bound pattern ('%' || ? || '%' or a pattern "
-    "built in Python); compare price_cents with the limit in cents; ORDER BY price, sku; LIMIT 10.",
-)
+@lab_test(points=2, number="2.3")
 def test_search_products(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy)
@@ -291,12 +265,7 @@ def _snapshot(path: Path) -> tuple[list[Any], dict[str, int]]:
         conn.close()
 
 
-@lab_test(
-    points=3,
-    number="2.4",
-    hint="Never build SQL with f-strings, % or +: put ? placeholders in the SQL and pass the "
-    "values as the second argument of execute().",
-)
+@lab_test(points=3, number="2.4")
 def test_sql_injection_is_harmless(learner, shop_copy):
     tools = learner.import_module("shop_tools")
     before = _snapshot(shop_copy)
@@ -325,12 +294,7 @@ def test_sql_injection_is_harmless(learner, shop_copy):
     )
 
 
-@lab_test(
-    points=2,
-    number="2.5",
-    hint="Values from the model go in as parameters (?), never into the SQL text — not even "
-    "after escaping quotes. Run the queries on the connection you are given.",
-)
+@lab_test(points=2, number="2.5")
 def test_arguments_are_never_pasted_into_sql(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy, record=True)
@@ -369,12 +333,7 @@ def _parse_content(result: Any, shown: str) -> Any:
         pytest.fail(f"{shown}: content must be JSON (json.dumps of the data), got {content[:80]!r}")
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="Decode a str with json.loads (a dict arrives already parsed), call the tool, and "
-    "return ToolResult(json.dumps(data)). A missing nullable argument means null.",
-)
+@lab_test(points=2, number="3.1")
 def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy)
@@ -408,12 +367,7 @@ def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
         check(_parse_content(result, shown), expected, f"{shown}: the decoded content")
 
 
-@lab_test(
-    points=3,
-    number="3.2",
-    hint="Every failure becomes ToolResult(json.dumps({'error': ...}), is_error=True): unknown "
-    "tool (say its name), invalid JSON, not an object, schema violations, ToolError. Never raise.",
-)
+@lab_test(points=3, number="3.2")
 def test_execute_tool_reports_errors(learner, shop_copy):
     tools = learner.import_module("shop_tools")
     conn = connect(learner, shop_copy)

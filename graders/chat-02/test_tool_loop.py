@@ -151,12 +151,7 @@ def assert_error_result(result: dict[str, Any], sdk: str, what: str) -> str:
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=1,
-    number="4.1",
-    hint="OpenAI: {'type': 'function', 'function': {name, description, parameters, 'strict': "
-    "True}}; Anthropic: {name, description, input_schema}. Send them on EVERY request.",
-)
+@lab_test(points=1, number="4.1")
 def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     customer_id, _ = pick(shop_copy, rng)
@@ -209,12 +204,7 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="5.1",
-    hint="Append the assistant turn as the model sent it (with its tool call ids), run the tool, "
-    "and send its result with tool_call_id (OpenAI) / tool_use_id (Anthropic) equal to the call's id.",
-)
+@lab_test(points=2, number="5.1")
 def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     customer_id, _ = pick(shop_copy, rng)
@@ -259,12 +249,7 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=3,
-    number="5.2",
-    hint="Run EVERY call of the turn and send all results in the next request, in the order of "
-    "the calls: one tool message each (OpenAI), or all tool_result blocks in one user message (Anthropic).",
-)
+@lab_test(points=3, number="5.2")
 def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     customer_id, skus = pick(shop_copy, rng)
@@ -306,12 +291,7 @@ def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="5.3",
-    hint="A call with broken arguments is answered, not dropped and not raised: send its error as "
-    "the tool result (Anthropic: is_error true) and let the model try again.",
-)
+@lab_test(points=2, number="5.3")
 def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     customer_id, skus = pick(shop_copy, rng)
@@ -353,12 +333,7 @@ def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk,
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="5.4",
-    hint="A tool name you did not offer is the model's mistake, not a crash: answer that call "
-    "with an error naming the tool (and the ones that exist).",
-)
+@lab_test(points=2, number="5.4")
 def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     customer_id, _ = pick(shop_copy, rng)
@@ -387,12 +362,7 @@ def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, l
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="5.5",
-    hint="Count the model calls; when the model still asks for tools at the last allowed call, "
-    "stop without another request and return Answer(limit_message(n), n, complete=False).",
-)
+@lab_test(points=2, number="5.5")
 def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
     rng = random.Random(lab_seed)
     _, skus = pick(shop_copy, rng)
@@ -444,12 +414,7 @@ def e2e_question(path: Path, rng: random.Random) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("sdk", SDKS)
-@lab_test(
-    points=2,
-    number="5.6",
-    hint="With no script, the fake model picks a tool from the question's words, fills its "
-    "arguments from the question and answers from the result. Check the schemas and the loop.",
-)
+@lab_test(points=2, number="5.6")
 def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, lab_seed):
     question, tool = e2e_question(shop_copy, random.Random(lab_seed))
     result = ask(learner, sdk, shop_copy, question)

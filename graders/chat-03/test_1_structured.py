@@ -75,12 +75,7 @@ def _assert_strict(schema: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- task 1
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="Walk the whole schema from model_json_schema(): the root, every nested object and "
-    "everything under $defs.",
-)
+@lab_test(points=2, number="1.1")
 def test_strict_schema_tightens_every_object(learner: Any) -> None:
     """strict_json_schema tightens every object in the schema."""
     from pydantic import BaseModel, Field
@@ -114,12 +109,7 @@ def test_strict_schema_tightens_every_object(learner: Any) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="response_format is {'type': 'json_schema', 'json_schema': {'name', 'schema', 'strict'}}; "
-    "build it from SupportTicket and send it with every request.",
-)
+@lab_test(points=2, number="1.2")
 def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The request asks for strict JSON-schema output."""
     (row,) = support.sample(lab_seed, 1)
@@ -165,12 +155,7 @@ def test_request_asks_for_strict_json_schema(learner: Any, fake_llm: Any, lab_se
     assert not validator.is_valid(wrong), "the sent schema accepts category='complaint'"
 
 
-@lab_test(
-    points=1,
-    number="1.3",
-    hint="First a system message with SYSTEM_PROMPT, then a user message that contains the whole "
-    "email; the model comes from labkit.config unless one is passed.",
-)
+@lab_test(points=1, number="1.3")
 def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The prompt is the system message, then the email."""
     (row,) = support.sample(lab_seed + 1, 1)
@@ -194,12 +179,7 @@ def test_prompt_is_system_then_the_email(learner: Any, fake_llm: Any, lab_seed: 
     )
 
 
-@lab_test(
-    points=2,
-    number="1.4",
-    hint="Validate the reply's content with SupportTicket.model_validate_json and return an "
-    "Extraction holding the typed record.",
-)
+@lab_test(points=2, number="1.4")
 def test_extracts_typed_records(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Replies become typed SupportTicket records."""
     ticket = learner.import_module("ticket")
@@ -239,12 +219,7 @@ def _validation_msg(ext: Any, text: str) -> str:
     raise AssertionError("the grader's invalid reply validated: grader bug")
 
 
-@lab_test(
-    points=3,
-    number="2.1",
-    hint="On a ValidationError, send the same messages plus the bad reply (assistant) and a user "
-    "message containing str(error), then validate the new reply.",
-)
+@lab_test(points=3, number="2.1")
 def test_malformed_json_is_reasked_with_the_error(
     learner: Any, fake_llm: Any, lab_seed: int
 ) -> None:
@@ -280,12 +255,7 @@ def test_malformed_json_is_reasked_with_the_error(
     assert result.replies == 2, f"two replies were received; Extraction.replies={result.replies!r}"
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="Any ValidationError (an unknown enum value, a missing field) gets the same re-ask, and "
-    "each re-ask carries the error of the reply just received.",
-)
+@lab_test(points=2, number="2.2")
 def test_wrong_enum_and_missing_field_are_reasked(
     learner: Any, fake_llm: Any, lab_seed: int
 ) -> None:
@@ -319,12 +289,7 @@ def test_wrong_enum_and_missing_field_are_reasked(
     )
 
 
-@lab_test(
-    points=3,
-    number="2.3",
-    hint="Stop after 1 + max_reasks replies and raise ExtractionError with replies, usage and the "
-    "last error; its message should say what was wrong.",
-)
+@lab_test(points=3, number="2.3")
 def test_reasks_are_bounded(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Re-asks stop after max_reasks with ExtractionError."""
     ext = learner.import_module("extract")

@@ -76,12 +76,7 @@ def _gaps(entries: list[Any]) -> list[float]:
     return [b.monotonic - a.monotonic for a, b in itertools.pairwise(entries)]
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="The ceiling doubles with each retry up to max_delay; the wait is a random amount under it "
-    "(full or equal jitter), and only the rng you are given may supply the randomness.",
-)
+@lab_test(points=2, number="3.1")
 def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
     """backoff_delay doubles, is capped, and has jitter."""
     retry = learner.import_module("retry")
@@ -120,12 +115,7 @@ def test_backoff_delay_grows_with_jitter(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=1,
-    number="3.2",
-    hint="Read error.response.headers: retry-after-ms is in milliseconds and wins; retry-after is "
-    "in seconds. Anything else has no server delay.",
-)
+@lab_test(points=1, number="3.2")
 def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> None:
     """retry_after_seconds reads retry-after-ms and retry-after."""
     retry = learner.import_module("retry")
@@ -163,12 +153,7 @@ def test_retry_after_seconds_reads_the_headers(learner: Any, lab_seed: int) -> N
             )
 
 
-@lab_test(
-    points=1,
-    number="3.3",
-    hint="Retry connection errors, timeouts, 408, 409, 429 and every 5xx; never 400, 401, 403, "
-    "404 or 422, and never an exception that is not an API error.",
-)
+@lab_test(points=1, number="3.3")
 def test_is_retryable_classifies_errors(learner: Any) -> None:
     """is_retryable: 429, 5xx and connection errors only."""
     retry = learner.import_module("retry")
@@ -187,12 +172,7 @@ def test_is_retryable_classifies_errors(learner: Any) -> None:
     assert not wrong, "is_retryable is wrong for: " + "; ".join(wrong)
 
 
-@lab_test(
-    points=3,
-    number="3.4",
-    hint="On a 429, wait exactly what retry-after-ms says (it beats your backoff), then send the "
-    "request again; the SDK's own retries must be off (max_retries=0).",
-)
+@lab_test(points=3, number="3.4")
 def test_429_waits_for_retry_after(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """A 429 is retried after exactly its retry-after-ms."""
     ext = learner.import_module("extract")
@@ -225,12 +205,7 @@ def test_429_waits_for_retry_after(learner: Any, fake_llm: Any, lab_seed: int) -
     assert_same(result.record.model_dump(mode="json"), row["gold"], "the record after the retry")
 
 
-@lab_test(
-    points=2,
-    number="3.5",
-    hint="retry-after without -ms is in seconds; whatever the server asks, wait no longer than "
-    "policy.max_retry_after.",
-)
+@lab_test(points=2, number="3.5")
 def test_retry_after_seconds_are_honoured_and_capped(
     learner: Any, fake_llm: Any, lab_seed: int
 ) -> None:
@@ -261,12 +236,7 @@ def test_retry_after_seconds_are_honoured_and_capped(
     _assert_no_sdk_retries(fake_llm.journal.requests(CHAT))
 
 
-@lab_test(
-    points=2,
-    number="3.6",
-    hint="Without a retry-after header, wait backoff_delay(n, policy, rng) before retry n "
-    "(n = 0, 1, ...), using the rng you were given.",
-)
+@lab_test(points=2, number="3.6")
 def test_5xx_are_retried_with_backoff(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """500 and 503 are retried with jittered backoff."""
     retry = learner.import_module("retry")
@@ -297,11 +267,7 @@ def test_5xx_are_retried_with_backoff(learner: Any, fake_llm: Any, lab_seed: int
         )
 
 
-@lab_test(
-    points=1,
-    number="3.7",
-    hint="A dropped connection raises openai.APIConnectionError: retryable.",
-)
+@lab_test(points=1, number="3.7")
 def test_dropped_connection_is_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """A dropped connection is retried."""
     retry = learner.import_module("retry")
@@ -331,12 +297,7 @@ def test_dropped_connection_is_retried(learner: Any, fake_llm: Any, lab_seed: in
     )
 
 
-@lab_test(
-    points=2,
-    number="3.8",
-    hint="Pass timeout=policy.timeout (to the client or to each create call): a reply slower than "
-    "that raises openai.APITimeoutError, which is retryable.",
-)
+@lab_test(points=2, number="3.8")
 def test_slow_reply_times_out_and_is_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """A reply slower than the timeout is retried."""
     ext = learner.import_module("extract")
@@ -365,12 +326,7 @@ def test_slow_reply_times_out_and_is_retried(learner: Any, fake_llm: Any, lab_se
     assert_same(result.record.model_dump(mode="json"), row["gold"], "the record after the retry")
 
 
-@lab_test(
-    points=2,
-    number="3.9",
-    hint="400, 401 and 422 mean the request itself is wrong: raise the SDK's error at once, "
-    "without sleeping or sending it again.",
-)
+@lab_test(points=2, number="3.9")
 def test_client_errors_are_not_retried(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """400, 401 and 422 are not retried."""
     retry = learner.import_module("retry")
@@ -402,12 +358,7 @@ def test_client_errors_are_not_retried(learner: Any, fake_llm: Any, lab_seed: in
         )
 
 
-@lab_test(
-    points=2,
-    number="3.10",
-    hint="Count attempts: after policy.max_attempts failures raise RetriesExhaustedError(attempts, "
-    "last_error) instead of trying forever.",
-)
+@lab_test(points=2, number="3.10")
 def test_gives_up_after_max_attempts(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Gives up after max_attempts with RetriesExhaustedError."""
     retry = learner.import_module("retry")

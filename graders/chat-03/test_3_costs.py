@@ -39,12 +39,7 @@ def _assert_int_tokens(label: str, usage: Any, expected: tuple[int, int]) -> Non
     assert_same((usage.input_tokens, usage.output_tokens), expected, f"{label} (input, output)")
 
 
-@lab_test(
-    points=2,
-    number="4.1",
-    hint="Prices are dollars per 1,000,000 tokens, separately for input and output; a model that "
-    "is not in the table is a KeyError, not $0.",
-)
+@lab_test(points=2, number="4.1")
 def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
     """cost_usd prices tokens from the price table."""
     costs = learner.import_module("costs")
@@ -60,12 +55,7 @@ def test_cost_usd_uses_the_price_table(learner: Any, lab_seed: int) -> None:
         costs.cost_usd("no-such-model", costs.Usage(10, 10), table)
 
 
-@lab_test(
-    points=2,
-    number="4.2",
-    hint="Add usage_of(completion) for EVERY reply, the rejected ones too, and keep the sum on "
-    "Extraction.usage / ExtractionError.usage.",
-)
+@lab_test(points=2, number="4.2")
 def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Usage is summed over every reply, re-asks included."""
     from openai.types.chat import ChatCompletion
@@ -118,12 +108,7 @@ def test_usage_is_summed_over_every_reply(learner: Any, fake_llm: Any, lab_seed:
     _assert_int_tokens("usage_of(a completion without usage)", costs.usage_of(bare), (0, 0))
 
 
-@lab_test(
-    points=2,
-    number="4.3",
-    hint="One RecordCost per record id, in the order given, each priced with cost_usd; the totals "
-    "are the sums of the lines.",
-)
+@lab_test(points=2, number="4.3")
 def test_cost_report_per_record_and_total(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The cost report has per-record lines and totals."""
     costs = learner.import_module("costs")

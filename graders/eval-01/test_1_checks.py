@@ -12,11 +12,7 @@ from labkit.grading import assert_same, lab_test
 GOLDEN = [q for q in load_questions(split="dev") if q.answerable]
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="json.loads accepts it or it does not; catch the error, return a bool.",
-)
+@lab_test(points=2, number="1.1")
 def test_is_valid_json(learner: Any) -> None:
     """JSON validity on hand-built replies"""
     checks = learner.import_module("checks")
@@ -34,11 +30,7 @@ def test_is_valid_json(learner: Any) -> None:
         assert_same(checks.is_valid_json(text), want, f"is_valid_json({text!r})")
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="Count whitespace-separated words; compare facts case-insensitively and keep their order.",
-)
+@lab_test(points=2, number="1.2")
 def test_length_and_facts(learner: Any) -> None:
     """Length limits and required facts"""
     checks = learner.import_module("checks")
@@ -58,11 +50,7 @@ def test_length_and_facts(learner: Any) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="1.3",
-    hint="[n] and [n, m] cite sources 1..n_sources; list each bad number once, in order.",
-)
+@lab_test(points=2, number="1.3")
 def test_invalid_citations(learner: Any) -> None:
     """Citations that point at no source"""
     checks = learner.import_module("checks")
@@ -89,11 +77,7 @@ def _expected(answer: str, facts: list[str], n: int, max_words: int) -> dict[str
     }
 
 
-@lab_test(
-    points=3,
-    number="1.4",
-    hint="run_checks returns the four booleans named in the README for one answer.",
-)
+@lab_test(points=3, number="1.4")
 def test_run_checks_on_the_golden_set(learner: Any, lab_seed: int) -> None:
     """All rule checks on golden answers, intact and broken"""
     checks = learner.import_module("checks")

@@ -30,11 +30,7 @@ def _warm_cache() -> None:
     warm_cache(VECTORS)
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="README task 2: the rubric as the system message; Question:, Context: (one context per line) and Answer: in the user message.",
-)
+@lab_test(points=2, number="2.1")
 def test_judge_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The judge prompt carries the rubric, the question, every context and the answer"""
     judge = learner.import_module("llm_judge")
@@ -63,11 +59,7 @@ def test_judge_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) ->
         )
 
 
-@lab_test(
-    points=3,
-    number="2.2",
-    hint="Only a JSON object whose verdict is pass or fail (any case, optionally in a ```json fence) is a verdict; everything else is None.",
-)
+@lab_test(points=3, number="2.2")
 def test_parse_verdict(learner: Any) -> None:
     """Verdicts are parsed strictly: anything unclear is a parse failure, not a guess"""
     judge = learner.import_module("llm_judge")
@@ -87,11 +79,7 @@ def test_parse_verdict(learner: Any) -> None:
         assert_same(judge.parse_verdict(text), want, f"parse_verdict({text!r})")
 
 
-@lab_test(
-    points=3,
-    number="2.3",
-    hint="A reply you cannot parse gives verdict None: count it in parse_failures and leave it out of accuracy and kappa.",
-)
+@lab_test(points=3, number="2.3")
 def test_parse_failures_counted_apart(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Parse failures are counted and reported apart, never as a pass or a fail"""
     judge = learner.import_module("llm_judge")
@@ -127,11 +115,7 @@ def test_parse_failures_counted_apart(learner: Any, fake_llm: Any, lab_seed: int
     )
 
 
-@lab_test(
-    points=3,
-    number="2.4",
-    hint="Use sklearn.metrics.cohen_kappa_score and confusion_matrix with labels=['pass', 'fail'] on the items that have a verdict.",
-)
+@lab_test(points=3, number="2.4")
 def test_agreement_matches_scikit_learn(learner: Any, lab_seed: int) -> None:
     """Accuracy, Cohen's kappa and the confusion matrix match scikit-learn"""
     judge = learner.import_module("llm_judge")
@@ -162,11 +146,7 @@ def test_agreement_matches_scikit_learn(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=4,
-    number="2.5",
-    hint="README task 3: name the criteria (grounded, numbers, refusals, completeness), define pass and fail on their own lines, and ask for a JSON verdict.",
-)
+@lab_test(points=4, number="2.5")
 def test_explicit_rubric_raises_kappa(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The rewritten rubric measurably raises agreement with the human labels"""
     judge = learner.import_module("llm_judge")

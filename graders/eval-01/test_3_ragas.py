@@ -55,11 +55,7 @@ def _mean(rows: list[dict[str, float]], name: str) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-@lab_test(
-    points=4,
-    number="3.1",
-    hint="README task 4: llm_factory and embedding_factory over labkit.config's base URL, and the four metrics of ragas.metrics.collections with their ascore(...) arguments.",
-)
+@lab_test(points=4, number="3.1")
 def test_ragas_scores_every_sample(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """RAGAS scores every sample on the four metrics, through the fake judge"""
     result = scored(learner, fake_llm, lab_seed)
@@ -87,11 +83,7 @@ def test_ragas_scores_every_sample(learner: Any, fake_llm: Any, lab_seed: int) -
     )
 
 
-@lab_test(
-    points=4,
-    number="3.2",
-    hint="If the corrupted configuration scores as high, the metrics are not computed from the right fields: response= the answer, retrieved_contexts= the contexts in order, reference= the reference.",
-)
+@lab_test(points=4, number="3.2")
 def test_ragas_orders_good_above_corrupted(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The good configuration beats the corrupted one on faithfulness and context precision"""
     rows = scored(learner, fake_llm, lab_seed).rows
@@ -111,11 +103,7 @@ def test_ragas_orders_good_above_corrupted(learner: Any, fake_llm: Any, lab_seed
         )
 
 
-@lab_test(
-    points=2,
-    number="3.3",
-    hint="Leave NaN values out of the mean; a metric with no value at all has a NaN mean.",
-)
+@lab_test(points=2, number="3.3")
 def test_mean_scores(learner: Any) -> None:
     """Means per metric leave NaNs out"""
     ragas_eval = learner.import_module("ragas_eval")

@@ -25,11 +25,7 @@ def reference_interval(a: list[float], b: list[float], seed: int) -> tuple[float
     return float(diffs.mean()), float(low), float(high)
 
 
-@lab_test(
-    points=3,
-    number="4.1",
-    hint="Resample question indices with replacement, the same indices for A and B; take the 2.5th and 97.5th percentiles of the mean difference.",
-)
+@lab_test(points=3, number="4.1")
 def test_paired_bootstrap_matches_a_reference(learner: Any, lab_seed: int) -> None:
     """The paired bootstrap interval matches a reference computation"""
     stats = learner.import_module("stats")
@@ -49,11 +45,7 @@ def test_paired_bootstrap_matches_a_reference(learner: Any, lab_seed: int) -> No
     )
 
 
-@lab_test(
-    points=2,
-    number="4.2",
-    hint="noise_band is half the width of the 95% bootstrap interval of the mean.",
-)
+@lab_test(points=2, number="4.2")
 def test_noise_band(learner: Any, lab_seed: int) -> None:
     """The noise band is half the bootstrap interval of the mean"""
     stats = learner.import_module("stats")
@@ -81,11 +73,7 @@ def _baseline(seed: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
     return baseline, scores
 
 
-@lab_test(
-    points=3,
-    number="4.3",
-    hint="regressed: current < value - band, or missing; improved: current > value + band; else ok. Rows sorted by metric name.",
-)
+@lab_test(points=3, number="4.3")
 def test_gate_check_and_baseline(learner: Any, lab_seed: int) -> None:
     """The gate's verdicts and the baseline it compares against"""
     gate = learner.import_module("gate")
@@ -127,11 +115,7 @@ def test_gate_check_and_baseline(learner: Any, lab_seed: int) -> None:
         )
 
 
-@lab_test(
-    points=3,
-    number="4.4",
-    hint="`python gate.py --baseline B --current C` prints the table and exits 0 when nothing regressed, 1 when something did.",
-)
+@lab_test(points=3, number="4.4")
 def test_gate_command_exit_codes(learner: Any, lab_seed: int, private_dir: Path) -> None:
     """The gate command passes on the baseline and fails on a seeded regression"""
     baseline, _ = _baseline(lab_seed)
@@ -158,11 +142,7 @@ def test_gate_command_exit_codes(learner: Any, lab_seed: int, private_dir: Path)
     assert "regressed" in bad.stdout.lower(), "the failing report should say which metric regressed"
 
 
-@lab_test(
-    points=2,
-    number="4.5",
-    hint="One markdown table: a header row, a separator row, then one row per metric with its status.",
-)
+@lab_test(points=2, number="4.5")
 def test_report_table(learner: Any, lab_seed: int) -> None:
     """The report is a table a person reads"""
     gate = learner.import_module("gate")

@@ -26,13 +26,7 @@ def _table(seed: int) -> dict[str, dict[str, float]]:
     return table
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="(input - cached) x input price + cached x cached_input price + output x output price, "
-    "all per 1,000,000 tokens; no cached_input in the table means the input price; an unknown "
-    "model is a KeyError.",
-)
+@lab_test(points=2, number="2.1")
 def test_cost_of_a_call(learner: Any, lab_seed: int) -> None:
     """cost_usd prices uncached, cached and output tokens."""
     costs = learner.import_module("costs")
@@ -75,12 +69,7 @@ def _records(seed: int) -> list[dict[str, Any]]:
     return records
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint='by="route": a route\'s cost / its number of requests x 1000; by="model": a model\'s '
-    "call costs / ALL requests x 1000 (so the models add up to the overall figure).",
-)
+@lab_test(points=2, number="2.2")
 def test_cost_per_thousand_requests(learner: Any, lab_seed: int) -> None:
     """Cost per 1,000 requests by route and by model."""
     costs = learner.import_module("costs")

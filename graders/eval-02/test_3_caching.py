@@ -11,12 +11,7 @@ from typing import Any
 from labkit.grading import assert_same, lab_test
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="Lowercase the question and collapse whitespace (' '.join(q.lower().split())), keep the "
-    "system prompt as it is, and hash both (e.g. sha256 of json.dumps([system, question])).",
-)
+@lab_test(points=2, number="3.1")
 def test_exact_cache_key_is_normalised(learner: Any, lab_seed: int) -> None:
     """Case and spacing do not change the key; the prompt and the question do."""
     caching = learner.import_module("caching")
@@ -57,12 +52,7 @@ def _cos(a: list[float], b: list[float]) -> float:
     )
 
 
-@lab_test(
-    points=2,
-    number="3.2",
-    hint="lookup: cosine similarity with every cached vector; return (value, similarity) of the "
-    "best when it is >= threshold, else None (None for an empty cache too).",
-)
+@lab_test(points=2, number="3.2")
 def test_semantic_lookup_and_threshold(learner: Any, lab_seed: int) -> None:
     """The semantic cache serves the most similar entry above its threshold, and a too-low
     threshold serves wrong answers."""
@@ -101,12 +91,7 @@ def test_semantic_lookup_and_threshold(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="3.3",
-    hint="Find the highest similarity of a pair with DIFFERENT answers; the threshold is the "
-    "smallest same-answer similarity above it (math.inf when there is none).",
-)
+@lab_test(points=2, number="3.3")
 def test_threshold_is_chosen_on_dev(learner: Any, lab_seed: int) -> None:
     """choose_threshold: the lowest threshold that serves no wrong answer on dev."""
     caching = learner.import_module("caching")

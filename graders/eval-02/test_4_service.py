@@ -20,12 +20,7 @@ DIFFICULTY = {support.normal(r["question"]): r["difficulty"] for r in support.RO
 N_REQUESTS = 16
 
 
-@lab_test(
-    points=2,
-    number="4.1",
-    hint="Count the operators: + - * and the words plus, minus, times, 'multiplied by'. At most "
-    "one is easy; two or more is hard.",
-)
+@lab_test(points=2, number="4.1")
 def test_classify_matches_the_difficulty(learner: Any, lab_seed: int) -> None:
     """classify agrees with the request set's difficulty."""
     service = learner.import_module("service")
@@ -49,12 +44,7 @@ def test_classify_matches_the_difficulty(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="4.2",
-    hint="Escalate when parse_answer finds no answer, when the confidence is below "
-    "min_confidence (equal is fine), or when finish_reason is not 'stop'.",
-)
+@lab_test(points=2, number="4.2")
 def test_when_to_escalate(learner: Any, lab_seed: int) -> None:
     """should_escalate on failures and low confidence."""
     service = learner.import_module("service")
@@ -113,13 +103,7 @@ def _by_trace(spans: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-@lab_test(
-    points=3,
-    number="4.3",
-    hint="One root span 'invoke_workflow calculator' per request (started first, ended last); "
-    "'cache lookup', 'retrieval examples' and every 'chat ...' span are its direct children; "
-    "record['trace_id'] is the root's trace id.",
-)
+@lab_test(points=3, number="4.3")
 def test_one_trace_per_request(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Every request has one trace with the right parents and children."""
     run = _run(learner, fake_llm, lab_seed)
@@ -175,13 +159,7 @@ def test_one_trace_per_request(learner: Any, fake_llm: Any, lab_seed: int) -> No
             )
 
 
-@lab_test(
-    points=3,
-    number="4.4",
-    hint="Each chat span's token attributes come from that response's usage; a record's tokens "
-    "and cost_usd are the sums over its calls; a cache hit costs 0 and saved_usd is the cost of "
-    "the request it reused.",
-)
+@lab_test(points=3, number="4.4")
 def test_tokens_and_costs_match_the_provider(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Token counts equal what the provider billed, request by request."""
     run = _run(learner, fake_llm, lab_seed)
@@ -235,13 +213,7 @@ def test_tokens_and_costs_match_the_provider(learner: Any, fake_llm: Any, lab_se
             originals.setdefault(key, want_cost)
 
 
-@lab_test(
-    points=3,
-    number="4.5",
-    hint="Easy questions go to the cheap model first and escalate to the strong one when "
-    "should_escalate says so; hard ones go straight to the strong model. Check classify and "
-    "the min_confidence you pass to should_escalate.",
-)
+@lab_test(points=3, number="4.5")
 def test_routing_follows_difficulty_and_replies(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Routing decisions match the seeded difficulty and the cheap model's replies."""
     run = _run(learner, fake_llm, lab_seed)
@@ -277,12 +249,7 @@ def _take(it: Any, n: int) -> list[Any]:
     return [next(it) for _ in range(n)]
 
 
-@lab_test(
-    points=3,
-    number="4.6",
-    hint="Look the normalised request up BEFORE any model call; a hit returns the cached record "
-    "with route 'cache' and cache 'exact', and sends nothing. Only answered records are cached.",
-)
+@lab_test(points=3, number="4.6")
 def test_cache_hits_never_reach_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """A repeated request is served from the cache, with no request to the provider."""
     run = _run(learner, fake_llm, lab_seed)

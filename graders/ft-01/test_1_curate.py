@@ -11,11 +11,7 @@ import support
 from labkit.grading import assert_same, lab_test
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="normalise: lower-case, then ' '.join(text.split()). near_duplicate_key: the same, then every run of digits becomes '#'.",
-)
+@lab_test(points=2, number="1.1")
 def test_normalise_and_key(learner: Any, lab_seed: int) -> None:
     """Normalised text and the near-duplicate key"""
     curate = learner.import_module("curate")
@@ -54,11 +50,7 @@ BAD = [
 ]
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="is_usable checks the text length (20 non-space characters, at most MAX_CHARS), the category and urgency against their lists, and that a non-null order_id looks like O-5001 and appears in the text.",
-)
+@lab_test(points=2, number="1.2")
 def test_is_usable(learner: Any) -> None:
     """Junk rows are filtered out, good rows kept"""
     curate = learner.import_module("curate")
@@ -69,11 +61,7 @@ def test_is_usable(learner: Any) -> None:
         assert_same(curate.is_usable(row), False, f"is_usable(a row with {what})")
 
 
-@lab_test(
-    points=2,
-    number="1.3",
-    hint="Keep a set of normalise(text) already seen; keep a row only the first time its key appears, and keep the order.",
-)
+@lab_test(points=2, number="1.3")
 def test_deduplicate(learner: Any, lab_seed: int) -> None:
     """Exact duplicates (after normalising) are dropped, the first copy kept"""
     curate = learner.import_module("curate")
@@ -90,11 +78,7 @@ def test_deduplicate(learner: Any, lab_seed: int) -> None:
     assert_same([r["id"] for r in got], [r["id"] for r in originals], "the ids deduplicate kept")
 
 
-@lab_test(
-    points=2,
-    number="1.4",
-    hint="Hash the key (sha256), read the first 8 bytes as a number, divide by 2**64: below test_fraction means test. No random draws: the same key must always land on the same side.",
-)
+@lab_test(points=2, number="1.4")
 def test_in_test_split(learner: Any, lab_seed: int) -> None:
     """The split is a stable hash of the group key, in the right proportion"""
     curate = learner.import_module("curate")
@@ -110,11 +94,7 @@ def test_in_test_split(learner: Any, lab_seed: int) -> None:
     assert_same(all(curate.in_test_split(k, 1.0) for k in keys[:50]), True, "fraction 1: all test")
 
 
-@lab_test(
-    points=3,
-    number="1.5",
-    hint="Send each row to the side in_test_split(near_duplicate_key(text)) says: copies that differ only in numbers share a key, so they cannot straddle the split.",
-)
+@lab_test(points=3, number="1.5")
 def test_split_has_no_leakage(learner: Any, lab_seed: int) -> None:
     """Near-duplicates never straddle train and test"""
     curate = learner.import_module("curate")
@@ -141,11 +121,7 @@ def test_split_has_no_leakage(learner: Any, lab_seed: int) -> None:
     assert_same(order, [r["id"] for r in rows if r["id"] in set(order)], "train keeps the order")
 
 
-@lab_test(
-    points=3,
-    number="1.6",
-    hint="curate = is_usable, then deduplicate, then split; the report counts what each step dropped: raw = unusable + duplicates + train + test.",
-)
+@lab_test(points=3, number="1.6")
 def test_curate_the_export(learner: Any) -> None:
     """The curated export: 1,000+ clean, unique pairs, no leakage, counts that add up"""
     curate = learner.import_module("curate")

@@ -13,11 +13,7 @@ from labkit.grading import assert_same, lab_test, make
 IGNORE = -100  # PyTorch cross-entropy's ignore_index
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="json.dumps of a new dict with the keys in the order category, urgency, order_id (None becomes null).",
-)
+@lab_test(points=2, number="2.1")
 def test_target(learner: Any, lab_seed: int) -> None:
     """The reply is one fixed JSON layout"""
     formatting = learner.import_module("formatting")
@@ -33,11 +29,7 @@ def test_target(learner: Any, lab_seed: int) -> None:
         assert_same(formatting.target(shuffled), expected, f"target({shuffled})")
 
 
-@lab_test(
-    points=1,
-    number="2.2",
-    hint="System prompt first, then the message as the user turn; add the assistant turn with target(label) only when a label is given.",
-)
+@lab_test(points=1, number="2.2")
 def test_to_messages(learner: Any, lab_seed: int) -> None:
     """Chat turns: system, user, and the assistant's reply when training"""
     formatting = learner.import_module("formatting")
@@ -51,11 +43,7 @@ def test_to_messages(learner: Any, lab_seed: int) -> None:
     assert_same(json.loads(full[2]["content"]), label, "the assistant turn, parsed")
 
 
-@lab_test(
-    points=4,
-    number="2.3",
-    hint="Tokenise the whole conversation with apply_chat_template, and the prompt alone with add_generation_prompt=True; labels = [-100] * len(prompt) + the rest of the ids.",
-)
+@lab_test(points=4, number="2.3")
 def test_encode_masks_the_prompt(learner: Any, lab_seed: int) -> None:
     """Template tokens, and the loss only on the reply"""
     formatting = learner.import_module("formatting")
@@ -85,11 +73,7 @@ def test_encode_masks_the_prompt(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=1,
-    number="2.4",
-    hint="Cut both lists to max_length after masking: input_ids[:max_length], labels[:max_length].",
-)
+@lab_test(points=1, number="2.4")
 def test_encode_truncates(learner: Any, lab_seed: int) -> None:
     """Long examples are cut to max_length"""
     formatting = learner.import_module("formatting")
@@ -101,11 +85,7 @@ def test_encode_truncates(learner: Any, lab_seed: int) -> None:
     assert_same(list(cut["labels"]), list(whole["labels"][:30]), "labels at max_length=30")
 
 
-@lab_test(
-    points=2,
-    number="2.5",
-    hint="Pad on the right to the longest example: pad_id in input_ids, 0 in attention_mask, -100 in labels; torch.long tensors.",
-)
+@lab_test(points=2, number="2.5")
 def test_collate(learner: Any) -> None:
     """A padded batch: ids, attention mask, labels"""
     formatting = learner.import_module("formatting")

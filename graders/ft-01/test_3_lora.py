@@ -20,11 +20,7 @@ def _tiny_setup(learner: Any, seed: int, n: int = 2) -> tuple[Any, Any, list[Any
     return formatting, tok, examples, tok.pad_token_id
 
 
-@lab_test(
-    points=3,
-    number="3.1",
-    hint="peft.LoraConfig(task_type='CAUSAL_LM', r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=list(target_modules)) and get_peft_model(model, config).",
-)
+@lab_test(points=3, number="3.1")
 def test_lora_placement(learner: Any, lab_seed: int) -> None:
     """Adapters sit on q_proj and v_proj of every layer, with the asked rank; the rest is frozen"""
     tune = learner.import_module("tune")
@@ -50,11 +46,7 @@ def test_lora_placement(learner: Any, lab_seed: int) -> None:
     assert_same(shapes.get("v_proj.lora_B.default.weight"), [32, 4], "v_proj's lora_B shape")
 
 
-@lab_test(
-    points=2,
-    number="3.2",
-    hint="Count p.numel() over model.parameters(): all of them for total, those with requires_grad for trainable.",
-)
+@lab_test(points=2, number="3.2")
 def test_trainable_share(learner: Any, lab_seed: int) -> None:
     """The trainable-parameter count and share"""
     tune = learner.import_module("tune")
@@ -73,11 +65,7 @@ def test_trainable_share(learner: Any, lab_seed: int) -> None:
         assert_same(got["share"], lora / (total + lora), f"share at rank {rank}", rel_tol=1e-9)
 
 
-@lab_test(
-    points=2,
-    number="3.3",
-    hint="mean_loss: model.eval(), torch.no_grad(), model(**collate(examples, pad_id)).loss, as a float.",
-)
+@lab_test(points=2, number="3.3")
 def test_mean_loss(learner: Any, lab_seed: int) -> None:
     """The loss of an untrained model is the loss of a uniform guess"""
     tune = learner.import_module("tune")
@@ -93,11 +81,7 @@ def test_mean_loss(learner: Any, lab_seed: int) -> None:
     assert_same(tune.mean_loss(model, examples, pad), loss, "a second call (no training)")
 
 
-@lab_test(
-    points=4,
-    number="3.4",
-    hint="AdamW over the parameters with requires_grad; each step: loss = model(**collate(batch)).loss, backward, step, zero_grad. Seed torch and the shuffling.",
-)
+@lab_test(points=4, number="3.4")
 def test_training_lowers_the_loss(learner: Any, lab_seed: int) -> None:
     """Training steps lower the loss on a fixed batch, the same way for the same seed"""
     tune = learner.import_module("tune")
@@ -123,11 +107,7 @@ def test_training_lowers_the_loss(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="3.5",
-    hint="peft's merge_and_unload() folds B·A into the base weights and returns the plain model.",
-)
+@lab_test(points=2, number="3.5")
 def test_merge(learner: Any, lab_seed: int) -> None:
     """The merged model is a plain Llama with the same outputs"""
     tune = learner.import_module("tune")

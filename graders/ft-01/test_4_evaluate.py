@@ -32,11 +32,7 @@ PARSE_CASES = [
 ]
 
 
-@lab_test(
-    points=2,
-    number="4.1",
-    hint="json.loads(text.strip()) inside try/except ValueError; accept only a dict whose keys are exactly category, urgency, order_id.",
-)
+@lab_test(points=2, number="4.1")
 def test_parse_reply(learner: Any) -> None:
     """Replies are read strictly: one JSON object with exactly the three keys"""
     evaluate = learner.import_module("evaluate")
@@ -44,11 +40,7 @@ def test_parse_reply(learner: Any) -> None:
         assert_same(evaluate.parse_reply(reply), expected, f"parse_reply({reply!r})")
 
 
-@lab_test(
-    points=3,
-    number="4.2",
-    hint="correct[i] = 1 when the parsed reply equals the label on all three fields; json_valid counts parseable replies; an unparseable reply is wrong on every field.",
-)
+@lab_test(points=3, number="4.2")
 def test_score(learner: Any) -> None:
     """Exact match, JSON validity and per-field accuracy on hand-built replies"""
     evaluate = learner.import_module("evaluate")
@@ -82,11 +74,7 @@ def grader_bootstrap(before: list[int], after: list[int], seed: int) -> tuple[fl
     return float(low), float(high)
 
 
-@lab_test(
-    points=3,
-    number="4.3",
-    hint="Resample message indices with replacement, the same indices for before and after (paired); the interval is the 2.5th and 97.5th percentiles of the mean difference. scipy.stats.bootstrap(..., paired=True, method='percentile') does it.",
-)
+@lab_test(points=3, number="4.3")
 def test_gain_interval(learner: Any, lab_seed: int) -> None:
     """The gain and its paired bootstrap 95% interval"""
     evaluate = learner.import_module("evaluate")
@@ -105,11 +93,7 @@ def test_gain_interval(learner: Any, lab_seed: int) -> None:
     assert same["low"] <= 0.5 <= same["high"], f"the interval {same} must contain the gain"
 
 
-@lab_test(
-    points=3,
-    number="4.4",
-    hint="Left-pad a batch (tokenizer.padding_side = 'left') and pass the attention mask to generate(do_sample=False); keep only the tokens after the prompt and decode them with skip_special_tokens=True.",
-)
+@lab_test(points=3, number="4.4")
 def test_generate_replies(learner: Any, lab_seed: int) -> None:
     """Batched greedy replies equal one-at-a-time replies"""
     evaluate = learner.import_module("evaluate")

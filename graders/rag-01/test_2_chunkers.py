@@ -275,12 +275,7 @@ def _cases(seed: int, with_overlap: bool) -> list[tuple[str, str, dict[str, int]
 # --- (a) fixed size ------------------------------------------------------------------------------
 
 
-@lab_test(
-    points=1,
-    number="2.1",
-    hint="encoding().decode_with_offsets(tokens) gives the start offset of every token; add "
-    "len(text) at the end. Do not add up the lengths of decoded tokens: a token may hold half an emoji.",
-)
+@lab_test(points=1, number="2.1")
 def test_token_offsets(learner: Any) -> None:
     """token_offsets gives the character offset of every token, multi-byte characters included"""
     chunkers = learner.import_module("chunkers")
@@ -337,12 +332,7 @@ def _overlap_problems(
     return problems
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="Encode the whole document once, slide a window of max_tokens tokens, and turn token "
-    "positions into character offsets with token_offsets; skip whitespace-only windows.",
-)
+@lab_test(points=2, number="2.2")
 def test_fixed_size_invariants(learner: Any, lab_seed: int) -> None:
     """fixed_size_chunks: exact offsets, order, coverage, token limit — knowledge base and adversarial texts"""
     chunkers = learner.import_module("chunkers")
@@ -353,13 +343,7 @@ def test_fixed_size_invariants(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="2.3",
-    hint="The next window starts overlap_tokens tokens before the previous one ended "
-    "(a = b - overlap_tokens), and every window but the last is max_tokens tokens long — shorter "
-    "only when its text re-tokenises to more than max_tokens.",
-)
+@lab_test(points=2, number="2.3")
 def test_fixed_size_overlap(learner: Any, lab_seed: int) -> None:
     """fixed_size_chunks: full windows sharing exactly overlap_tokens tokens; bad parameters raise"""
     chunkers = learner.import_module("chunkers")
@@ -392,12 +376,7 @@ _SENTENCE_SAMPLES = [
 ]
 
 
-@lab_test(
-    points=1,
-    number="2.4",
-    hint="Split into lines first (\\n, \\r\\n or \\r); inside a line a sentence ends after . ! or ? "
-    "followed by whitespace. Strip each piece and keep its offsets in the whole text.",
-)
+@lab_test(points=1, number="2.4")
 def test_sentence_spans(learner: Any) -> None:
     """sentence_spans follows the README's rule, with offsets into the original text"""
     chunkers = learner.import_module("chunkers")
@@ -455,13 +434,7 @@ def _sentence_problems(
     return []
 
 
-@lab_test(
-    points=2,
-    number="2.5",
-    hint="Pack whole sentences while the text from the chunk's first sentence to the candidate's "
-    "end has at most max_tokens tokens (count the joined text: token counts do not add up exactly); "
-    "cut a sentence by tokens only when it alone is too long.",
-)
+@lab_test(points=2, number="2.5")
 def test_sentence_chunks(learner: Any, lab_seed: int) -> None:
     """sentence_chunks: invariants, sentence boundaries, greedy packing, long sentences split"""
     chunkers = learner.import_module("chunkers")
@@ -476,12 +449,7 @@ def test_sentence_chunks(learner: Any, lab_seed: int) -> None:
 # --- (c) markdown-structure-aware ----------------------------------------------------------------
 
 
-@lab_test(
-    points=2,
-    number="2.6",
-    hint="Parse lines into blocks first (headings, fenced code, tables, text), remembering offsets; "
-    "empty or whitespace-only documents have no chunks.",
-)
+@lab_test(points=2, number="2.6")
 def test_markdown_invariants(learner: Any, lab_seed: int) -> None:
     """markdown_chunks: exact offsets, order, coverage, token limit — knowledge base and adversarial texts"""
     chunkers = learner.import_module("chunkers")
@@ -569,13 +537,7 @@ def _section_problem(
     return None
 
 
-@lab_test(
-    points=3,
-    number="2.7",
-    hint="Every heading starts a chunk and keeps its section's first words with it; a section that "
-    "fits is one chunk; code blocks and tables that fit are never cut (a '#' line inside ``` is code, "
-    "not a heading); an oversized code block is cut between lines.",
-)
+@lab_test(points=3, number="2.7")
 def test_markdown_structure(learner: Any, lab_seed: int) -> None:
     """markdown_chunks: splits at headings, keeps headings with text, never cuts code or tables that fit"""
     chunkers = learner.import_module("chunkers")

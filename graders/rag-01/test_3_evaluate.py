@@ -164,13 +164,7 @@ def _question(qid: str, passages: Sequence[tuple[str, str]]) -> Question:
 # --- tests -----------------------------------------------------------------------------------------
 
 
-@lab_test(
-    points=2,
-    number="3.1",
-    hint="A passage is located with doc_text.find(passage) (its FIRST occurrence); a chunk finds it "
-    "only if it comes from the passage's document and shares at least one character with it "
-    "(chunk.start < end and start < chunk.end) — touching is not overlapping.",
-)
+@lab_test(points=2, number="3.1")
 def test_passages_and_corpus(learner: Any) -> None:
     """passage_span, found_passages and chunk_corpus follow the README's definitions"""
     evaluate = learner.import_module("evaluate")
@@ -275,13 +269,7 @@ def _synthetic(
     return questions, qvecs, chunks, cvecs, docs
 
 
-@lab_test(
-    points=2,
-    number="3.2",
-    hint="Retrieve the top max(ks) chunks once per question with your top_k, take prefixes for each "
-    "k, skip questions without passages, and average found/gold over the remaining questions; "
-    "return {k: float} with int keys.",
-)
+@lab_test(points=2, number="3.2")
 def test_recall_at_k(learner: Any, lab_seed: int) -> None:
     """recall_at_k matches the README's definition on a synthetic corpus (ties, k > chunks)"""
     evaluate = learner.import_module("evaluate")
@@ -309,12 +297,7 @@ def test_recall_at_k(learner: Any, lab_seed: int) -> None:
         )
 
 
-@lab_test(
-    points=2,
-    number="3.3",
-    hint="evaluate_chunker must chunk every document with the chunker it is given, embed exactly "
-    "chunk.text and question.question with the embedder it is given, and score with recall_at_k.",
-)
+@lab_test(points=2, number="3.3")
 def test_evaluate_chunker_agrees(learner: Any) -> None:
     """evaluate_chunker agrees with a recomputation on the whole knowledge base, for all three chunkers"""
     evaluate = learner.import_module("evaluate")
@@ -341,13 +324,7 @@ def test_evaluate_chunker_agrees(learner: Any) -> None:
     assert_same(got, want, "evaluate_chunker(fixed chunker, MiniLM)", rel_tol=1e-9, abs_tol=1e-12)
 
 
-@lab_test(
-    points=2,
-    number="3.4",
-    hint="With the documented defaults (max_tokens=128; overlap 32 for fixed-size), your markdown "
-    "chunker should beat fixed-size on dev recall@5. If it does not, print both tables with "
-    "`python -m evaluate` and look at the chunks of the questions it misses.",
-)
+@lab_test(points=2, number="3.4")
 def test_structure_beats_fixed_size(learner: Any) -> None:
     """the markdown-aware chunker beats fixed-size on dev recall@5 (MiniLM, documented defaults)"""
     chunkers = learner.import_module("chunkers")

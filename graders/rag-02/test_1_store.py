@@ -83,11 +83,7 @@ def report_tuple(report: Any, call: str) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- tests
 
 
-@lab_test(
-    points=2,
-    number="1.1",
-    hint="README task 1: '<doc_id>:<index>:' and 12 hex digits of SHA-256 over the UTF-8 text.",
-)
+@lab_test(points=2, number="1.1")
 def test_chunk_ids_follow_the_rule(learner: Any, lab_seed: int) -> None:
     """Chunk ids are derived from document id, position and content"""
     store = learner.import_module("store")
@@ -109,11 +105,7 @@ def test_chunk_ids_follow_the_rule(learner: Any, lab_seed: int) -> None:
     assert same != store.chunk_id("policy-leave", 2, "Sick leave!"), "a changed text needs a new id"
 
 
-@lab_test(
-    points=3,
-    number="1.2",
-    hint="Store the chunk's exact text as the document and every metadata key of README task 1 with its type (date_int is an int).",
-)
+@lab_test(points=3, number="1.2")
 def test_ingest_stores_chunks_with_metadata(learner: Any, lab_seed: int) -> None:
     """Ingest stores every chunk with its text, id and metadata"""
     store, docs, collection = fresh_store(learner, lab_seed)
@@ -155,11 +147,7 @@ def test_ingest_stores_chunks_with_metadata(learner: Any, lab_seed: int) -> None
     )
 
 
-@lab_test(
-    points=3,
-    number="1.3",
-    hint="Before adding, ask the collection which ids it already holds for the document; add only the missing ones.",
-)
+@lab_test(points=3, number="1.3")
 def test_reingest_adds_nothing(learner: Any, lab_seed: int) -> None:
     """Ingesting again adds no duplicates and keeps the ids"""
     store, docs, collection = fresh_store(learner, lab_seed)
@@ -181,11 +169,7 @@ def test_reingest_adds_nothing(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=3,
-    number="1.4",
-    hint="Ids that the collection holds for a document but that its new chunks no longer produce are stale: delete them.",
-)
+@lab_test(points=3, number="1.4")
 def test_changed_document_replaces_its_chunks(learner: Any, lab_seed: int) -> None:
     """A changed document's stale chunks are replaced; other documents are untouched"""
     store, docs, collection = fresh_store(learner, lab_seed)
@@ -214,11 +198,7 @@ def test_changed_document_replaces_its_chunks(learner: Any, lab_seed: int) -> No
             )
 
 
-@lab_test(
-    points=2,
-    number="1.5",
-    hint="delete_document removes every chunk whose doc_id metadata matches, and returns how many.",
-)
+@lab_test(points=2, number="1.5")
 def test_delete_document(learner: Any, lab_seed: int) -> None:
     """A removed document's chunks can be deleted"""
     store, docs, collection = fresh_store(learner, lab_seed)
@@ -234,11 +214,7 @@ def test_delete_document(learner: Any, lab_seed: int) -> None:
     assert_same(store.delete_document(collection, victim.id), 0, "deleting it a second time")
 
 
-@lab_test(
-    points=3,
-    number="1.6",
-    hint="Use the database folder you are given (chromadb.PersistentClient) so another process sees the same collection.",
-)
+@lab_test(points=3, number="1.6")
 def test_collection_persists_across_processes(learner: Any, lab_seed: int, tmp_path: Path) -> None:
     """A collection ingested by the CLI in one process is queried in another"""
     store = learner.import_module("store")

@@ -137,11 +137,7 @@ def check_answer(result: Any, what: str) -> Any:
 # --------------------------------------------------------------------------- 2. retrieval
 
 
-@lab_test(
-    points=2,
-    number="2.1",
-    hint="README task 2 shows the exact dict for each combination; Chroma rejects an $and with one condition.",
-)
+@lab_test(points=2, number="2.1")
 def test_make_where(learner: Any) -> None:
     """Metadata filters are built as Chroma expects"""
     rag = learner.import_module("rag")
@@ -160,11 +156,7 @@ def test_make_where(learner: Any) -> None:
     )
 
 
-@lab_test(
-    points=3,
-    number="2.2",
-    hint="Query the collection with the question; score = 1 - Chroma's cosine distance; best first.",
-)
+@lab_test(points=3, number="2.2")
 def test_retrieve_top_k(learner: Any, lab_seed: int) -> None:
     """Retrieval returns the k most similar chunks, best first, with their similarity"""
     base = kb(learner)
@@ -188,9 +180,7 @@ def test_retrieve_top_k(learner: Any, lab_seed: int) -> None:
             )
 
 
-@lab_test(
-    points=3, number="2.3", hint="Pass the where filter to collection.query(where=...) unchanged."
-)
+@lab_test(points=3, number="2.3")
 def test_retrieve_with_filters(learner: Any, lab_seed: int) -> None:
     """Metadata filters restrict retrieval (kind, version, date)"""
     base = kb(learner)
@@ -217,11 +207,7 @@ def test_retrieve_with_filters(learner: Any, lab_seed: int) -> None:
 # --------------------------------------------------------------------------- 3. prompt and model
 
 
-@lab_test(
-    points=4,
-    number="3.1",
-    hint="README 'The prompt': [n] (doc_id) then the chunk text without blank lines, in retrieval order, and the question last on a 'Question:' line.",
-)
+@lab_test(points=4, number="3.1")
 def test_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """The request holds the question and the numbered sources, in rank order, as stored"""
     base = kb(learner)
@@ -261,11 +247,7 @@ def test_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
         )
 
 
-@lab_test(
-    points=2,
-    number="3.2",
-    hint="Use labkit.config's client and chat_model(); Anthropic wants the system prompt top-level.",
-)
+@lab_test(points=2, number="3.2")
 def test_generate_with_both_sdks(learner: Any, fake_llm: Any) -> None:
     """generate() calls the configured model through either SDK"""
     rag = learner.import_module("rag")
@@ -301,11 +283,7 @@ def test_generate_with_both_sdks(learner: Any, fake_llm: Any) -> None:
 # --------------------------------------------------------------------------- 4. citations and refusals
 
 
-@lab_test(
-    points=3,
-    number="4.1",
-    hint="[n] is hits[n-1]; skip numbers outside 1..len(hits); a document cited twice is listed once, where first cited.",
-)
+@lab_test(points=3, number="4.1")
 def test_map_citations(learner: Any, lab_seed: int) -> None:
     """Citation numbers map back to document ids"""
     rag = learner.import_module("rag")
@@ -339,11 +317,7 @@ def test_map_citations(learner: Any, lab_seed: int) -> None:
         )
 
 
-@lab_test(
-    points=2,
-    number="4.2",
-    hint="answer() maps the model's [n] markers with the sources it sent, in prompt order.",
-)
+@lab_test(points=2, number="4.2")
 def test_answer_maps_the_model_citations(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """answer() returns the model's text and the documents it cited"""
     base = kb(learner)
@@ -359,11 +333,7 @@ def test_answer_maps_the_model_citations(learner: Any, fake_llm: Any, lab_seed: 
     assert_same(result.citations, want, "RagAnswer.citations for a reply citing [2][1][9]")
 
 
-@lab_test(
-    points=2,
-    number="4.3",
-    hint="'I don't know' in any case, with ’ or ', or 'I do not know' is a refusal: refused=True and no citations.",
-)
+@lab_test(points=2, number="4.3")
 def test_refusal_from_the_model(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """When the model says it does not know, the answer is a refusal without citations"""
     base = kb(learner)
@@ -382,11 +352,7 @@ def test_refusal_from_the_model(learner: Any, fake_llm: Any, lab_seed: int) -> N
     assert_same(result.citations, [], "RagAnswer.citations of a refusal")
 
 
-@lab_test(
-    points=2,
-    number="4.4",
-    hint="Compare the best source's score with min_similarity before calling the model; below it, refuse without a request.",
-)
+@lab_test(points=2, number="4.4")
 def test_refusal_without_relevant_sources(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     """Off-topic questions are refused without calling the model"""
     base = kb(learner)
@@ -420,11 +386,7 @@ def test_refusal_without_relevant_sources(learner: Any, fake_llm: Any, lab_seed:
 # --------------------------------------------------------------------------- 5. the milestone
 
 
-@lab_test(
-    points=8,
-    number="5.1",
-    hint="Run `python cli.py evaluate --split dev --show` and look at what fails: retrieval (is the right document among the sources?), the prompt, or the citations.",
-)
+@lab_test(points=8, number="5.1")
 def test_milestone_heldout_accuracy(
     learner: Any, fake_llm: Any, lab_seed: int, partial_credit: Any
 ) -> None:

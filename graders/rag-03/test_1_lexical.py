@@ -85,13 +85,7 @@ def _sentence(rng: random.Random, ident: str) -> str:
     return " ".join(words) + rng.choice([".", ",", "!", "?", ";"])
 
 
-@lab_test(
-    points=3,
-    number="1.1",
-    hint="Lower-case first; a token is a run of letters/digits, and - _ . / join runs into one "
-    "identifier only BETWEEN two letters/digits. Emit the whole identifier, then its parts "
-    "(without stop words), in text order.",
-)
+@lab_test(points=3, number="1.1")
 def test_tokenize_rules_by_hand(learner: Any) -> None:
     """tokenize(stem=False) follows the README's rules"""
     lexical = learner.import_module("lexical")
@@ -101,12 +95,7 @@ def test_tokenize_rules_by_hand(learner: Any) -> None:
     assert_same(lexical.tokenize("The, of; AND... the!", stem=False), [], "a text of stop words")
 
 
-@lab_test(
-    points=2,
-    number="1.2",
-    hint="Identifiers must come out whole and unstemmed, with stemming on too; words are "
-    "stemmed with PyStemmer's English Snowball stemmer.",
-)
+@lab_test(points=2, number="1.2")
 def test_identifiers_survive_stemming(learner: Any, lab_seed: int) -> None:
     """identifiers stay whole with stemming on; word forms are merged"""
     lexical = learner.import_module("lexical")
@@ -195,12 +184,7 @@ def _okapi(
     return scores
 
 
-@lab_test(
-    points=3,
-    number="1.3",
-    hint="Score with BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) over the tokens of YOUR tokenize, "
-    "for documents and query alike; return a plain float for every document.",
-)
+@lab_test(points=3, number="1.3")
 def test_bm25_scores_follow_okapi(learner: Any, lab_seed: int) -> None:
     """BM25Index.scores matches the Okapi formula on a small corpus"""
     lexical = learner.import_module("lexical")
@@ -215,12 +199,7 @@ def test_bm25_scores_follow_okapi(learner: Any, lab_seed: int) -> None:
         assert_same(got, expected, f"BM25Index(...).scores({query!r})", abs_tol=1e-9)
 
 
-@lab_test(
-    points=2,
-    number="1.4",
-    hint="search(): best score first, equal scores in doc-id order, at most k results, and "
-    "leave out documents that share no token with the query.",
-)
+@lab_test(points=2, number="1.4")
 def test_bm25_search_orders_ties_and_filters(learner: Any, lab_seed: int) -> None:
     """BM25Index.search: order, ties, cut-off, no-match documents left out"""
     lexical = learner.import_module("lexical")

@@ -76,12 +76,7 @@ def _same_ranking(got: Any, expected: list[tuple[str, float]], what: str) -> Non
     assert_same([s for _, s in got], [s for _, s in expected], f"{what} (the scores)", abs_tol=1e-5)
 
 
-@lab_test(
-    points=3,
-    number="2.1",
-    hint="A document scores as its BEST passage (the highest cosine among its passages). "
-    "Return (doc_id, float) pairs, best first, equal scores in doc-id order, at most k.",
-)
+@lab_test(points=3, number="2.1")
 def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: int) -> None:
     """DenseIndex.search: max over passages, order, ties, cut-off"""
     dense = learner.import_module("dense")
@@ -102,12 +97,7 @@ def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: i
             assert tie == sorted(tie), f"two identical documents came out as {tie}, not in id order"
 
 
-@lab_test(
-    points=2,
-    number="2.2",
-    hint="best_passages(query, ids) gives, for each id asked for, the text of that document's "
-    "passage with the highest cosine to the query.",
-)
+@lab_test(points=2, number="2.2")
 def test_best_passages(learner: Any, lab_seed: int) -> None:
     """DenseIndex.best_passages returns each document's most similar passage"""
     dense = learner.import_module("dense")

@@ -20,12 +20,7 @@ def _random_rankings(rng: random.Random) -> list[list[str]]:
     return [rng.sample(pool, rng.randint(3, len(pool))) for _ in range(rng.randint(2, 3))]
 
 
-@lab_test(
-    points=3,
-    number="3.1",
-    hint="score(d) = sum over the lists that contain d of 1 / (k + rank), rank starting at 1. "
-    "A document in one list only still gets that list's term. Ties: doc-id order.",
-)
+@lab_test(points=3, number="3.1")
 def test_rrf_hand_cases(learner: Any) -> None:
     """reciprocal_rank_fusion on hand-computed cases (ties, one-list documents)"""
     fusion = learner.import_module("fusion")
@@ -39,12 +34,7 @@ def test_rrf_hand_cases(learner: Any) -> None:
     assert_same(fusion.reciprocal_rank_fusion([[], []]), [], "RRF of two empty lists")
 
 
-@lab_test(
-    points=2,
-    number="3.2",
-    hint="Use the k you are given (default 60), add each document's terms list by list, and "
-    "return every document of every list, best first.",
-)
+@lab_test(points=2, number="3.2")
 def test_rrf_seeded_cases(learner: Any, lab_seed: int) -> None:
     """reciprocal_rank_fusion on seeded lists with several k"""
     fusion = learner.import_module("fusion")
@@ -67,12 +57,7 @@ def test_rrf_seeded_cases(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=2,
-    number="3.3",
-    hint="(score - min) / (max - min); when every score is the same, every document gets 1.0; "
-    "an empty mapping gives an empty dict.",
-)
+@lab_test(points=2, number="3.3")
 def test_min_max_normalise(learner: Any, lab_seed: int) -> None:
     """min_max_normalise, including the all-equal and empty cases"""
     fusion = learner.import_module("fusion")
@@ -97,12 +82,7 @@ def test_min_max_normalise(learner: Any, lab_seed: int) -> None:
     )
 
 
-@lab_test(
-    points=3,
-    number="3.4",
-    hint="Normalise each side with min_max_normalise, then alpha * dense + (1 - alpha) * lexical; "
-    "a document missing from one side gets 0 there. Best first, ties in doc-id order.",
-)
+@lab_test(points=3, number="3.4")
 def test_weighted_fusion(learner: Any, lab_seed: int) -> None:
     """weighted_fusion: hand case, alpha 0 and 1, seeded cases"""
     fusion = learner.import_module("fusion")

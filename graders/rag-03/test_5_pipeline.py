@@ -91,13 +91,7 @@ def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
     ), config
 
 
-@lab_test(
-    points=3,
-    number="5.1",
-    hint="hybrid_scored(): take the top `config.candidates` of BM25 and of dense search, fuse "
-    "them with your reciprocal_rank_fusion (k = config.rrf_k, BM25's list first), keep the "
-    "first k (doc_id, score) pairs.",
-)
+@lab_test(points=3, number="5.1")
 def test_hybrid_stage_fuses_both_rankings(learner: Any, lab_seed: int) -> None:
     """HybridSearcher.hybrid_scored = RRF of the BM25 and dense candidate lists"""
     searcher, config = _searcher(learner, lab_seed)
@@ -115,12 +109,7 @@ def test_hybrid_stage_fuses_both_rankings(learner: Any, lab_seed: int) -> None:
             )
 
 
-@lab_test(
-    points=2,
-    number="5.2",
-    hint="weighted(): weighted_fusion of the top `config.candidates` (doc_id -> score) of each "
-    "retriever, alpha = config.alpha, keep the first k ids.",
-)
+@lab_test(points=2, number="5.2")
 def test_weighted_stage(learner: Any, lab_seed: int) -> None:
     """HybridSearcher.weighted = weighted fusion of the two candidate lists"""
     searcher, config = _searcher(learner, lab_seed + 1)
@@ -137,14 +126,7 @@ def test_weighted_stage(learner: Any, lab_seed: int) -> None:
             )
 
 
-@lab_test(
-    points=4,
-    number="5.3",
-    hint="reranked(): score the first `depth` ids of hybrid_scored with rerank() on their best "
-    "passages (DenseIndex.best_passages); min-max normalise those model scores and those fused "
-    "scores; sort by w * model + (1 - w) * fused (w = config.rerank_weight, ties in fused "
-    "order); then the rest of the hybrid ranking unchanged; cut to k.",
-)
+@lab_test(points=4, number="5.3")
 def test_reranked_stage(learner: Any, lab_seed: int) -> None:
     """HybridSearcher.reranked: top-depth reordered by blended score, the rest in fused order"""
     scorer = HashScorer(lab_seed)

@@ -19,12 +19,7 @@ from labkit.grading import assert_same, lab_test
 L2 = math.log2
 
 
-@lab_test(
-    points=3,
-    number="6.1",
-    hint="DCG: gain / log2(rank + 1), rank from 1; the gain is the qrels grade. The ideal DCG "
-    "sorts the qrels' positive grades high to low. Recall counts grade >= 1 only.",
-)
+@lab_test(points=3, number="6.1")
 def test_metrics_known_values(learner: Any) -> None:
     """dcg, nDCG@k, Recall@k, MRR@k on hand-computed cases"""
     m = learner.import_module("ranking_metrics")
@@ -84,12 +79,7 @@ def _ir_measures(
     return values
 
 
-@lab_test(
-    points=4,
-    number="6.2",
-    hint="Compare with trec_eval's definitions: nDCG uses the grade itself as gain (not 2^g - 1); "
-    "Recall@k and MRR@k only look at the first k; 0 and missing judgements are not relevant.",
-)
+@lab_test(points=4, number="6.2")
 def test_metrics_agree_with_ir_measures(learner: Any, lab_seed: int) -> None:
     """nDCG@k, Recall@k, MRR@k agree with ir_measures on random runs"""
     m = learner.import_module("ranking_metrics")
@@ -124,12 +114,7 @@ def test_metrics_agree_with_ir_measures(learner: Any, lab_seed: int) -> None:
                 )
 
 
-@lab_test(
-    points=2,
-    number="6.3",
-    hint="evaluate_run averages over the queries of the QRELS; a judged query with no ranking "
-    "counts as 0. Keys look like 'ndcg@10', 'recall@100', 'mrr@10'.",
-)
+@lab_test(points=2, number="6.3")
 def test_evaluate_run_means(learner: Any, lab_seed: int) -> None:
     """evaluate_run: means over judged queries, missing rankings count as zero"""
     m = learner.import_module("ranking_metrics")

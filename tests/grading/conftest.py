@@ -36,4 +36,4 @@ def calc(course: Path) -> LabManifest:
 
 def pytest_configure(config: pytest.Config) -> None:
     # These tests decorate functions with @lab_test outside the grading plugin.
-    config.addinivalue_line("markers", "lab_test(points, number, hint, visibility, name): graded")
+    config.addinivalue_line("markers", "lab_test(points, number, visibility, name): graded")

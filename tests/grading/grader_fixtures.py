@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LABROOT = FIXTURES / "labroot"
 ADVERSARIAL = FIXTURES / "adversarial"
+HIDDEN_CALC = FIXTURES / "hidden_calc"  # an instructor's --hidden-tests folder for calc
 STARTER = LABROOT / "labs" / "calc" / "calc.py"
 REFERENCE = LABROOT / "solutions" / "calc" / "calc.py"
 

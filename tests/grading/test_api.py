@@ -73,24 +73,19 @@ def test_partial_credit_is_clipped_to_the_tests_points() -> None:
 
 
 def test_lab_test_validates_its_arguments() -> None:
-    @lab_test(points=2, number="1.1", hint="Add them.")
+    @lab_test(points=2, number="1.1")
     def test_x() -> None: ...
 
     mark = test_x.pytestmark[0]  # type: ignore[attr-defined]
     assert mark.name == "lab_test"
-    assert mark.kwargs == {
-        "points": 2.0,
-        "number": "1.1",
-        "hint": "Add them.",
-        "visibility": "visible",
-        "name": None,
-    }
+    assert mark.kwargs == {"points": 2.0, "number": "1.1", "visibility": "visible", "name": None}
     with pytest.raises(TypeError, match="points"):
-        lab_test(points=-1, number="1", hint="h")
-    with pytest.raises(TypeError, match="hint"):
-        lab_test(points=1, number="1", hint=" ")
+        lab_test(points=-1, number="1")
+    # the hint lives in hints.toml now; the old keyword says where to put it, ready to paste
+    with pytest.raises(TypeError, match=r'hints.toml beside the test file: add "1" = \["Add\."\]'):
+        lab_test(points=1, number="1", hint="Add.")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="visibility"):
-        lab_test(points=1, number="1", hint="h", visibility="secret")  # type: ignore[arg-type]
+        lab_test(points=1, number="1", visibility="secret")  # type: ignore[arg-type]
 
 
 def test_channel_accepts_only_tokened_in_sequence_messages() -> None:

@@ -16,6 +16,7 @@ import pytest
 from grader_fixtures import (
     ADD_AND_MUL,
     ALTERNATIVE_GOOD,
+    HIDDEN_CALC,
     MEAN_WITHOUT_EMPTY_CASE,
     NO_STREAMING,
     ONLY_ADD,
@@ -34,15 +35,6 @@ from labkit.grading.manifest import LabManifest
 from labkit.grading.runner import GradeOptions, grade
 
 SECRET = "correct horse battery staple"
-HIDDEN_TEST = """
-from labkit.grading import assert_same, lab_test
-
-
-@lab_test(points=1, number="9.1", hint="Multiplying by zero gives zero.")
-def test_mul_by_zero(learner):
-    calc = learner.import_module("calc")
-    assert_same(calc.mul(0, 12345), 0, "mul(0, 12345)")
-"""
 LINGERING_THREAD = (
     REFERENCE.read_text()
     + "\nimport threading\nthreading.Thread(target=time.sleep, args=(10**6,)).start()\n"
@@ -99,8 +91,7 @@ class Batch:
 def batch(calc: LabManifest, course: Path, tmp_path_factory: pytest.TempPathFactory) -> Batch:
     base = tmp_path_factory.mktemp("batch")
     subs, out, hidden = base / "submissions", base / "out", base / "hidden"
-    hidden.mkdir()
-    (hidden / "test_hidden.py").write_text(HIDDEN_TEST)
+    shutil.copytree(HIDDEN_CALC, hidden)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()

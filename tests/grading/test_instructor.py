@@ -24,6 +24,7 @@ import pytest
 import yaml
 from grader_fixtures import (
     ALTERNATIVE_GOOD,
+    HIDDEN_CALC,
     LABROOT,
     ONLY_ADD,
     REFERENCE,
@@ -328,17 +329,6 @@ def test_classroom_step_command_reports_points(tmp_path: Path) -> None:
 # --- 2. Gradescope ------------------------------------------------------------------------------
 
 
-HIDDEN_TEST = """
-from labkit.grading import assert_same, lab_test
-
-
-@lab_test(points=1, number="9.1", hint="Multiplying by zero gives zero.")
-def test_mul_by_zero(learner):
-    calc = learner.import_module("calc")
-    assert_same(calc.mul(0, 12345), 0, "mul(0, 12345)")
-"""
-
-
 @dataclass
 class Autograder:
     root: Path  # stands in for /autograder
@@ -362,8 +352,7 @@ class Autograder:
 def autograder(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Autograder:
     base = tmp_path_factory.mktemp("gradescope")
     hidden = base / "hidden"
-    hidden.mkdir()
-    (hidden / "test_hidden.py").write_text(HIDDEN_TEST)
+    shutil.copytree(HIDDEN_CALC, hidden)
     bundle = base / "calc.zip"
     old = os.environ.get("LABKIT_ROOT")
     os.environ["LABKIT_ROOT"] = str(course)

@@ -23,12 +23,12 @@ from labkit.grading.hints import dumps_state
 from labkit.grading.manifest import load_manifest
 from labkit.grading.records import files_digest, record_path
 
-HINTS_TOML = """
-"1.3" = [
+HINT_13 = '"1.3" = ["mean([]) is 0.0; otherwise the sum divided by the count."]'
+HINTS_13 = """"1.3" = [
+  "mean([]) is 0.0; otherwise the sum divided by the count.",
   "Concept: the mean of no numbers is defined here as 0.0, not an error.",
   "Nearly there: return sum(xs) / len(xs) if xs else 0.0",
-]
-"""
+]"""
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def own_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh copy of the fixture course (these tests change labs/ and .labkit/)."""
     root = tmp_path / "course"
     shutil.copytree(LABROOT, root, ignore=shutil.ignore_patterns("__pycache__", ".labkit"))
-    (root / "graders" / "calc" / "hints.toml").write_text(HINTS_TOML)
+    hints = root / "graders" / "calc" / "hints.toml"
+    assert HINT_13 in hints.read_text()
+    hints.write_text(hints.read_text().replace(HINT_13, HINTS_13))  # two more tiers for 1.3
     monkeypatch.setenv("LABKIT_ROOT", str(root))
     monkeypatch.chdir(root)
     return root

@@ -3,6 +3,7 @@ must stop grading with one clear line instead of producing grades."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,9 +18,15 @@ from labkit.grading.runner import GradeOptions, GradingError, grade
 
 
 def _lab(
-    course: Path, tmp_path: Path, name: str, toml_changes: dict[str, str], test_code: str
+    course: Path,
+    tmp_path: Path,
+    name: str,
+    toml_changes: dict[str, str],
+    test_code: str,
+    hints: str | None = None,
 ) -> LabManifest:
-    """A copy of the calc lab under ``name`` with its own lab.toml tweaks and test file."""
+    """A copy of the calc lab under ``name`` with its own lab.toml tweaks and test file; its
+    hints.toml is ``hints``, by default the hint "h" for every test number in ``test_code``."""
     root = tmp_path / "course"
     if not root.exists():
         shutil.copytree(course, root)
@@ -30,21 +37,25 @@ def _lab(
         toml = toml.replace(old, new)
     (folder / "lab.toml").write_text(toml)
     (folder / "test_calc.py").write_text(test_code)
+    if hints is None:
+        numbers = dict.fromkeys(re.findall(r"number=[\"']([^\"']+)", test_code))
+        hints = "".join(f'"{n}" = ["h"]\n' for n in numbers)
+    (folder / "hints.toml").write_text(hints)
     return load_manifest(folder / "lab.toml")
 
 
 HANGS = """
 from labkit.grading import lab_test
 
-@lab_test(points=1, number="1", hint="h")
+@lab_test(points=1, number="1")
 def test_one(learner):
     learner.import_module("calc").add(1, 2)
 
-@lab_test(points=1, number="2", hint="h")
+@lab_test(points=1, number="2")
 def test_two(learner):
     learner.import_module("calc").add(1, 2)
 
-@lab_test(points=1, number="3", hint="h")
+@lab_test(points=1, number="3")
 def test_three(learner):
     learner.import_module("calc").add(1, 2)
 """
@@ -66,7 +77,7 @@ def test_the_whole_run_deadline_fails_what_did_not_run(course: Path, tmp_path: P
 HANGS_THEN_OTHERS = (
     HANGS
     + """
-@lab_test(points=1, number="4", hint="h")
+@lab_test(points=1, number="4")
 def test_four(learner):
     assert learner.import_module("calc").mul(2, 3) == 6
 """
@@ -135,30 +146,59 @@ def test_first_failure_stops_at_the_first_test_that_does_not_pass(
 
 
 @pytest.mark.parametrize(
-    ("code", "message"),
+    ("code", "message", "hints"),
     [
         (
             "from labkit.grading import lab_test\n\ndef test_unmarked(learner):\n    pass\n",
-            "add @lab_test(points=..., number=..., hint=...) to this test",
+            "add @lab_test(points=..., number=...) to this test",
+            None,
         ),
         (
             "import calc\nfrom labkit.grading import lab_test\n\n"
-            "@lab_test(points=1, number='1', hint='h')\ndef test_x(learner):\n    pass\n",
+            "@lab_test(points=1, number='1')\ndef test_x(learner):\n    pass\n",
             "No module named 'calc'",
+            None,
         ),
         (
             "from labkit.grading import lab_test\n\n"
-            "@lab_test(points=1, number='1', hint='h')\ndef test_a(learner):\n    pass\n\n"
-            "@lab_test(points=1, number='1', hint='h')\ndef test_b(learner):\n    pass\n",
+            "@lab_test(points=1, number='1')\ndef test_a(learner):\n    pass\n\n"
+            "@lab_test(points=1, number='1')\ndef test_b(learner):\n    pass\n",
             "number 1 is already used",
+            None,
+        ),
+        (
+            "from labkit.grading import lab_test\n\n"
+            "@lab_test(points=1, number='1.2', hint='Multiply.')\ndef test_x(learner):\n    pass\n",
+            'lab_test(hint=...) has moved to hints.toml beside the test file: add "1.2" = '
+            '["Multiply."] there',
+            None,
+        ),
+        (
+            "from labkit.grading import lab_test\n\n"
+            "@lab_test(points=1, number='7')\ndef test_x(learner):\n    pass\n",
+            'test 7 has no hint: add "7" = ["what to check when it fails"] to graders/broken/hints.toml',
+            "",
+        ),
+        (
+            "from labkit.grading import lab_test\n\n"
+            "@lab_test(points=1, number='8')\ndef test_x(learner):\n    pass\n",
+            "graders/broken/hints.toml: '8' must be a list of 1 to 3 hints",
+            '"8" = "not a list"\n',
         ),
     ],
-    ids=["unmarked-test", "learner-import-at-module-level", "duplicate-number"],
+    ids=[
+        "unmarked-test",
+        "learner-import-at-module-level",
+        "duplicate-number",
+        "hint-in-the-decorator",
+        "no-hint",
+        "malformed-hints",
+    ],
 )
 def test_a_broken_grader_stops_with_one_clear_line(
-    course: Path, tmp_path: Path, code: str, message: str
+    course: Path, tmp_path: Path, code: str, message: str, hints: str | None
 ) -> None:
-    lab = _lab(course, tmp_path, "broken", {}, code)
+    lab = _lab(course, tmp_path, "broken", {}, code, hints)
     sub = build_code(tmp_path / "sub", STARTER.read_text())
     with pytest.raises(GradingError) as caught:
         grade(lab, sub, GradeOptions(mode="learner"))
@@ -186,18 +226,19 @@ import pytest
 from labkit.grading import assert_same, lab_test
 
 @pytest.mark.parametrize("a, b", [(1, 2), (3, 4)])
-@lab_test(points=1.5, number="2", hint="Add the two numbers.")
+@lab_test(points=1.5, number="2")
 def test_add_cases(learner, a, b):
     assert_same(learner.import_module("calc").add(a, b), a + b, f"add({a}, {b})")
 
-@lab_test(points=1, number="3", hint="h", visibility="after_due_date", name="custom name")
+@lab_test(points=1, number="3", visibility="after_due_date", name="custom name")
 def test_late(learner):
     assert learner.file("calc.py").is_file()
 """
 
 
 def test_parametrized_cases_get_their_own_numbers_and_points(course: Path, tmp_path: Path) -> None:
-    lab = _lab(course, tmp_path, "params", {}, PARAMETRIZED)
+    hints = '"2" = ["Add the two numbers."]\n"3" = ["h"]\n'
+    lab = _lab(course, tmp_path, "params", {}, PARAMETRIZED, hints)
     sub = build_code(tmp_path / "sub", "def add(a, b):\n    return a + b if a == 1 else 0\n")
     result = grade(lab, sub, GradeOptions(mode="learner"))
     summary = [(t.meta.number, t.meta.name, t.meta.points, t.kind) for t in result.tests]
@@ -208,12 +249,17 @@ def test_parametrized_cases_get_their_own_numbers_and_points(course: Path, tmp_p
     ]
     assert result.tests[2].meta.visibility == "after_due_date"
     assert result.tests[1].reason == "add(3, 4) was 0, expected 7"
+    assert [t.meta.hint for t in result.tests] == [
+        "Add the two numbers.",
+        "Add the two numbers.",
+        "h",
+    ]
 
 
 TORCH = """
 from labkit.grading import lab_test
 
-@lab_test(points=1, number="1", hint="h")
+@lab_test(points=1, number="1")
 def test_torch_imports(learner):
     learner.import_module("calc")  # the guard is frozen from here on
     import torch
@@ -240,11 +286,11 @@ def test_torch_imports_under_the_default_memory_limit_and_the_guard(
 WHO = """
 from labkit.grading import lab_test
 
-@lab_test(points=1, number="1", hint="h")
+@lab_test(points=1, number="1")
 def test_worker_user(learner):
     assert learner.import_module("calc").worker_ids() == (1, 1)
 
-@lab_test(points=1, number="2", hint="h")
+@lab_test(points=1, number="2")
 def test_cli_user(learner):
     assert learner.run("calc.py").stdout.split() == ["1", "1"]
 """

@@ -13,6 +13,7 @@ import pytest
 from labkit.grading.manifest import LabManifest, discover_labs, load_manifest, repo_root
 from labkit.scaffold.course_check import (
     README_SECTIONS,
+    check_hints,
     check_lab,
     check_readme_skeleton,
     check_starter_matches_reference,
@@ -78,3 +79,20 @@ def test_signature_and_docstring_drift_are_reported(chat01: tuple[LabManifest, P
     problems = check_starter_matches_reference(lab, root)
     assert any("trim_history signature differs" in p and "budget: float" in p for p in problems)
     assert any("trim_history docstring differs" in p for p in problems), problems
+
+
+def test_a_test_without_a_hint_and_a_hint_without_a_test_are_reported(
+    chat01: tuple[LabManifest, Path],
+) -> None:
+    lab, _ = chat01
+    hints = lab.grader_dir / "hints.toml"
+    _edit(hints, '"1.1" = [', '"9.9" = [')
+    assert check_hints(lab) == [
+        'graders/chat-01/hints.toml: test 1.1 has no hint; add "1.1" = ["<the nudge>"]',
+        "graders/chat-01/hints.toml: '9.9' is not a test of graders/chat-01",
+    ]
+    hints.write_text('"1.1" = "a string, not a list"\n')
+    assert check_hints(lab) == [
+        "graders/chat-01/hints.toml: '1.1' must be a list of 1 to 3 hints (the nudge first), "
+        'e.g. "1.1" = ["Return the value; do not print it."]'
+    ]

@@ -6,6 +6,7 @@ Kept free of heavy imports: every grader test module imports it at collection ti
 from __future__ import annotations
 
 import builtins
+import json
 import math
 import reprlib
 from collections.abc import Callable
@@ -31,23 +32,29 @@ _repr.maxother = 80
 def lab_test(
     points: float,
     number: str,
-    hint: str,
     visibility: Visibility = "visible",
     name: str | None = None,
+    hint: None = None,
 ) -> Callable[[F], F]:
-    """Mark a test as graded: its points, its number in the report, and the hint shown on failure.
+    """Mark a test as graded: its points and its number in the report.
 
-    The hint is what a learner reads when the test fails, so it should nudge without giving the
-    answer away ("The system prompt must be the first message."). ``visibility`` follows
-    Gradescope: ``hidden`` tests are run only in instructor mode and never shown to learners.
-    ``name`` defaults to the test's docstring (first line) or its function name.
+    The hint a learner reads when the test fails is not here: it is tier 1 of the test's entry
+    in ``hints.toml`` beside the test file, with the deeper tiers (see ``labkit.grading.hints``),
+    so every learner-facing hint of a lab is in one file and a declaration is one line.
+    ``visibility`` follows Gradescope: ``hidden`` tests are run only in instructor mode and never
+    shown to learners. ``name`` defaults to the test's docstring (first line) or its function name.
+    ``hint`` is accepted only to say where it moved.
     """
     if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
         raise TypeError(f"lab_test(points=...) must be a number >= 0, not {points!r}")
     if not isinstance(number, str) or not number.strip():
         raise TypeError(f'lab_test(number=...) must be a string such as "1.2", not {number!r}')
-    if not isinstance(hint, str) or not hint.strip():
-        raise TypeError("lab_test(hint=...) must say what to check when the test fails")
+    if hint is not None:
+        raise TypeError(
+            f"lab_test(hint=...) has moved to hints.toml beside the test file: "
+            f"add {json.dumps(number.strip())} = [{json.dumps(hint, ensure_ascii=False)}] there "
+            "and drop hint= here"
+        )
     if visibility not in VISIBILITIES:
         raise TypeError(f"lab_test(visibility=...) must be one of {', '.join(VISIBILITIES)}")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -55,7 +62,6 @@ def lab_test(
     mark = pytest.mark.lab_test(
         points=float(points),
         number=number.strip(),
-        hint=hint.strip(),
         visibility=visibility,
         name=name.strip() if name else None,
     )
@@ -71,7 +77,7 @@ class PartialCredit:
 
     A test that passes always earns its full points; one that fails keeps what it awarded::
 
-        @lab_test(points=4, number="2.1", hint="Handle empty lists too.")
+        @lab_test(points=4, number="2.1")
         def test_mean_cases(learner, partial_credit):
             calc = learner.import_module("calc")
             failures = []

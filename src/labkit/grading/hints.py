@@ -1,18 +1,22 @@
 """Tiered hints: a nudge, then the concept, then a near-solution, one at a time, on demand.
 
-Tier 1 of every test is its ``@lab_test(hint=...)``: every report shows it. A grader may add up
-to two more tiers per test in ``graders/<id>/hints.toml``, read by the parent only::
+Every hint of a grader lives in one file, ``hints.toml`` beside its test files (``graders/<id>/``,
+or an instructor's hidden-tests folder), keyed by test number, rustlings-style::
 
-    # key: a test number; a parametrised test's base number ("4.1") covers "4.1.1", "4.1.2"...
+    # a parametrised test's base number ("4.1") covers "4.1.1", "4.1.2"...
     "1.3" = [
-      "The concept: ...",            # tier 2
-      "Nearly the answer: ...",      # tier 3
+      "The nudge: ...",              # tier 1: every report shows it when the test fails
+      "The concept: ...",            # tier 2 (optional)
+      "Nearly the answer: ...",      # tier 3 (optional)
     ]
 
-``labkit hint <lab> [<test>]`` reveals the next tier for the first failing test of the learner's
-last grade (or the named test) and remembers it in ``.labkit/hints.json``, so asking again shows
-what was revealed plus one more; reports and the board count the tiers revealed. A lab added
-later gets hints by adding its own ``hints.toml``: nothing here names a lab.
+The judge reads tier 1 while it collects the tests (a test with none is a collection error that
+names the line to add); ``labkit hint <lab> [<test>]`` reveals the next tier for the first failing
+test of the learner's last grade (or the named test) and remembers it in ``.labkit/hints.json``, so
+asking again shows what was revealed plus one more; reports and the board count the tiers
+revealed. Keeping the words out of the test code lets a writer review all of a lab's learner-facing
+hints in one place, and keeps each test's declaration to one line. A lab added later gets hints by
+adding its own ``hints.toml``: nothing here names a lab.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from labkit.grading.records import RESULTS_DIR, record_path
 from labkit.grading.results import read_json, write_json
 
 HINTS_FILE = "hints.toml"
-MAX_EXTRA = 2  # tiers 2 and 3; tier 1 is the test's own hint
+MAX_TIERS = 3  # the nudge, the concept, the near-solution
 TIER_NAMES = ("nudge", "concept", "near-solution")
 
 
@@ -38,31 +42,38 @@ def state_path(root: Path) -> Path:
     return root / RESULTS_DIR.parent / "hints.json"
 
 
-def load_extra_hints(manifest: LabManifest) -> dict[str, list[str]]:
-    """The extra tiers of a lab, by test number; a malformed file is one clear error."""
-    path = manifest.grader_dir / HINTS_FILE
+def load_hints(folder: Path, shown: str | None = None) -> dict[str, list[str]]:
+    """The hint tiers of the tests in ``folder``, by test number; a malformed file is one clear error.
+
+    A folder without ``hints.toml`` has no hints (the judge then reports each test that needs one).
+    White space is folded so a long hint may be wrapped in the file. ``shown`` is how errors name
+    the file (the judge reads a copy of the grader, but the author edits ``graders/<id>/``).
+    """
+    path = folder / HINTS_FILE
+    shown = shown or f"{folder.parent.name}/{folder.name}/{HINTS_FILE}"
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise LabkitError(f"graders/{manifest.id}/{HINTS_FILE} is not valid TOML ({exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LabkitError(f"{shown} is not valid TOML ({exc}): fix the line it names") from None
     hints: dict[str, list[str]] = {}
     for number, tiers in data.items():
         if (
             not isinstance(tiers, list)
-            or not 1 <= len(tiers) <= MAX_EXTRA
+            or not 1 <= len(tiers) <= MAX_TIERS
             or not all(isinstance(t, str) and t.strip() for t in tiers)
         ):
             raise LabkitError(
-                f"graders/{manifest.id}/{HINTS_FILE}: {number!r} must be a list of 1 or 2 hints"
+                f"{shown}: {number!r} must be a list of 1 to {MAX_TIERS} hints "
+                '(the nudge first), e.g. "1.1" = ["Return the value; do not print it."]'
             )
         hints[str(number)] = [" ".join(t.split()) for t in tiers]
     return hints
 
 
-def extra_for(hints: dict[str, list[str]], number: str) -> list[str]:
-    """The extra tiers for a test number, falling back to its parametrised base ("4.1.2" → "4.1")."""
+def tiers_for(hints: dict[str, list[str]], number: str) -> list[str]:
+    """The tiers of a test number, falling back to its parametrised base ("4.1.2" → "4.1")."""
     parts = number.split(".")
     while parts:
         key = ".".join(parts)
@@ -125,8 +136,10 @@ def reveal(root: Path, manifest: LabManifest, number: str | None = None) -> Hint
             raise LabkitError(f"{manifest.id} has no test {number!r}; its tests: {known}")
     num = str(test.get("number"))
     extra: dict[str, Any] = test.get("extra_data") or {}
-    first = str(extra.get("hint") or "").strip()
-    more = extra_for(load_extra_hints(manifest), num)
+    tiers = tiers_for(load_hints(manifest.grader_dir), num)
+    # Tier 1 as the report showed it (a hidden test's hint is not in the lab's file).
+    first = str(extra.get("hint") or "").strip() or (tiers[0] if tiers else "")
+    more = tiers[1:]
     state = _load_state(root)
     shown = state.get(manifest.id, {}).get(num, 0)
     new = shown < len(more)

@@ -1,8 +1,8 @@
 """The pytest plugin every lab test runs under (``-p labkit.grading.plugin``).
 
-It gives lab tests their vocabulary — ``@lab_test`` points/number/hint/visibility and the fixtures
-``learner``, ``partial_credit``, ``lab_seed`` (plus ``fake_llm`` from ``labkit.testing`` when that
-module exists) — and, when started by the grader's runner, reports to the parent over the result
+It gives lab tests their vocabulary — ``@lab_test`` points/number/visibility, each test's hint
+from the ``hints.toml`` beside it, and the fixtures ``learner``, ``partial_credit``, ``lab_seed``
+(plus ``fake_llm`` from ``labkit.testing`` when that module exists) — and, when started by the grader's runner, reports to the parent over the result
 channel:
 
 1. at collection: every expected test and its metadata, before any learner code runs; then the
@@ -87,7 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(points, number, hint, visibility='visible', name=None): a graded lab test",
+        f"{MARKER}(points, number, visibility='visible', name=None): a graded lab test",
     )
     spec_fd = config.getoption("labkit_spec_fd")
     if spec_fd is not None:

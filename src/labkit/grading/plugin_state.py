@@ -26,6 +26,7 @@ import pytest
 from labkit.grading import guard, zygote
 from labkit.grading.api import PartialCredit
 from labkit.grading.channel import ChannelWriter
+from labkit.grading.hints import HINTS_FILE, load_hints
 from labkit.grading.learner import Learner
 from labkit.grading.spec import RunSpec, TestMeta, judge_warm, worker_warm
 
@@ -67,6 +68,26 @@ class _State:
     records: dict[str, _Record] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     learner: Learner | None = None
+    hints: dict[Path, dict[str, list[str]]] = field(default_factory=dict)
+
+    def hints_of(self, folder: Path) -> dict[str, list[str]]:
+        """The hints.toml of a test folder, read once per run (LabkitError if malformed)."""
+        if folder not in self.hints:
+            self.hints[folder] = load_hints(folder, self.hints_file_name(folder))
+        return self.hints[folder]
+
+    def hints_file_name(self, folder: Path) -> str:
+        """The hints.toml of a test folder as its author knows it: the judge reads a copy of
+        ``graders/<id>/`` (or of the hidden tests' folder) in the attempt folder."""
+        spec = self.spec
+        if spec is not None:
+            for copy, original in (
+                (spec.tests_dir, f"graders/{spec.lab_id}"),
+                (spec.hidden_dir, "the hidden tests' folder"),
+            ):
+                if copy and folder.is_relative_to(copy):
+                    return str(Path(original, folder.relative_to(copy), HINTS_FILE))
+        return str(folder / HINTS_FILE)
 
     def send(self, kind: str, **payload: Any) -> None:
         if self.channel is not None:

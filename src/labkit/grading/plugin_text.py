@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from labkit.errors import LabkitError
 from labkit.grading.api import MARKER, VISIBILITIES
+from labkit.grading.hints import tiers_for
 from labkit.grading.plugin_state import _Record, _State
 from labkit.grading.spec import TestMeta, clean_text
 
@@ -41,14 +43,23 @@ def lab_test_meta(
 ) -> TestMeta | str:
     marker = item.get_closest_marker(MARKER)
     if marker is None:
-        return f"{item.nodeid}: add @lab_test(points=..., number=..., hint=...) to this test"
+        return f"{item.nodeid}: add @lab_test(points=..., number=...) to this test"
     kwargs = dict(marker.kwargs)
     try:
         points = float(kwargs["points"])
         number = str(kwargs["number"])
-        hint = str(kwargs["hint"])
     except (KeyError, TypeError, ValueError):
-        return f"{item.nodeid}: @lab_test needs points, number and hint"
+        return f"{item.nodeid}: @lab_test needs points and number"
+    try:
+        tiers = tiers_for(state.hints_of(item.path.parent), number)
+    except LabkitError as exc:
+        return str(exc)
+    if not tiers:
+        return (
+            f"{item.nodeid}: test {number} has no hint: add "
+            f'"{number}" = ["what to check when it fails"] to {state.hints_file_name(item.path.parent)}'
+        )
+    hint = tiers[0]
     visibility = str(kwargs.get("visibility") or "visible")
     if visibility not in VISIBILITIES:
         return f"{item.nodeid}: unknown visibility {visibility!r}"

@@ -9,7 +9,9 @@ For each lab found under ``graders/*/lab.toml``:
 - every function, class and method of a starter module has a counterpart in the reference with
   the same parameters (names, kinds, defaults, annotations) and return annotation;
 - the docstrings of those functions, classes and methods are the same in both: the starter's
-  docstring is the spec, and the reference must implement that spec, word for word.
+  docstring is the spec, and the reference must implement that spec, word for word;
+- ``graders/<id>/hints.toml`` is valid, gives every test its nudge, and names no other test (the
+  judge would refuse a test without a hint at collection; this says so before any grading).
 
 Each check returns a list of problems, one line each (empty when the lab is clean), so a test or a
 command can print them all at once.
@@ -23,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.errors import LabkitError
+from labkit.grading.hints import HINTS_FILE, load_hints
 from labkit.grading.manifest import LabManifest
 
 README_SECTIONS = (
@@ -210,6 +214,26 @@ def check_starter_matches_reference(lab: LabManifest, root: Path) -> list[str]:
     return problems
 
 
+def check_hints(lab: LabManifest) -> list[str]:
+    """Every test has its hints in ``hints.toml``, and every entry there is a test's."""
+    try:
+        hints = load_hints(lab.grader_dir, f"graders/{lab.id}/{HINTS_FILE}")
+    except LabkitError as exc:
+        return [str(exc)]
+    numbers = grader_numbers(lab)
+    where = f"graders/{lab.id}/{HINTS_FILE}"
+    return [
+        *(
+            f'{where}: test {n} has no hint; add "{n}" = ["<the nudge>"]'
+            for n in sorted(numbers - set(hints))
+        ),
+        *(
+            f"{where}: {n!r} is not a test of graders/{lab.id}"
+            for n in sorted(set(hints) - numbers)
+        ),
+    ]
+
+
 def check_lab(lab: LabManifest, root: Path) -> list[str]:
     """Every check above, for one lab."""
     readme = root / "labs" / lab.id / "README.md"
@@ -217,4 +241,5 @@ def check_lab(lab: LabManifest, root: Path) -> list[str]:
         *check_readme_skeleton(lab, readme),
         *check_task_references(lab, readme),
         *check_starter_matches_reference(lab, root),
+        *check_hints(lab),
     ]
