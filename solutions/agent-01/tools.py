@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
-from labkit.datasets import load_documents
+from labkit.datasets import datasets_dir, load_documents
 
 Tool = Callable[[str], str]
 
@@ -249,18 +249,9 @@ def search_docs(query: str, k: int = TOP_K) -> str:
 # --- given: the tools an agent gets ----------------------------------------------------------
 
 
-def default_db() -> Path:
-    """The committed shop database: ``datasets/shop/shop.sqlite`` at the repository root."""
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "datasets" / "shop" / "shop.sqlite"
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("cannot find datasets/shop/shop.sqlite; pass db_path")
-
-
 def default_tools(db_path: str | Path | None = None) -> dict[str, Tool]:
     """GIVEN. The three tools by name, the SQL one bound to ``db_path``."""
-    path = Path(db_path) if db_path is not None else default_db()
+    path = Path(db_path) if db_path is not None else datasets_dir() / "shop" / "shop.sqlite"
     return {
         "calculator": calculator,
         "search_docs": search_docs,

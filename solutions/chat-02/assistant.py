@@ -197,15 +197,8 @@ def run_anthropic(
 ) -> Answer:
     """Answer ``question`` with the Anthropic Messages API and the shop tools.
 
-    Args:
-        client: a configured ``anthropic.Anthropic``.
-        conn: the open shop database the tools read.
-        question: the user's question.
-        model: the model id to send.
-        max_model_calls: the most ``messages.create`` calls allowed for this question.
-
-    Returns:
-        As :func:`run_openai`.
+    Args and Returns: as :func:`run_openai`, with an ``anthropic.Anthropic`` client; the cap
+    counts ``messages.create`` calls.
     """
     tools = anthropic_tools(tool_definitions())
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
@@ -282,20 +275,7 @@ def answer(
     model = model or config.chat_model()
     conn = open_db(db_path)
     try:
-        if chosen == "anthropic":
-            return run_anthropic(
-                client,  # type: ignore[arg-type]
-                conn,
-                question,
-                model=model,
-                max_model_calls=max_model_calls,
-            )
-        return run_openai(
-            client,  # type: ignore[arg-type]
-            conn,
-            question,
-            model=model,
-            max_model_calls=max_model_calls,
-        )
+        run = run_anthropic if chosen == "anthropic" else run_openai
+        return run(client, conn, question, model=model, max_model_calls=max_model_calls)  # type: ignore[arg-type]
     finally:
         conn.close()

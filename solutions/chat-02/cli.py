@@ -25,18 +25,10 @@ import openai
 from assistant import MAX_MODEL_CALLS, Answer, answer
 
 from labkit import config
+from labkit.datasets import datasets_dir
 from labkit.errors import LabkitError
 
 PROMPT = "you> "
-
-
-def default_db() -> Path:
-    """The committed shop database: ``datasets/shop/shop.sqlite`` at the repository root."""
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "datasets" / "shop" / "shop.sqlite"
-        if candidate.is_file():
-            return candidate
-    raise LabkitError("cannot find datasets/shop/shop.sqlite; pass --db PATH")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -79,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sdk = args.sdk or config.default_sdk()
         client = config.client(sdk)
-        db = args.db or default_db()
+        db = args.db or datasets_dir() / "shop" / "shop.sqlite"
     except LabkitError as exc:
         print(f"shop: {exc}", file=sys.stderr)
         return 2

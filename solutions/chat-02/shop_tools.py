@@ -207,9 +207,7 @@ def list_orders(
     Raises:
         ToolError: when no customer has that id.
     """
-    known = conn.execute("SELECT 1 FROM customers WHERE customer_id = ?", (customer_id,))
-    if known.fetchone() is None:
-        raise ToolError(f"no customer with id {customer_id!r}")
+    get_customer(conn, customer_id)  # raises ToolError for an unknown id
     rows = conn.execute(
         "SELECT o.order_id, o.status, o.ordered_on, "
         "       SUM(i.quantity * i.unit_price_cents) AS total_cents "
