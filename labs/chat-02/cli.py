@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sdk = args.sdk or config.default_sdk()
         client = config.client(sdk)
-        db = args.db or datasets_dir() / "shop" / "shop.sqlite"
+        db = Path(args.db or datasets_dir() / "shop" / "shop.sqlite")
+        if not db.is_file():
+            raise LabkitError(f"no shop database at {db}; pass --db PATH")
     except LabkitError as exc:
         print(f"shop: {exc}", file=sys.stderr)
         return 2
