@@ -31,6 +31,13 @@ def _ragas_request(title: str, properties: dict, data: dict) -> ChatRequest:
     )
 
 
+def _list_of_judged(key: str, verdict: str) -> dict[str, Any]:
+    """RAGAS's output schema for a list of judged statements (NLI verdicts, recall
+    attributions): ``key`` holds objects with ``statement``, ``reason`` and the ``verdict`` field."""
+    item = {"type": "object", "properties": {"statement": {}, "reason": {}, verdict: {}}}
+    return {key: {"type": "array", "items": item}}
+
+
 def test_the_judges_come_before_the_schema_filler_in_the_default_chain() -> None:
     # Fleet answers only its own model ids and ReactModel only ReAct conversations: the judges
     # must still see a RAGAS prompt before the generic schema filler does.
@@ -51,15 +58,7 @@ def test_statements_then_nli_verdicts() -> None:
         "Employees get 25 days of paid annual leave.",
         "Unused days expire in March.",
     ]
-    nli = {
-        "statements": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"statement": {}, "reason": {}, "verdict": {}},
-            },
-        }
-    }
+    nli = _list_of_judged("statements", "verdict")
     req = _ragas_request("NLIStatementOutput", nli, {"context": CONTEXT, "statements": statements})
     verdicts = [s["verdict"] for s in json.loads(judge.respond(req).text)["statements"]]  # type: ignore[union-attr, arg-type]
     assert verdicts == [1, 0]
@@ -86,15 +85,7 @@ def test_precision_recall_and_relevance() -> None:
     )
     assert json.loads(judge.respond(useful).text)["verdict"] == 1  # type: ignore[union-attr, arg-type]
     assert json.loads(judge.respond(useless).text)["verdict"] == 0  # type: ignore[union-attr, arg-type]
-    recall = {
-        "classifications": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"statement": {}, "reason": {}, "attributed": {}},
-            },
-        }
-    }
+    recall = _list_of_judged("classifications", "attributed")
     req = _ragas_request(
         "ContextRecallOutput", recall, {"question": "q", "context": CONTEXT, "answer": reference}
     )

@@ -11,7 +11,7 @@ answer ``kind`` and a ``label`` (``pass`` / ``fail``) that follows from how the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +46,9 @@ class JudgeItem:
     split: str
 
     def as_dict(self) -> dict[str, Any]:
-        """The item as plain JSON-ready data (contexts as a list)."""
-        return {
-            "id": self.id,
-            "question_id": self.question_id,
-            "question": self.question,
-            "contexts": list(self.contexts),
-            "answer": self.answer,
-            "kind": self.kind,
-            "label": self.label,
-            "why": self.why,
-            "split": self.split,
-        }
+        """The item as plain JSON-ready data: every field, in declaration order, with
+        ``contexts`` as a list (JSON has no tuples)."""
+        return {**asdict(self), "contexts": list(self.contexts)}
 
 
 def judge_labels_dir() -> Path:

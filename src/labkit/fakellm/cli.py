@@ -18,14 +18,16 @@ DEFAULT_PORT = 8787
 
 def register(subparsers: Any) -> None:
     """Add the ``serve`` sub-command to the ``labkit`` parser."""
-    from labkit.fakellm.serving import add_address_arguments
+    from labkit.fakellm.serving import serve_command
 
-    parser = subparsers.add_parser(
+    parser = serve_command(
+        subparsers,
         "serve",
+        serve,
+        default_port=DEFAULT_PORT,
         help="run the fake LLM provider (OpenAI + Anthropic protocols) on 127.0.0.1",
         description="Run the fake LLM provider until Ctrl-C.",
     )
-    add_address_arguments(parser, DEFAULT_PORT)
     parser.add_argument(
         "--stream-delay",
         type=float,
@@ -38,7 +40,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="answer with the bundled small local model (SmolLM2) instead of the scripted fake",
     )
-    parser.set_defaults(func=serve)
 
 
 def local_behaviours() -> list[Behaviour]:

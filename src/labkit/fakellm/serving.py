@@ -9,6 +9,7 @@ thread, return once it accepts connections.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
 import signal
@@ -24,9 +25,22 @@ from labkit.errors import LabkitError
 START_TIMEOUT = 15.0
 
 
-def add_address_arguments(parser: Any, default_port: int) -> None:
-    """``--port`` and ``--host`` for a sub-command that serves (``labkit serve``, ``mcp-serve``):
-    loopback by default, port 0 for any free one."""
+def serve_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    default_port: int,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """Add the sub-command ``name`` that serves until Ctrl-C (``labkit serve``, ``mcp-serve``),
+    and return its parser for the options of its own.
+
+    Both take ``--port`` and ``--host`` the same way: loopback by default, port 0 for any free
+    one; ``func`` runs the command (``labkit.cli`` dispatches on it).
+    """
+    parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument(
         "--port",
         type=int,
@@ -36,6 +50,8 @@ def add_address_arguments(parser: Any, default_port: int) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface (default 127.0.0.1, loopback only)"
     )
+    parser.set_defaults(func=func)
+    return parser
 
 
 def port_in_use_message(port: int) -> str:

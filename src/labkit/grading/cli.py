@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,28 +33,51 @@ if TYPE_CHECKING:
     from labkit.grading.spec import TestMeta
 
 
+def lab_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str | None = None,
+    lab_help: str = "lab id",
+) -> argparse.ArgumentParser:
+    """Add the sub-command ``name`` that acts on one lab, and return its parser for the options.
+
+    Every lab command (grade, hint, autograde...) takes the lab id as its first argument and runs
+    through ``func`` (``labkit.cli`` dispatches on it); declaring them all here keeps that the same
+    for each, learner and instructor commands alike.
+    """
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.add_argument("lab", help=lab_help)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``grade``, ``grade-all`` and ``list`` to the ``labkit`` parser."""
-    grade = subparsers.add_parser(
+    grade = lab_command(
+        subparsers,
         "grade",
+        cmd_grade,
         help="grade your work on a lab",
         description="Grade the learner files of a lab (default folder: labs/<id>).",
+        lab_help="lab id (labkit list shows them)",
     )
-    grade.add_argument("lab", help="lab id (labkit list shows them)")
     grade.add_argument("--dir", help="folder to grade instead of labs/<id>")
     grade.add_argument("--json", dest="json_out", help="also write results.json (Gradescope) here")
     grade.add_argument(
         "--test", help="grade only this test (its number, e.g. 1.3; 4.1 includes 4.1.1, 4.1.2)"
     )
-    grade.set_defaults(func=cmd_grade)
 
-    batch = subparsers.add_parser(
+    batch = lab_command(
+        subparsers,
         "grade-all",
+        cmd_grade_all,
         help="instructor: grade every submission of a lab into a gradebook",
         description="Grade each sub-folder of --submissions; write OUTDIR/gradebook.csv and "
         "OUTDIR/<submission>/results.json.",
     )
-    batch.add_argument("lab", help="lab id")
     batch.add_argument("--submissions", required=True, help="folder with one sub-folder each")
     batch.add_argument("--out", required=True, help="output folder")
     batch.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
@@ -65,7 +89,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument(
         "--shard", help="i/n: grade only shard i of n (join shards with labkit gradebook merge)"
     )
-    batch.set_defaults(func=cmd_grade_all)
 
     listing = subparsers.add_parser("list", help="the labs, with your current status")
     listing.set_defaults(func=cmd_list)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from labkit.errors import LabkitError
+from labkit.grading.cli import lab_command
 from labkit.grading.manifest import find_lab, repo_root
 
 
@@ -36,32 +37,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--strict", action="store_true", help="refuse to export if any reference code is found"
     )
     student.set_defaults(func=cmd_export_student)
-    gradescope = kinds.add_parser("gradescope", help="a Gradescope autograder zip for one lab")
-    gradescope.add_argument("lab", help="lab id")
+    gradescope = lab_command(
+        kinds, "gradescope", cmd_export_gradescope, help="a Gradescope autograder zip for one lab"
+    )
     gradescope.add_argument("out", help="the .zip to write")
     gradescope.add_argument("--hidden-tests", help="folder of extra test_*.py files (hidden)")
     gradescope.add_argument(
         "--seed", help="secret seed for lab_seed (default: $LABKIT_SECRET_SEED, else the lab's)"
     )
-    gradescope.set_defaults(func=cmd_export_gradescope)
 
-    autograde = subparsers.add_parser(
+    autograde = lab_command(
+        subparsers,
         "autograde",
+        cmd_autograde,
         help="grade one submission in instructor mode into results.json (Gradescope's run_autograder)",
     )
-    autograde.add_argument("lab", help="lab id")
     autograde.add_argument("--submission", required=True, help="the uploaded files' folder")
     autograde.add_argument("--results", required=True, help="results.json to write")
     autograde.add_argument("--hidden-tests", help="folder of hidden test_*.py files")
     autograde.add_argument("--seed-file", help="file holding the secret seed (if it exists)")
-    autograde.set_defaults(func=cmd_autograde)
 
-    classroom = subparsers.add_parser(
+    lab_command(
+        subparsers,
         "classroom-result",
+        cmd_classroom_result,
         help="print a lab's last grade as GitHub Classroom's reporter reads it (result=<base64>)",
     )
-    classroom.add_argument("lab", help="lab id")
-    classroom.set_defaults(func=cmd_classroom_result)
 
     gradebook = subparsers.add_parser("gradebook", help="instructor: gradebook tools")
     actions = gradebook.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -72,16 +73,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     merge.add_argument("shards", nargs="+", help="each shard's grade-all output folder")
     merge.set_defaults(func=cmd_gradebook_merge)
 
-    similarity = subparsers.add_parser(
-        "similarity", help="instructor: rank pairs of submissions by code similarity (copydetect)"
+    similarity = lab_command(
+        subparsers,
+        "similarity",
+        cmd_similarity,
+        help="instructor: rank pairs of submissions by code similarity (copydetect)",
     )
-    similarity.add_argument("lab", help="lab id")
     similarity.add_argument("--submissions", required=True, help="folder with one sub-folder each")
     similarity.add_argument("--out", help="HTML report to write (default: similarity.html)")
     similarity.add_argument(
         "--top", type=int, default=20, help="pairs shown with their highlighted code (default 20)"
     )
-    similarity.set_defaults(func=cmd_similarity)
 
 
 def cmd_export_student(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from labkit.errors import LabkitError
+from labkit.grading.cli import lab_command
 from labkit.grading.hints import TIER_NAMES, reveal
 from labkit.grading.manifest import LabManifest, find_lab, repo_root
 from labkit.grading.records import RESULTS_DIR, own_folder
@@ -25,35 +26,35 @@ from labkit.grading.records import RESULTS_DIR, own_folder
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``hint``, ``watch`` and ``reset`` to the ``labkit`` parser."""
-    hint = subparsers.add_parser(
+    hint = lab_command(
+        subparsers,
         "hint",
+        cmd_hint,
         help="reveal the next hint for your first failing test",
         description="Reveal the next hint tier (nudge, concept, near-solution) for the first "
         "failing test of your last grade, or for the test you name. Revealed hints are remembered.",
     )
-    hint.add_argument("lab", help="lab id")
     hint.add_argument("test", nargs="?", help="test number (default: the first failing one)")
-    hint.set_defaults(func=cmd_hint)
 
-    watch = subparsers.add_parser(
+    watch = lab_command(
+        subparsers,
         "watch",
+        cmd_watch,
         help="re-grade a lab whenever you save one of its files",
         description="Grade labs/<id> now and again after every save; show the first failing test.",
     )
-    watch.add_argument("lab", help="lab id")
     watch.add_argument(
         "--debounce", type=int, default=600, help="ms of quiet before re-grading (default 600)"
     )
-    watch.set_defaults(func=cmd_watch)
 
-    reset = subparsers.add_parser(
+    lab_command(
+        subparsers,
         "reset",
+        cmd_reset,
         help="put a lab back to its starter (your files are saved aside first)",
         description="Copy your files of labs/<id> to .labkit/saved/<id>-<time>/, then restore the "
         "starter version of each from git.",
     )
-    reset.add_argument("lab", help="lab id")
-    reset.set_defaults(func=cmd_reset)
 
 
 def cmd_hint(args: argparse.Namespace) -> int:

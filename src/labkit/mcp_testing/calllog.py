@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 FaultKind = Literal["fail", "slow", "malformed", "returns"]
@@ -58,16 +58,9 @@ class ToolCallRecord:
     is_error: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what crosses a process boundary)."""
-        return {
-            "seq": self.seq,
-            "tool": self.tool,
-            "arguments": self.arguments,
-            "started": self.started,
-            "ended": self.ended,
-            "outcome": self.outcome,
-            "is_error": self.is_error,
-        }
+        """Plain JSON-able form (what crosses a process boundary): every field, by name, so a
+        field added later crosses too; ``arguments`` is a copy, not the record's own dict."""
+        return asdict(self)
 
 
 class CallLog:

@@ -25,14 +25,16 @@ DEFAULT_PORT = 8788
 
 def register(subparsers: Any) -> None:
     """Add the ``mcp-serve`` sub-command to the ``labkit`` parser."""
-    from labkit.fakellm.serving import add_address_arguments
+    from labkit.fakellm.serving import serve_command
 
-    parser = subparsers.add_parser(
+    parser = serve_command(
+        subparsers,
         "mcp-serve",
+        serve,
+        default_port=DEFAULT_PORT,
         help="serve the course's MCP tools (or your own server) over streamable HTTP on 127.0.0.1",
         description="Serve an MCP server with the course tools until Ctrl-C.",
     )
-    add_address_arguments(parser, DEFAULT_PORT)
     parser.add_argument(
         "--db", type=Path, default=None, help="shop database to serve (default: a temporary copy)"
     )
@@ -43,7 +45,6 @@ def register(subparsers: Any) -> None:
         help="serve course_server.build_server(db) from this folder (e.g. labs/agent-02)",
     )
     parser.add_argument("--stdio", action="store_true", help="speak MCP over stdin/stdout instead")
-    parser.set_defaults(func=serve)
 
 
 def build(folder: Path | None, db: Path) -> Any:
