@@ -44,6 +44,21 @@ def connect(learner: Any, path: Path, record: bool = False) -> Any:
     return learner.new(make.sqlite(str(path), record=record))
 
 
+def tools_and_connection(learner: Any, path: Path, record: bool = False) -> tuple[Any, Any]:
+    """The learner's shop_tools module and a writable connection to ``path`` (see connect)."""
+    return learner.import_module("shop_tools"), connect(learner, path, record=record)
+
+
+def must_raise_tool_error(tools: Any, func: Any, conn: Any, arg: str, why: str) -> None:
+    """``func(conn, arg)`` raises the learner's ToolError. Not pytest.raises: its "DID NOT RAISE"
+    would not say which call."""
+    try:
+        func(conn, arg)
+    except tools.ToolError:
+        return
+    pytest.fail(f"{func.__name__}({arg!r}) must raise ToolError: {why}")
+
+
 def plain(value: Any) -> Any:
     """The value as plain JSON data (fails on anything that is not JSON-serialisable)."""
     return json.loads(json.dumps(value))
@@ -177,8 +192,7 @@ def test_tool_schemas_validate_arguments(learner):
 
 @lab_test(points=2, number="2.1")
 def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy)
+    tools, conn = tools_and_connection(learner, shop_copy)
     rng = random.Random(lab_seed)
     for customer_id in rng.sample(sorted(oracle.customers), 3):
         got = tools.get_customer(conn, customer_id)
@@ -187,18 +201,13 @@ def test_get_customer_and_get_product(learner, shop_copy, oracle, lab_seed):
     for sku in skus:
         got = tools.get_product(conn, sku)
         check(got, oracle.products[sku], f"get_product({sku!r})")
-    for func, missing in ((tools.get_customer, "C-0000"), (tools.get_product, "XYZ-999")):
-        try:  # not pytest.raises: its "DID NOT RAISE" would not say which call
-            func(conn, missing)
-        except tools.ToolError:
-            continue
-        pytest.fail(f"{func.__name__}({missing!r}) must raise ToolError for an unknown id")
+    must_raise_tool_error(tools, tools.get_customer, conn, "C-0000", "that customer does not exist")
+    must_raise_tool_error(tools, tools.get_product, conn, "XYZ-999", "that product does not exist")
 
 
 @lab_test(points=2, number="2.2")
 def test_list_orders(learner, shop_copy, oracle, lab_seed):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy)
+    tools, conn = tools_and_connection(learner, shop_copy)
     rng = random.Random(lab_seed)
     regulars = rng.sample(oracle.customers_with_orders(minimum=3), 2)
     for customer_id in regulars:
@@ -216,18 +225,12 @@ def test_list_orders(learner, shop_copy, oracle, lab_seed):
     idle = oracle.customers_without_orders()[0]
     got = tools.list_orders(conn, idle)
     check(got, [], f"list_orders({idle!r}) (a customer with no orders)")
-    try:  # not pytest.raises: its "DID NOT RAISE" would not say which call
-        tools.list_orders(conn, "C-0000")
-    except tools.ToolError:
-        pass
-    else:
-        pytest.fail("list_orders('C-0000') must raise ToolError: that customer does not exist")
+    must_raise_tool_error(tools, tools.list_orders, conn, "C-0000", "that customer does not exist")
 
 
 @lab_test(points=2, number="2.3")
 def test_search_products(learner, shop_copy, oracle, lab_seed):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy)
+    tools, conn = tools_and_connection(learner, shop_copy)
     name = random.Random(lab_seed).choice(sorted(p["name"] for p in oracle.products.values()))
     word = max(name.split(), key=len).strip("(),")
     boundary = oracle.products["AUD-505"]["price"]  # a product priced exactly at the limit
@@ -296,8 +299,7 @@ def test_sql_injection_is_harmless(learner, shop_copy):
 
 @lab_test(points=2, number="2.5")
 def test_arguments_are_never_pasted_into_sql(learner, shop_copy, oracle, lab_seed):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy, record=True)
+    tools, conn = tools_and_connection(learner, shop_copy, record=True)
     rng = random.Random(lab_seed)
     customer_id = rng.choice(oracle.customers_with_orders(minimum=2))
     sku = rng.choice(sorted(oracle.products))
@@ -335,8 +337,7 @@ def _parse_content(result: Any, shown: str) -> Any:
 
 @lab_test(points=2, number="3.1")
 def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy)
+    tools, conn = tools_and_connection(learner, shop_copy)
     rng = random.Random(lab_seed)
     customer_id = rng.choice(oracle.customers_with_orders(minimum=2))
     sku = rng.choice(sorted(oracle.products))
@@ -369,8 +370,7 @@ def test_execute_tool_returns_json(learner, shop_copy, oracle, lab_seed):
 
 @lab_test(points=3, number="3.2")
 def test_execute_tool_reports_errors(learner, shop_copy):
-    tools = learner.import_module("shop_tools")
-    conn = connect(learner, shop_copy)
+    tools, conn = tools_and_connection(learner, shop_copy)
     cases = [
         ("drop_all_tables", '{"confirm": true}', "an unknown tool"),
         ("get_customer", '{"customer_id": "C-1001"', "invalid JSON"),

@@ -44,6 +44,13 @@ def call_id(sdk: str, rng: random.Random) -> str:
     )
 
 
+def draw(path: Path, sdk: str, lab_seed: int, calls: int) -> tuple[str, list[str], list[str]]:
+    """A test's seeded inputs: a customer with orders, three SKUs and ``calls`` tool-call ids."""
+    rng = random.Random(lab_seed)
+    customer_id, skus = pick(path, rng)
+    return customer_id, skus, [call_id(sdk, rng) for _ in range(calls)]
+
+
 def ask(learner, sdk: str, db: Path, question: str, **kwargs: Any):
     """Run the learner's assistant through the given answer() entry point."""
     assistant = learner.import_module("assistant")
@@ -251,9 +258,7 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
 @pytest.mark.parametrize("sdk", SDKS)
 @lab_test(points=3, number="5.2")
 def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
-    rng = random.Random(lab_seed)
-    customer_id, skus = pick(shop_copy, rng)
-    ids = [call_id(sdk, rng) for _ in range(4)]
+    customer_id, skus, ids = draw(shop_copy, sdk, lab_seed, calls=4)
     fake_llm.script(
         reply.tool_calls(
             reply.call("get_product", {"sku": skus[0]}, id=ids[0]),
@@ -293,9 +298,7 @@ def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
 @pytest.mark.parametrize("sdk", SDKS)
 @lab_test(points=2, number="5.3")
 def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk, lab_seed):
-    rng = random.Random(lab_seed)
-    customer_id, skus = pick(shop_copy, rng)
-    ids = [call_id(sdk, rng) for _ in range(3)]
+    customer_id, skus, ids = draw(shop_copy, sdk, lab_seed, calls=3)
     if sdk == "openai":
         broken = reply.call(
             "get_customer", '{"customer_id": "' + customer_id, id=ids[0]
@@ -335,9 +338,7 @@ def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk,
 @pytest.mark.parametrize("sdk", SDKS)
 @lab_test(points=2, number="5.4")
 def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, lab_seed):
-    rng = random.Random(lab_seed)
-    customer_id, _ = pick(shop_copy, rng)
-    ids = [call_id(sdk, rng) for _ in range(2)]
+    customer_id, _, ids = draw(shop_copy, sdk, lab_seed, calls=2)
     fake_llm.script(
         reply.tool_call("delete_customer", {"customer_id": customer_id}, id=ids[0]),
         reply.tool_call(

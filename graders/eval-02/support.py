@@ -130,6 +130,24 @@ def expected_cost(model: str, prompt: int, cached: int, completion: int) -> floa
     ) / 1_000_000
 
 
+def expected_cost_per_1k(records: list[dict[str, Any]], by: str) -> dict[str, float]:
+    """Cost per 1,000 requests as the README defines it: by "route", what a route's requests cost
+    over how many there were; by "model", what a model's calls cost (in every request) over ALL
+    the requests. Used by task 2's test and by task 6's, whose summary holds both."""
+    if by == "route":
+        per_route: dict[str, float] = {}
+        for route in {r["route"] for r in records}:
+            mine = [r for r in records if r["route"] == route]
+            per_route[route] = sum(r["cost_usd"] for r in mine) / len(mine) * 1000
+        return per_route
+    assert by == "model", f"grader bug: no cost per 1k by {by!r}"
+    calls = [c for r in records for c in r["calls"]]
+    return {
+        model: sum(c["cost_usd"] for c in calls if c["model"] == model) / len(records) * 1000
+        for model in {c["model"] for c in calls}
+    }
+
+
 def request_stream(seed: int, n: int) -> list[dict[str, Any]]:
     """``n`` requests drawn from the request set: distinct questions (3/8 of them hard), then a
     quarter of ``n`` asked again with different case and spacing (which an exact cache must

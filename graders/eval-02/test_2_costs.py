@@ -76,15 +76,8 @@ def test_cost_per_thousand_requests(learner: Any, lab_seed: int) -> None:
     records = _records(lab_seed + 2)
     by_route = costs.cost_per_1k(records, "route")
     by_model = costs.cost_per_1k(records, "model")
-    want_route: dict[str, float] = {}
-    for route in {r["route"] for r in records}:
-        mine = [r for r in records if r["route"] == route]
-        want_route[route] = sum(r["cost_usd"] for r in mine) / len(mine) * 1000
-    want_model: dict[str, float] = {}
-    for r in records:
-        for c in r["calls"]:
-            want_model[c["model"]] = want_model.get(c["model"], 0.0) + c["cost_usd"]
-    want_model = {m: v / len(records) * 1000 for m, v in want_model.items()}
+    want_route = support.expected_cost_per_1k(records, "route")
+    want_model = support.expected_cost_per_1k(records, "model")
     assert_same(
         by_route,
         want_route,

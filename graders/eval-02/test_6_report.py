@@ -59,21 +59,13 @@ def test_run_summary(learner: Any, lab_seed: int) -> None:
     got = report.summarise(records)
     n = len(records)
     total = sum(r["cost_usd"] for r in records)
-    by_route: dict[str, float] = {}
-    for route in {r["route"] for r in records}:
-        mine = [r for r in records if r["route"] == route]
-        by_route[route] = sum(r["cost_usd"] for r in mine) / len(mine) * 1000
-    by_model: dict[str, float] = {}
-    for r in records:
-        for c in r["calls"]:
-            by_model[c["model"]] = by_model.get(c["model"], 0.0) + c["cost_usd"]
     lat = np.percentile([r["latency_ms"] for r in records], [50, 90, 99])
     want = {
         "requests": n,
         "total_cost_usd": total,
         "cost_per_1k": total / n * 1000,
-        "cost_per_1k_by_route": by_route,
-        "cost_per_1k_by_model": {m: v / n * 1000 for m, v in by_model.items()},
+        "cost_per_1k_by_route": support.expected_cost_per_1k(records, "route"),
+        "cost_per_1k_by_model": support.expected_cost_per_1k(records, "model"),
         "cache_hit_rate": sum(r["route"] == "cache" for r in records) / n,
         "saved_usd": 0.0 + sum(r["saved_usd"] for r in records),
         "route_mix": dict(Counter(r["route"] for r in records)),

@@ -96,14 +96,12 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # a line and its break, or a last line
+
+
 def _lines(text: str) -> list[tuple[int, int]]:
-    spans, pos = [], 0
-    for m in re.finditer(r"\r\n|\r|\n", text):
-        spans.append((pos, m.start()))
-        pos = m.end()
-    if pos < len(text):
-        spans.append((pos, len(text)))
-    return spans
+    """(start, end) of every line, its line break (``\\n``, ``\\r\\n`` or ``\\r``) left out."""
+    return [(m.start(), m.start() + len(m.group().rstrip("\r\n"))) for m in _LINE.finditer(text)]
 
 
 _NON_BLANK = re.compile(r"\S(?:.*\S)?", re.DOTALL)  # first to last non-whitespace character
@@ -119,36 +117,34 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _structure(text: str) -> dict[str, list[tuple[int, int]]]:
     """Headings, fences and tables (stripped spans) and sections (heading to last text before the
-    next heading), following the README's definitions."""
-    lines = _lines(text)
+    next heading), following the README's definitions, in one pass over the lines: an open code
+    block swallows every line up to its closing fence (or the end of the text), and a table is
+    the run of ``|`` lines it is in."""
     out: dict[str, list[tuple[int, int]]] = {"heading": [], "fence": [], "table": []}
-    i = 0
-    while i < len(lines):
-        s, e = lines[i]
+    fence: tuple[str, int] | None = None  # the open code block: its fence and its start
+    table: tuple[int, int] | None = None  # the table read so far: its start, its last row's end
+    for s, e in _lines(text):
         line = text[s:e]
-        fence = re.match(r" {0,3}(```|~~~)", line)
-        if fence:
-            j = i + 1
-            while j < len(lines) and not text[lines[j][0] : lines[j][1]].lstrip().startswith(
-                fence.group(1)
-            ):
-                j += 1
-            j = min(j, len(lines) - 1)
-            out["fence"].append(_strip_span(text, s, lines[j][1]))
-            i = j + 1
+        if fence is not None:
+            if line.lstrip().startswith(fence[0]):
+                out["fence"].append(_strip_span(text, fence[1], e))
+                fence = None
             continue
-        if re.match(r"#{1,6}(?:[ \t]|$)", line):
+        if re.match(r"[ \t]*\|", line):
+            table = (table[0] if table else s, e)
+            continue
+        if table:
+            out["table"].append(_strip_span(text, *table))
+            table = None
+        opening = re.match(r" {0,3}(```|~~~)", line)
+        if opening:
+            fence = (opening.group(1), s)
+        elif re.match(r"#{1,6}(?:[ \t]|$)", line):
             out["heading"].append(_strip_span(text, s, e))
-        elif re.match(r"[ \t]*\|", line):
-            j = i
-            while j + 1 < len(lines) and re.match(
-                r"[ \t]*\|", text[lines[j + 1][0] : lines[j + 1][1]]
-            ):
-                j += 1
-            out["table"].append(_strip_span(text, s, lines[j][1]))
-            i = j + 1
-            continue
-        i += 1
+    if fence:
+        out["fence"].append(_strip_span(text, fence[1], len(text)))
+    if table:
+        out["table"].append(_strip_span(text, *table))
     starts = [0, *(h[0] for h in out["heading"]), len(text)]
     sections = []
     for a, b in itertools.pairwise(starts):
@@ -235,11 +231,14 @@ def _run(chunker: Callable[..., Any], doc_id: str, text: str, **params: Any) -> 
 
 
 def _check_all(
+    learner: Any,
     name: str,
-    chunker: Callable[..., Any],
     cases: Sequence[tuple[str, str, dict[str, int]]],
     extra: Callable[[list[Any], str, str, dict[str, int]], list[str]] | None = None,
 ) -> None:
+    """Runs the learner's chunker ``name`` on every case; fails with the first few that break the
+    invariants (or the ``extra`` rules of that chunker)."""
+    chunker = getattr(learner.import_module("chunkers"), name)
     failures: list[str] = []
     for label, text, params in cases:
         chunks = _run(chunker, label, text, **params)
@@ -335,12 +334,7 @@ def _overlap_problems(
 @lab_test(points=2, number="2.2")
 def test_fixed_size_invariants(learner: Any, lab_seed: int) -> None:
     """fixed_size_chunks: exact offsets, order, coverage, token limit — knowledge base and adversarial texts"""
-    chunkers = learner.import_module("chunkers")
-    _check_all(
-        "fixed_size_chunks",
-        chunkers.fixed_size_chunks,
-        _cases(lab_seed, with_overlap=True),
-    )
+    _check_all(learner, "fixed_size_chunks", _cases(lab_seed, with_overlap=True))
 
 
 @lab_test(points=2, number="2.3")
@@ -349,7 +343,7 @@ def test_fixed_size_overlap(learner: Any, lab_seed: int) -> None:
     chunkers = learner.import_module("chunkers")
     cases = _cases(lab_seed, with_overlap=True)
     cases += [("unicode, no overlap", _UNICODE, {"max_tokens": 17, "overlap_tokens": 0})]
-    _check_all("fixed_size_chunks", chunkers.fixed_size_chunks, cases, extra=_overlap_problems)
+    _check_all(learner, "fixed_size_chunks", cases, extra=_overlap_problems)
     for max_tokens, overlap in ((0, 0), (10, 10), (10, -1)):
         try:
             chunkers.fixed_size_chunks(
@@ -437,13 +431,8 @@ def _sentence_problems(
 @lab_test(points=2, number="2.5")
 def test_sentence_chunks(learner: Any, lab_seed: int) -> None:
     """sentence_chunks: invariants, sentence boundaries, greedy packing, long sentences split"""
-    chunkers = learner.import_module("chunkers")
-    _check_all(
-        "sentence_chunks",
-        chunkers.sentence_chunks,
-        _cases(lab_seed, with_overlap=False),
-        extra=_sentence_problems,
-    )
+    cases = _cases(lab_seed, with_overlap=False)
+    _check_all(learner, "sentence_chunks", cases, extra=_sentence_problems)
 
 
 # --- (c) markdown-structure-aware ----------------------------------------------------------------
@@ -452,12 +441,7 @@ def test_sentence_chunks(learner: Any, lab_seed: int) -> None:
 @lab_test(points=2, number="2.6")
 def test_markdown_invariants(learner: Any, lab_seed: int) -> None:
     """markdown_chunks: exact offsets, order, coverage, token limit — knowledge base and adversarial texts"""
-    chunkers = learner.import_module("chunkers")
-    _check_all(
-        "markdown_chunks",
-        chunkers.markdown_chunks,
-        _cases(lab_seed, with_overlap=False),
-    )
+    _check_all(learner, "markdown_chunks", _cases(lab_seed, with_overlap=False))
 
 
 def _contains(chunks: list[Any], span: tuple[int, int]) -> bool:
@@ -542,7 +526,7 @@ def test_markdown_structure(learner: Any, lab_seed: int) -> None:
     """markdown_chunks: splits at headings, keeps headings with text, never cuts code or tables that fit"""
     chunkers = learner.import_module("chunkers")
     cases = _cases(lab_seed, with_overlap=False)
-    _check_all("markdown_chunks", chunkers.markdown_chunks, cases, extra=_markdown_problems)
+    _check_all(learner, "markdown_chunks", cases, extra=_markdown_problems)
     small = chunkers.markdown_chunks("code", _SMALL_CODE, max_tokens=ADV_MAX)
     assert len(small) == 1, (
         f"a document that is one small code block should be one chunk (the whole block), "

@@ -99,13 +99,15 @@ def _ranked(query: np.ndarray, matrix: np.ndarray, k: int) -> list[int]:
 
 
 def _found(question: Question, retrieved: Sequence[Any], doc_texts: Mapping[str, str]) -> int:
-    found = 0
-    for passage in question.passages:
-        start = doc_texts[passage.doc_id].find(passage.text)
-        end = start + len(passage.text)
-        if any(c.doc_id == passage.doc_id and c.start < end and start < c.end for c in retrieved):
-            found += 1
-    return found
+    """How many gold passages share a character with a retrieved chunk of their document: the
+    spans [a, b) and [c, d) intersect when max(a, c) < min(b, d)."""
+    spans = [(c.doc_id, c.start, c.end) for c in retrieved]
+    hits = 0
+    for p in question.passages:
+        a = doc_texts[p.doc_id].find(p.text)  # the first occurrence, as the README says
+        b = a + len(p.text)
+        hits += any(doc == p.doc_id and max(a, c) < min(b, d) for doc, c, d in spans)
+    return hits
 
 
 def _recall(

@@ -1,6 +1,7 @@
-"""Shared by the rag-03 tests: the stand-in embedder and the README's fusion formulas, recomputed
-here from their definitions (not the way the reference builds them), so that test_3_fusion checks
-fusion.py and test_5_pipeline checks the pipeline's stages against one oracle."""
+"""Shared by the rag-03 tests: the words of their seeded documents, the stand-in embedder and the
+README's fusion formulas, recomputed here from their definitions (not the way the reference builds
+them), so that test_3_fusion checks fusion.py and test_5_pipeline checks the pipeline's stages
+against one oracle."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+
+# The vocabulary the tests draw their seeded documents and queries from (each file adds its own).
+WORDS = (
+    "ingest",
+    "batch",
+    "query",
+    "timeout",
+    "retry",
+    "backoff",
+    "region",
+    "bytes",
+    "policy",
+    "travel",
+    "hotel",
+    "agent",
+    "buffer",
+)
 
 
 class BagOfWords:
