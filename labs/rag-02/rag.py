@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from labkit import config
 
+# GIVEN. exact_terms(question): the tokens that name something exactly (ERR-4130, query.max_rows,
+# --dry-run); embeddings are poor at them. The fake model uses the same rule (src/labkit/lexical.py).
+from labkit.lexical import exact_terms
+
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
@@ -29,8 +33,6 @@ SYSTEM_PROMPT = (
     "parentheses. Cite the sources you use with their numbers in square brackets, like [2]. "
     'If the sources do not contain the answer, reply "I don\'t know" and nothing else.'
 )
-
-_EXACT_TERM = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
 
 
 @dataclass(frozen=True)
@@ -54,19 +56,6 @@ class RagAnswer:
     citations: list[str]  # cited document ids, in order of first citation, no repeats
     sources: list[Hit]  # the sources sent to the model, in prompt order ([1] first)
     refused: bool
-
-
-def exact_terms(question: str) -> list[str]:
-    """GIVEN. Tokens of a question that name something exactly: they contain a digit
-    (``ERR-4130``, ``OPS-1421``), an inner ``.`` or ``_`` (``query.max_rows``), or are a
-    ``--flag``. Embeddings are poor at such tokens; exact matching is not."""
-    terms = []
-    for match in _EXACT_TERM.finditer(question):
-        token = match.group(0).rstrip(".-/")
-        exact = token.startswith("--") or any(c.isdigit() for c in token)
-        if exact or re.search(r"\w[._]\w", token):
-            terms.append(token)
-    return terms
 
 
 def make_where(

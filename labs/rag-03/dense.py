@@ -10,47 +10,17 @@ loads it from your folder by path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+# GIVEN. A document is cut into passages the way the course's reranker was trained to read them:
+# blank-line blocks, short ones merged forward, the "# Title" line repeated on every passage.
+# Read it in src/labkit/lexical.py.
+from labkit.lexical import split_passages
+
 Embed = Callable[[Sequence[str]], np.ndarray]
 """texts -> (n, d) array of L2-normalised vectors (the course's MiniLM by default)."""
-
-MIN_PASSAGE_CHARS = 200
-
-
-def split_passages(text: str, min_chars: int = MIN_PASSAGE_CHARS) -> list[str]:
-    """GIVEN. Cut a document into passages: blank-line blocks, short blocks merged forward.
-
-    A heading or a one-line paragraph is too short to mean much alone, so it is merged with what
-    follows until the passage has ``min_chars`` characters (the cut the course's reranker was
-    trained on). A passage out of context loses what it is about ("The cap is $300" — of what?),
-    so when the document starts with a ``# Title`` line, every passage after the first starts
-    with that line too. A text without blank lines (a Wikipedia summary) is one passage.
-
-    Args:
-        text: a document.
-        min_chars: the shortest passage worth keeping alone.
-
-    Returns:
-        The passages, in order; at least one for any non-blank text.
-    """
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
-    passages: list[str] = []
-    buffer = ""
-    for block in blocks:
-        buffer = f"{buffer}\n\n{block}" if buffer else block
-        if len(buffer) >= min_chars:
-            passages.append(buffer)
-            buffer = ""
-    if buffer:
-        passages.append(buffer)
-    first_line = text.lstrip().split("\n", 1)[0].strip()
-    if first_line.startswith("# "):
-        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
-    return passages
 
 
 def default_embed(texts: Sequence[str]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Word-level text rules: tokens, stop words, stemmers and sentence splitters, one home for all.
+"""Word-level text rules: tokens, stop words, stemmers, sentence and passage splitters, one home
+for all (labs import the ones they are given from here, rather than keeping copies).
 
 Two families, each deliberately fixed because something depends on its exact output:
 
@@ -150,15 +151,19 @@ def clip(text: str, limit: int) -> str:
 
 
 # A token that may name something exactly: a --flag, or words joined by . _ / - (ERR-4130,
-# query.max_rows, v2.3). rag-02's starter gives learners the same rule as ``exact_terms`` to read
-# (tests/retrieval/test_rag02_exact_terms.py keeps the two equal).
+# query.max_rows, v2.3). rag-02 gives learners this very function (``from labkit.lexical import
+# exact_terms`` in labs/rag-02/rag.py), so the lab and the fake provider cannot disagree.
 _EXACT_TOKEN = re.compile(r"(?<![\w.-])(?:--[A-Za-z][\w-]*|[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*)")
 
 
 def exact_terms(question: str) -> list[str]:
-    """Tokens of ``question`` that name something exactly: they contain a digit (``ERR-4130``),
-    an inner ``.`` or ``_`` (``query.max_rows``), or are a ``--flag``. The fake provider's
-    extractive answerer and judges weigh them above plain words; embeddings are poor at them."""
+    """Tokens of ``question`` that name something exactly: they contain a digit (``ERR-4130``,
+    ``OPS-1421``), an inner ``.`` or ``_`` (``query.max_rows``), or are a ``--flag``.
+
+    Embeddings are poor at such tokens; exact matching is not. The fake provider's extractive
+    answerer and judges weigh them above plain words, and rag-02's retrieval looks them up with
+    Chroma's ``where_document`` filter.
+    """
     found = []
     for match in _EXACT_TOKEN.finditer(question):
         token = match.group(0).rstrip(".-/")
@@ -166,3 +171,37 @@ def exact_terms(question: str) -> list[str]:
         if exact or re.search(r"\w[._]\w", token):
             found.append(token)
     return found
+
+
+def split_passages(text: str, min_chars: int = 200) -> list[str]:
+    """Cut a Markdown document into passages: blank-line blocks, short blocks merged forward.
+
+    A heading or a one-line paragraph is too short to mean much alone, so it is merged with what
+    follows until the passage has ``min_chars`` characters (the cut the course's reranker was
+    trained on, :mod:`labkit.models.reranker`, and the one rag-03's dense index uses). A passage
+    out of context loses what it is about ("The cap is $300" — of what?), so when the document
+    starts with a ``# Title`` line, every passage after the first starts with that line too; the
+    title is also what tells versions of a document apart. A text without blank lines (a
+    Wikipedia summary) is one passage.
+
+    Args:
+        text: a document.
+        min_chars: the shortest passage worth keeping alone.
+
+    Returns:
+        The passages, in order; at least one for any non-blank text.
+    """
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+    passages: list[str] = []
+    buffer = ""
+    for block in blocks:
+        buffer = f"{buffer}\n\n{block}" if buffer else block
+        if len(buffer) >= min_chars:
+            passages.append(buffer)
+            buffer = ""
+    if buffer:
+        passages.append(buffer)
+    first_line = text.lstrip().split("\n", 1)[0].strip()
+    if first_line.startswith("# "):
+        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
+    return passages

@@ -88,7 +88,7 @@ from labkit.models.reranker.recipe import (
     Recipe,
     TrainingGroup,
 )
-from labkit.models.reranker.text import BM25, STOPWORDS, bm25_tokens, split_passages
+from labkit.models.reranker.text import BM25, STOPWORDS, bm25_tokens
 from labkit.models.reranker.training import (
     _new_cross_encoder,
     length_bucketed_batches,
@@ -131,7 +131,6 @@ __all__ = [
     "rerank",
     "reranker_path",
     "seed_everything",
-    "split_passages",
     "train_reranker",
     "training_fingerprint",
 ]

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.datasets.knowledge_base import Passage, Question, kb_dir, load_questions
+from labkit.lexical import split_passages
 from labkit.models.reranker.recipe import DEFAULT_RECIPE, Recipe, TrainingGroup
-from labkit.models.reranker.text import BM25, bm25_tokens, split_passages
+from labkit.models.reranker.text import BM25, bm25_tokens
 
 
 def kb_dev_questions(kb_root: Path | None = None) -> list[Question]:

@@ -1,9 +1,9 @@
-"""Text helpers of the training data: the stop words and stemmed tokens BM25 indexes, and the
-Markdown paragraph cut of the knowledge base (kept equal to rag-03's by a test)."""
+"""Text helpers of the training data: the stop words and stemmed tokens BM25 indexes. The
+Markdown passage cut of the knowledge base is :func:`labkit.lexical.split_passages`, the one
+rag-03's dense index uses too."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,28 +45,3 @@ class BM25:
         scores = np.asarray(self._index.get_scores(tokens), dtype=np.float64)
         order = np.lexsort((np.arange(self.size), -scores))
         return [int(i) for i in order[:n]]
-
-
-def split_passages(text: str, min_chars: int = 200) -> list[str]:
-    """Markdown split on blank lines, short blocks (headings, one-liners) merged forward.
-
-    The same cut as rag-03's given ``split_passages`` (``labs/rag-03/dense.py``, which a learner
-    reads and must not need labkit to understand); ``tests/retrieval/test_rag03_fixtures.py`` keeps
-    the two equal. A passage after the first repeats the document's ``# Title`` line, because "the
-    cap is $300" means nothing without "Travel policy 2024" — and the title is what tells versions
-    of a document apart.
-    """
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
-    passages: list[str] = []
-    buffer = ""
-    for block in blocks:
-        buffer = f"{buffer}\n\n{block}" if buffer else block
-        if len(buffer) >= min_chars:
-            passages.append(buffer)
-            buffer = ""
-    if buffer:
-        passages.append(buffer)
-    first_line = text.lstrip().split("\n", 1)[0].strip()
-    if first_line.startswith("# "):
-        passages[1:] = [f"{first_line}\n\n{p}" for p in passages[1:]]
-    return passages
