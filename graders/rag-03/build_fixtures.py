@@ -4,7 +4,7 @@
     .venv/bin/python graders/rag-03/build_fixtures.py vectors    # only minilm_vectors.npz
 
 - ``minilm_vectors.npz``: MiniLM vectors (float16) of every passage of the knowledge base, as the
-  given ``split_passages`` cuts it, and of every golden question.
+  given ``labkit.lexical.split_passages`` cuts it, and of every golden question.
 - ``rerank_scores.npz``: the trained reranker's score for each (test question, passage) pair the
   reference pipeline can send it: the best passage (by the shipped vectors) of every document in
   the top ``DEPTH`` of the reference's hybrid and weighted rankings. Also records which trained
@@ -35,9 +35,8 @@ def pair_key(query: str, passage: str) -> str:
 
 
 def build_vectors() -> Path:
-    from dense import split_passages
-
     from labkit.datasets import load_documents, load_questions
+    from labkit.lexical import split_passages
     from labkit.models.embedder import save_vectors
 
     texts = [p for doc in load_documents() for p in split_passages(doc.text)]

@@ -27,12 +27,6 @@ def _keys(name: str) -> set[str]:
         return {k.decode() for k in data["keys"]}
 
 
-def _split_passages():
-    from labkit.retrieval.labfolder import load_modules
-
-    return load_modules(repo_root() / "solutions" / "rag-03", ["dense"])["dense"].split_passages
-
-
 @pytest.mark.parametrize("folder", ["solutions", "labs"])
 def test_the_lab_cuts_passages_with_the_reranker_s_own_cut(folder: str) -> None:
     """The reranker is trained on the passages rag-03 searches: the lab is given
@@ -55,8 +49,7 @@ def test_split_passages_merges_short_blocks_and_repeats_the_title() -> None:
 
 
 def test_shipped_vectors_cover_every_passage_and_question() -> None:
-    split = _split_passages()
-    texts = {p for d in load_documents() for p in split(d.text)}
+    texts = {p for d in load_documents() for p in lexical.split_passages(d.text)}
     texts |= {q.question for q in load_questions()}
     shipped = _keys("minilm_vectors.npz")
     missing = [t for t in texts if hashlib.sha256(t.encode()).hexdigest() not in shipped]

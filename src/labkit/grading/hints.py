@@ -33,8 +33,8 @@ from labkit.grading.records import RESULTS_DIR, record_path
 from labkit.grading.results import read_json, write_json
 
 HINTS_FILE = "hints.toml"
-MAX_TIERS = 3  # the nudge, the concept, the near-solution
 TIER_NAMES = ("nudge", "concept", "near-solution")
+MAX_TIERS = len(TIER_NAMES)
 
 
 def state_path(root: Path) -> Path:

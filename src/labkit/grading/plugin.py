@@ -2,8 +2,8 @@
 
 It gives lab tests their vocabulary — ``@lab_test`` points/number/visibility, each test's hint
 from the ``hints.toml`` beside it, and the fixtures ``learner``, ``partial_credit``, ``lab_seed``
-(plus ``fake_llm`` from ``labkit.testing`` when that module exists) — and, when started by the grader's runner, reports to the parent over the result
-channel:
+(plus ``fake_llm`` from ``labkit.testing`` when that module exists) — and, when started by the
+grader's runner, reports to the parent over the result channel:
 
 1. at collection: every expected test and its metadata, before any learner code runs; then the
    grader's test files are deleted from disk, so learner code cannot read them;
