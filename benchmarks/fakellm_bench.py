@@ -22,10 +22,8 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ import openai
 
 from benchmarks.machine import load_average, utc_now
 from labkit.fakellm import FakeLLM, create_app
+from labkit.fakellm.cli import serve_process
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fakellm.md"
 WARMUP = 20
@@ -221,36 +220,13 @@ def _measure(url: str) -> dict[str, dict[str, float]]:
         http.close()
 
 
-@contextmanager
-def _serve_subprocess() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "LABKIT_BASE_URL=" not in line:
-            raise RuntimeError(f"labkit serve did not start: {line!r}")
-        yield line.split("LABKIT_BASE_URL=")[1].split()[0]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def run() -> dict[str, Any]:
     """Run both setups, write the markdown table, return the numbers."""
     load = load_average()
     results: dict[str, Any] = {"ASGI only": _asgi(REQUESTS)}
     with FakeLLM() as fake:
         results["in-process"] = _measure(fake.url)
-    with _serve_subprocess() as url:
+    with serve_process(stderr=subprocess.DEVNULL) as (_, url):
         results["labkit serve"] = _measure(url)
     meta = {
         "python": platform.python_version(),

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 
 import httpx
@@ -19,6 +17,7 @@ from labkit import config
 from labkit.cli import main as labkit_main
 from labkit.errors import LabkitError
 from labkit.fakellm import ChatRequest, FakeLLM, Reply, reply
+from labkit.fakellm.cli import serve_process
 from labkit.fakellm.types import RequestError
 
 MODEL = "fake-gpt"
@@ -183,17 +182,8 @@ def test_reset_restarts_ids(fake_llm: FakeLLM, oai: openai.OpenAI) -> None:
 
 
 def test_labkit_serve_runs_until_ctrl_c() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "LABKIT_BASE_URL=http://127.0.0.1:" in line, line
-        url = line.split("LABKIT_BASE_URL=")[1].split()[0]
+    with serve_process() as (proc, url):
+        assert url.startswith("http://127.0.0.1:"), url
         httpx.post(url + "/__labkit/script", json={"replies": [{"text": "served"}]})
         client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
         assert (
@@ -205,9 +195,6 @@ def test_labkit_serve_runs_until_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         # generous: on a loaded CI machine, a graceful stop took longer than 10 s once
         assert proc.wait(timeout=60) == 0
+        assert proc.stdout is not None
         assert "stopping" in proc.stdout.read()
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

@@ -8,12 +8,17 @@ Ctrl-C. Another process drives it over HTTP (``/__labkit/script``, ``/__labkit/j
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labkit.fakellm.behaviours import Behaviour
 
 DEFAULT_PORT = 8787
+URL_MARK = "LABKIT_BASE_URL="
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +67,33 @@ def serve(args: argparse.Namespace) -> int:
     serve_in_foreground(
         fake,
         f"labkit {mode} on {fake.url} — point a script at it with "
-        f"LABKIT_PROVIDER=fake LABKIT_BASE_URL={fake.url} (Ctrl-C stops)",
+        f"LABKIT_PROVIDER=fake {URL_MARK}{fake.url} (Ctrl-C stops)",
         "the fake provider",
     )
     return 0
+
+
+@contextmanager
+def serve_process(stderr: int = subprocess.PIPE) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``labkit serve --port 0`` in a child process, as a learner runs it, with its URL.
+
+    The URL is read from the first line the command prints (the line :func:`serve` writes, so
+    its format has one home). The child is killed on the way out if it is still running; a test
+    that wants the graceful stop sends SIGINT itself and waits.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labkit.cli", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if URL_MARK not in line:
+            raise RuntimeError(f"labkit serve did not start: {line!r}")
+        yield proc, line.split(URL_MARK)[1].split()[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
