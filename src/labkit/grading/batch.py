@@ -38,9 +38,10 @@ from rich.table import Table
 
 from labkit.errors import LabkitError
 from labkit.grading import GRADER_VERSION, identity
-from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook, write_report
+from labkit.grading.classreport import build_report
+from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook
 from labkit.grading.manifest import LabManifest, compute_tests_hash
-from labkit.grading.results import read_json, to_gradescope, write_json
+from labkit.grading.results import read_json, to_gradescope, write_json, write_text
 from labkit.grading.runner import (
     GradeOptions,
     GradeResult,
@@ -232,7 +233,8 @@ def grade_all(
     _write_summary(out_dir, manifest, summary, expected, digest, shown_seed, options, listing)
     if options.report:
         report_started = time.monotonic()
-        write_report(out_dir, manifest.id, summary.rows, summary.docs, summary.stats, expected)
+        html = build_report(manifest.id, summary.rows, summary.docs, summary.stats, expected)
+        write_text(out_dir / "report.html", html)
         summary.report_seconds = time.monotonic() - report_started
     summary.elapsed = time.monotonic() - started
     return summary

@@ -1,19 +1,19 @@
-"""The gradebook files of a batch: one row per submission, the class's statistics, the report.
+"""The gradebook of a batch: one row per submission, and the class's statistics.
 
 ``grade-all`` writes them as it goes, and ``gradebook merge`` writes them again from the shards'
-results, so they live here, apart from the batch machinery.
+results, so they live here, apart from the batch machinery (the HTML report drawn from the same
+rows is :mod:`labkit.grading.classreport`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from labkit.grading.results import write_text
 from labkit.grading.spec import TestMeta
 
 STATUSES = ("graded", "timeout", "crashed", "invalid")
@@ -29,26 +29,6 @@ _BASE_COLUMNS = [
     "detail",
     "content_hash",
 ]
-
-
-def write_report(
-    out_dir: Path,
-    lab: str,
-    rows: dict[str, dict[str, Any]],
-    docs: dict[str, dict[str, Any]],
-    stats: dict[str, Any],
-    expected: list[TestMeta],
-) -> Path:
-    """Write ``OUTDIR/report.html`` (the class at a glance)."""
-    from labkit.grading.classreport import build_report
-
-    html = build_report(lab, rows, docs, stats, expected)
-    target = out_dir / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(html)
-    os.replace(tmp, target)
-    return target
 
 
 def row_from_results(name: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -93,11 +73,7 @@ def write_gradebook(
     writer.writeheader()
     for name in sorted(rows):
         writer.writerow(rows[name])
-    target = out_dir / "gradebook.csv"
-    fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(buffer.getvalue())
-    os.replace(tmp, target)
+    write_text(out_dir / "gradebook.csv", buffer.getvalue())
 
 
 def compute_stats(rows: dict[str, dict[str, Any]], expected: list[TestMeta]) -> dict[str, Any]:

@@ -103,14 +103,19 @@ def to_gradescope(result: GradeResult) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a reader never sees half a file; a crash leaves the
-    old file or none, which matters for resuming a batch)."""
+    """Write ``data`` to ``path`` as indented JSON, atomically (see :func:`write_text`)."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a reader never sees half a file, and a crash leaves
+    the old file or none, which matters for resuming a batch and for an instructor opening the
+    gradebook or the report while ``grade-all`` rewrites it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

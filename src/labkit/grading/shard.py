@@ -75,13 +75,9 @@ class MergeResult:
 
 def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
     """Join shard outputs (each a ``grade-all --shard`` OUTDIR) into ``out``."""
-    from labkit.grading.gradebook import (
-        compute_stats,
-        row_from_results,
-        write_gradebook,
-        write_report,
-    )
-    from labkit.grading.results import read_json, write_json
+    from labkit.grading.classreport import build_report
+    from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook
+    from labkit.grading.results import read_json, write_json, write_text
     from labkit.grading.spec import TestMeta
 
     infos = _read_summaries(out, shard_dirs)
@@ -110,7 +106,9 @@ def merge(out: Path, shard_dirs: list[Path]) -> MergeResult:
     merged.update(stats)
     merged["merged_from"] = count
     write_json(out / "summary.json", merged)
-    write_report(out, str(first.get("lab", "")), rows, docs, stats, expected)
+    write_text(
+        out / "report.html", build_report(str(first.get("lab", "")), rows, docs, stats, expected)
+    )
     return MergeResult(out, len(rows), count)
 
 
