@@ -176,29 +176,27 @@ def _fake_http_client(sdk: Sdk, url: str) -> object:
     """The SDK's own default HTTP client, except that a refused connection to the fake provider
     raises :class:`~labkit.errors.ProviderNotRunning` (one line: start ``make serve``) instead of
     retrying and ending in a long SDK traceback. Other failures are untouched."""
+    base: type[Any]
+    refused: type[Exception]
     if sdk == "openai":
         import httpx
         import openai
 
-        class _OpenAIClient(openai.DefaultHttpxClient):
-            def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-                try:
-                    return super().send(request, **kwargs)
-                except httpx.ConnectError:
-                    raise ProviderNotRunning(url) from None
+        base, refused = openai.DefaultHttpxClient, httpx.ConnectError
+    else:  # the anthropic SDK is built on httpx2, whose exception classes are its own
+        import anthropic
+        import httpx2
 
-        return _OpenAIClient(verify=ssl_context("openai"))
-    import anthropic
-    import httpx2
+        base, refused = anthropic.DefaultHttpxClient, httpx2.ConnectError
 
-    class _AnthropicClient(anthropic.DefaultHttpxClient):
-        def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+    class _Client(base):  # one subclass for either SDK's client class
+        def send(self, request: Any, **kwargs: Any) -> Any:
             try:
                 return super().send(request, **kwargs)
-            except httpx2.ConnectError:
+            except refused:
                 raise ProviderNotRunning(url) from None
 
-    return _AnthropicClient(verify=ssl_context("anthropic"))
+    return _Client(verify=ssl_context(sdk))
 
 
 def openai_client(**kwargs: object) -> openai.OpenAI:
