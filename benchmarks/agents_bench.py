@@ -23,24 +23,14 @@ from typing import Any
 from labkit import config
 from labkit.datasets import answer_matches, load_agent_tasks
 from labkit.fakellm import FakeLLM
-from labkit.fakellm.react import ReactModel
+from labkit.fakellm.react import MISBEHAVIOURS, ReactModel
 from labkit.retrieval.labfolder import load_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "agents.md"
 MAX_STEPS = 8
-SETTINGS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "bold": {"format": "bold"},
-    "fenced": {"format": "fenced"},
-    "invented observation": {"hallucinate_observation": True},
-    "unknown tool": {"unknown_tool": True},
-    "malformed action": {"malformed_action": True},
-    "wrong tool": {"wrong_tool": True},
-    "repeat forever": {"repeat_forever": True},
-    "never finish": {"never_finish": True},
-}
-TEXT_ONLY = {"bold", "fenced", "invented observation"}  # no meaning with native tool calls
+SETTINGS: dict[str, ReactModel] = {"default": ReactModel(), **MISBEHAVIOURS}
+TEXT_ONLY = {"bold", "fenced", "invented-observation"}  # no meaning with native tool calls
 
 
 def _measure(run: Any, client: Any, tasks: list[Any], tools: dict[str, Any]) -> dict[str, Any]:
@@ -80,10 +70,9 @@ def run() -> dict[str, Any]:
         try:
             client = config.openai_client(max_retries=0)
             agent.run_agent(client, tasks[0].question, tools, model=config.chat_model())  # warm-up
-            for name, knobs in SETTINGS.items():
+            for name, model in SETTINGS.items():
                 fake.reset()
-                if knobs:
-                    fake.on(ReactModel(**knobs).respond)
+                fake.on(model.respond)
                 results[f"react / {name}"] = _measure(agent.run_agent, client, tasks, tools)
                 if name not in TEXT_ONLY:
                     results[f"native / {name}"] = _measure(

@@ -54,7 +54,7 @@ from typing import Literal
 from labkit.fakellm import extract
 from labkit.fakellm.types import ChatRequest, Message, Reply, ToolCall
 
-__all__ = ["ReactModel", "is_react_prompt", "react_tool_names"]
+__all__ = ["ENDLESS", "MISBEHAVIOURS", "ReactModel", "is_react_prompt", "react_tool_names"]
 
 Format = Literal["plain", "bold", "fenced"]
 
@@ -232,6 +232,22 @@ class ReactModel:
 
 
 # --------------------------------------------------------------------------- reading the history
+
+
+#: One model per classic failure, by name, in the order the module doc lists them: what the
+#: agent-01 grader and ``benchmarks/agents_bench.py`` put a learner's agent through.
+MISBEHAVIOURS: dict[str, ReactModel] = {
+    "bold": ReactModel(format="bold"),
+    "fenced": ReactModel(format="fenced"),
+    "invented-observation": ReactModel(hallucinate_observation=True),
+    "unknown-tool": ReactModel(unknown_tool=True),
+    "malformed-action": ReactModel(malformed_action=True),
+    "wrong-tool": ReactModel(wrong_tool=True),
+    "repeat-forever": ReactModel(repeat_forever=True),
+    "never-finish": ReactModel(never_finish=True),
+}
+#: The two that never answer: only the agent's loop check or step cap ends them.
+ENDLESS = ("repeat-forever", "never-finish")
 
 
 def _split_question(messages: Sequence[Message]) -> tuple[str | None, list[Message]]:
