@@ -3,11 +3,13 @@ proof that agent-02's injection test discriminates (a naive agent is fooled by t
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import anyio
 import pytest
@@ -77,14 +79,55 @@ def test_slow_fault_and_http_share_the_log(mcp_course) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM orders",
+        "SELECT 1; DROP TABLE customers",
+        "PRAGMA table_info(orders)",
+        "ATTACH DATABASE ':memory:' AS other",
+        "   ",
+    ],
+)
+def test_query_shop_refuses_all_but_one_select(sql: str, tmp_path: Path) -> None:
+    """sqlite's authorizer, the read-only connection and ``execute`` itself refuse the rest."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from labkit.mcp_testing.course import ONLY_SELECT, run_select
+
+    with pytest.raises(ToolError, match=re.escape(ONLY_SELECT)):
+        run_select(copy_shop(tmp_path), sql)
+
+
+def test_query_shop_reads_with_ctes_and_functions(tmp_path: Path) -> None:
+    from labkit.mcp_testing.course import run_select
+
+    db = copy_shop(tmp_path)
+    got = run_select(
+        db,
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) "
+        "SELECT x, upper('a') AS a FROM n;",
+    )
+    assert (got.columns, got.rows, got.truncated) == (
+        ["x", "a"],
+        [[1, "A"], [2, "A"], [3, "A"]],
+        False,
+    )
+
+
 def test_the_course_tools_guard_the_data(mcp_course) -> None:
     deleted = call_tool(mcp_course.server, "query_shop", {"sql": "DELETE FROM orders"})
     assert deleted["is_error"]
     assert "SELECT" in deleted["text"]
     first = call_tool(mcp_course.server, "refund_order", {"order_id": "O-5001", "reason": "x"})
     again = call_tool(mcp_course.server, "refund_order", {"order_id": "O-5001", "reason": "x"})
-    assert first["structured"]["status"] == "refunded"
+    unknown = call_tool(mcp_course.server, "refund_order", {"order_id": "O-1", "reason": "x"})
+    assert first["structured"] == {"order_id": "O-5001", "status": "refunded", "amount": ANY}
+    assert first["structured"]["amount"] > 0
     assert again["is_error"]
+    assert "cannot be refunded: it is refunded" in again["text"]
+    assert unknown["is_error"]
+    assert "no order with id 'O-1'" in unknown["text"]
     conn = sqlite3.connect(mcp_course.db_path)
     try:
         assert conn.execute("SELECT status FROM orders WHERE order_id = 'O-5001'").fetchone() == (

@@ -173,7 +173,6 @@ def _add_search_kb(server: Any) -> None:
 
 
 def _add_query_shop(server: Any, current_db: Callable[[], Path]) -> None:
-    from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
@@ -188,23 +187,55 @@ def _add_query_shop(server: Any, current_db: Callable[[], Path]) -> None:
     ) -> QueryResult:
         """Run one read-only SQL SELECT on the shop database and return the rows (at most
         50)."""
-        statement = sql.strip().rstrip(";").strip()
-        if not re.match(r"(?is)^(select|with)\b", statement) or ";" in statement:
-            raise ToolError("only one SELECT statement is allowed (the shop data is read-only)")
-        conn = sqlite3.connect(f"{current_db().as_uri()}?mode=ro", uri=True)
-        try:
-            cursor = conn.execute(statement)
-            rows = cursor.fetchmany(MAX_ROWS + 1)
-            columns = [c[0] for c in cursor.description or ()]
-        except sqlite3.Error as exc:
-            raise ToolError(
-                f"SQL error: {exc}; the tables are customers, products, orders, order_items"
-            ) from exc
-        finally:
-            conn.close()
-        return QueryResult(
-            columns=columns, rows=[list(r) for r in rows[:MAX_ROWS]], truncated=len(rows) > MAX_ROWS
-        )
+        return run_select(current_db(), sql)
+
+
+ONLY_SELECT = "only one SELECT statement is allowed (the shop data is read-only)"
+# What a SELECT (with CTEs, recursive ones included, and functions) asks sqlite's permission for.
+_READS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+
+
+def run_select(db: Path, sql: str) -> QueryResult:
+    """``query_shop``'s work: ``sql`` on ``db`` with every action but reading denied.
+
+    The lock is sqlite's own: an authorizer that allows only the actions a SELECT needs, on a
+    connection opened read-only, and ``execute``, which refuses a second statement. (The
+    agent-02 reference guards the text of the statement instead, as its README teaches: two
+    independent ways to the same contract, so neither checks the other's answer.)
+    """
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    if not sql.strip():
+        raise ToolError(ONLY_SELECT)
+    denied: list[int] = []
+
+    def reads_only(action: int, *_: object) -> int:
+        if action in _READS:
+            return sqlite3.SQLITE_OK
+        denied.append(action)
+        return sqlite3.SQLITE_DENY
+
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    conn.set_authorizer(reads_only)
+    try:
+        cursor = conn.execute(sql)
+        rows = cursor.fetchmany(MAX_ROWS + 1)
+        columns = [c[0] for c in cursor.description or ()]
+    except sqlite3.ProgrammingError as exc:  # a second statement
+        raise ToolError(ONLY_SELECT) from exc
+    except sqlite3.Error as exc:
+        if denied:
+            raise ToolError(ONLY_SELECT) from exc
+        raise ToolError(
+            f"SQL error: {exc}; the tables are customers, products, orders, order_items"
+        ) from exc
+    finally:
+        conn.close()
+    return QueryResult(
+        columns=columns, rows=[list(r) for r in rows[:MAX_ROWS]], truncated=len(rows) > MAX_ROWS
+    )
 
 
 def _add_refund_order(server: Any, current_db: Callable[[], Path]) -> None:
@@ -218,19 +249,25 @@ def _add_refund_order(server: Any, current_db: Callable[[], Path]) -> None:
     ) -> Refund:
         """Refund a paid, shipped or delivered order in full. This changes the shop's data and
         moves money: it needs the user's approval."""
+        # One conditional UPDATE is the check and the change at once: of two refunds of the
+        # same order racing over HTTP, exactly one succeeds. Only a refusal reads why.
         conn = sqlite3.connect(current_db())
         try:
-            row = conn.execute(
+            with conn:
+                changed = conn.execute(
+                    "UPDATE orders SET status = 'refunded' WHERE order_id = ? AND status IN "
+                    f"({', '.join('?' * len(REFUNDABLE))})",
+                    (order_id, *REFUNDABLE),
+                ).rowcount
+            if changed:
+                return Refund(
+                    order_id=order_id, status="refunded", amount=order_total(conn, order_id)
+                )
+            found = conn.execute(
                 "SELECT status FROM orders WHERE order_id = ?", (order_id,)
             ).fetchone()
-            if row is None:
+            if found is None:
                 raise ToolError(f"no order with id {order_id!r}: order ids look like O-5001")
-            if row[0] not in REFUNDABLE:
-                raise ToolError(f"order {order_id} cannot be refunded: it is {row[0]}")
-            with conn:
-                conn.execute(
-                    "UPDATE orders SET status = 'refunded' WHERE order_id = ?", (order_id,)
-                )
-            return Refund(order_id=order_id, status="refunded", amount=order_total(conn, order_id))
+            raise ToolError(f"order {order_id} cannot be refunded: it is {found[0]}")
         finally:
             conn.close()
