@@ -5,11 +5,9 @@ against one oracle."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 
-import numpy as np
+from labkit.grading.standins import BagOfWordsEmbedder
 
 # The vocabulary the tests draw their seeded documents and queries from (each file adds its own).
 WORDS = (
@@ -29,32 +27,10 @@ WORDS = (
 )
 
 
-class BagOfWords:
-    """Each word a fixed random 64-d vector, a text the normalised sum; records every call.
-
-    Random word vectors (seeded by the word) make near-ties between different texts practically
-    impossible, so float32 and float64 agree on every order; identical texts still tie exactly.
-    """
-
-    dim = 64
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    @staticmethod
-    def word_vector(word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
-        return np.random.default_rng(seed).standard_normal(BagOfWords.dim)
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        texts = [str(t) for t in texts]
-        self.calls.append(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row] += self.word_vector(word)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
+def bag_of_words() -> BagOfWordsEmbedder:
+    """The dense tests' embedder: each word a fixed random 64-d vector, so there are no near-ties
+    and float32 and float64 agree on every order (``labkit.grading.standins``)."""
+    return BagOfWordsEmbedder("random")
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:

@@ -15,6 +15,7 @@ import numpy as np
 import support  # this grader's shared helpers (graders/<id>/support.py, on sys.path)
 
 from labkit.grading import assert_same, lab_test
+from labkit.grading.standins import BagOfWordsEmbedder
 from labkit.lexical import split_passages
 
 WORDS = (*support.WORDS, "alert", "dashboard", "invoice", "refund", "key")
@@ -39,7 +40,7 @@ def corpus(seed: int) -> tuple[list[str], list[str]]:
 
 
 def expected_search(
-    ids: list[str], texts: list[str], query: str, k: int, embed: support.BagOfWords
+    ids: list[str], texts: list[str], query: str, k: int, embed: BagOfWordsEmbedder
 ) -> tuple[list[tuple[str, float]], dict[str, str]]:
     """Each document scored by its best passage; and that passage."""
     q = embed([query])[0].astype(np.float64)
@@ -65,14 +66,14 @@ def test_dense_search_scores_documents_by_best_passage(learner: Any, lab_seed: i
     """DenseIndex.search: max over passages, order, ties, cut-off"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed)
-    embed = support.BagOfWords()
+    embed = support.bag_of_words()
     index = dense.DenseIndex(ids, texts, embed=embed)
     rng = random.Random(lab_seed)
     for _ in range(3):
         query = " ".join(rng.sample(WORDS, 3))
         k = rng.choice([3, 5, 11, 20])
         got = index.search(query, k=k)
-        expected, _ = expected_search(ids, texts, query, k, support.BagOfWords())
+        expected, _ = expected_search(ids, texts, query, k, support.bag_of_words())
         _same_ranking(got, expected, f"search({query!r}, k={k})")
         if k >= 11:
             tie = [d for d, _ in got if d in ("a-copy", ids[3])]
@@ -84,10 +85,10 @@ def test_best_passages(learner: Any, lab_seed: int) -> None:
     """DenseIndex.best_passages returns each document's most similar passage"""
     dense = learner.import_module("dense")
     ids, texts = corpus(lab_seed + 1)
-    index = dense.DenseIndex(ids, texts, embed=support.BagOfWords())
+    index = dense.DenseIndex(ids, texts, embed=support.bag_of_words())
     rng = random.Random(lab_seed + 1)
     query = " ".join(rng.sample(WORDS, 3))
     asked = rng.sample(ids, 5)
     got = index.best_passages(query, asked)
-    _, best = expected_search(ids, texts, query, len(ids), support.BagOfWords())
+    _, best = expected_search(ids, texts, query, len(ids), support.bag_of_words())
     assert_same(got, {d: best[d] for d in asked}, f"best_passages({query!r}, {asked})")

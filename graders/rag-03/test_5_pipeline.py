@@ -87,7 +87,7 @@ def _searcher(learner: Any, seed: int, scorer: Any = None) -> tuple[Any, Any]:
     )
     ids, texts = corpus(seed)
     return search.HybridSearcher(
-        ids, texts, config=config, embed=support.BagOfWords(), scorer=scorer
+        ids, texts, config=config, embed=support.bag_of_words(), scorer=scorer
     ), config
 
 

@@ -18,6 +18,8 @@
   defined there is shared with ``shop_copy = support.shop_copy``. The grader's folder is on
   ``sys.path`` (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are
   collected with the tests, before their files are deleted.
+- A model-free embedder to hand learner code when a test is about its logic, not meaning:
+  :class:`labkit.grading.standins.BagOfWordsEmbedder` (deterministic, records what it embedded).
 - Typed fixtures: annotate ``learner: Learner`` and ``fake_llm: FakeLLM``; a learner module is a
   :class:`~labkit.grading.remote.Remote`.
 """
