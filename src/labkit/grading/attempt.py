@@ -10,9 +10,7 @@ starts attempts until every expected test has an outcome is :mod:`labkit.grading
 from __future__ import annotations
 
 import os
-import re
 import secrets
-import select
 import selectors
 import shutil
 import signal
@@ -39,6 +37,7 @@ from labkit.grading.child import (
 )
 from labkit.grading.guard import GuardConfig
 from labkit.grading.outcomes import GradingError, Kind, TestOutcome
+from labkit.grading.postmortem import ended, innermost_frame, read_dump
 from labkit.grading.spec import RunSpec, TestMeta, clean_text, judge_warm, worker_warm
 
 if TYPE_CHECKING:
@@ -49,7 +48,6 @@ _EXIT_GRACE = 2.0  # after "done", how long a child may take to exit before it i
 _TAIL_BYTES = 8192
 _TRACE_BYTES = 65536  # a faulthandler dump of every thread, asked for just before a timeout kill
 _TRACE_WAIT = 1.0  # how long the parent waits for that dump before killing anyway
-_FRAME_RE = re.compile(r'File "(.+?)", line (\d+) in (\S+)')
 
 
 class Attempt:
@@ -353,42 +351,18 @@ class Attempt:
             self.s.stuck = []  # a test that finished breaks a run of stuck ones
 
     def _dump_stack(self) -> None:
-        """Ask the child (SIGUSR1, faulthandler in the plugin) where it is stuck, before the kill.
-
-        faulthandler writes from a C signal handler, so it answers even from a tight ``while True:
-        pass``; a child that does not answer within a second is killed all the same.
-        """
+        """Ask the child (SIGUSR1, faulthandler in the plugin) where it is stuck, before the kill."""
         if self.proc is None or self.trace_fd is None or not hasattr(signal, "SIGUSR1"):
             return
-        self.trace.clear()
         try:
             os.kill(self.proc.pid, signal.SIGUSR1)
         except (ProcessLookupError, PermissionError):
             return
-        end = time.monotonic() + _TRACE_WAIT
-        while (left := end - time.monotonic()) > 0:
-            wait = min(left, 0.2) if self.trace else left
-            ready, _, _ = select.select([self.trace_fd], [], [], wait)
-            if not ready:
-                if self.trace:
-                    return  # the dump is complete: it came in one burst, then silence
-                continue
-            chunk = os.read(self.trace_fd, 65536)
-            if not chunk:
-                return
-            if len(self.trace) < _TRACE_BYTES:
-                self.trace += chunk
+        self.trace = bytearray(read_dump(self.trace_fd, _TRACE_WAIT, _TRACE_BYTES))
 
     def _stuck_at(self) -> str:
         """The innermost learner frame of the stack dump: "labs/x/foo.py line 7 (in f)", or ""."""
-        text = bytes(self.trace).decode("utf-8", "replace")
-        lab = str(self.dir / "lab") + os.sep
-        for match in _FRAME_RE.finditer(text):  # most recent call first, thread by thread
-            filename, line, function = match.groups()
-            if filename.startswith(lab):
-                rel = filename[len(lab) :].replace(os.sep, "/")
-                return f"{self.s.display}/{rel} line {line} (in {function})"
-        return ""
+        return innermost_frame(bytes(self.trace), self.dir / "lab", self.s.display)
 
     def _tamper(self, what: str) -> None:
         """Someone other than the plugin wrote with the token: distrust this whole attempt."""
@@ -500,15 +474,7 @@ class Attempt:
         return progressed
 
     def _exit_text(self) -> str:
-        code = self.proc.returncode if self.proc is not None else None
-        if code is None:
-            return "still running"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit code {code}"
+        return ended(self.proc.returncode if self.proc is not None else None)
 
     def _tail_text(self, limit: int) -> str:
         text = self._rewrite(b"".join(self.tail).decode("utf-8", "replace").strip())

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -57,6 +56,7 @@ from labkit.grading.failures import (
     mro_of,
     plain_error_type,
 )
+from labkit.grading.postmortem import ended, innermost_frame, read_dump
 from labkit.grading.recipes import Recipe, client_recipe
 from labkit.grading.remote import Record, Remote, RemoteIterator, handle_id, rebuild
 from labkit.grading.wire import Endpoint, WireClosed, WireError, WireTimeout
@@ -278,13 +278,9 @@ class WorkerClient(Codec):
         if code is None:
             return "the worker running your code stopped"
         if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
             hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-            return f"the process running your code was killed by {name}{hint}"
-        return f"the process running your code exited (exit code {code})"
+            return f"the process running your code was {ended(code)}{hint}"
+        return f"the process running your code exited ({ended(code)})"
 
     def blocked(self) -> list[str]:
         """What the worker's guard blocked since the last time this was asked (for the report)."""
@@ -305,32 +301,7 @@ class WorkerClient(Codec):
             self.proc.send_signal(signal.SIGUSR1)
         except (ProcessLookupError, OSError):
             return ""
-        end = time.monotonic() + _STACK_WAIT
-        chunks = b""
-        while time.monotonic() < end:
-            try:
-                piece = os.read(self.dump_r, 65536)
-            except BlockingIOError:
-                if chunks:
-                    time.sleep(0.05)
-                    try:
-                        chunks += os.read(self.dump_r, 65536)
-                    except BlockingIOError:
-                        pass
-                    break
-                time.sleep(0.02)
-                continue
-            if not piece:
-                break
-            chunks += piece
-        text = chunks.decode("utf-8", "replace")
-        learner = str(self.learner_dir) + os.sep
-        for line in text.splitlines():  # innermost frame first in faulthandler's output
-            match = re.match(r'\s*File "(.+)", line (\d+) in (.+)', line)
-            if match and match.group(1).startswith(learner):
-                rel = match.group(1)[len(learner) :]
-                return f"{self.display}/{rel} line {match.group(2)} (in {match.group(3)})"
-        return ""
+        return innermost_frame(read_dump(self.dump_r, _STACK_WAIT), self.learner_dir, self.display)
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
         """A callback from learner code: call a judge object, or read a public attribute."""
