@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from labkit.datasets.paths import repo_root
 from labkit.fakellm import FakeLLM
+from labkit.models import embedder
 
 _FAKE: FakeLLM | None = None
 
@@ -190,59 +190,13 @@ def bar_chart(
     return ax
 
 
-class ShippedEmbedder:
-    """The course's MiniLM, served from vectors shipped in the repository where it can be.
-
-    The graders ship ``.npz`` files of MiniLM vectors (``graders/<lab>/*.npz``, written by
-    :func:`labkit.models.embedder.save_vectors`) so that grading does not spend a minute
-    re-embedding the corpus; a notebook reuses them the same way. Texts the files do not hold
-    (your chunks may differ from the reference's) are embedded by the real model, loaded on first
-    need. ``live`` counts those.
-    """
-
-    dimension = 384
+class ShippedEmbedder(embedder.ShippedEmbedder):
+    """:class:`labkit.models.embedder.ShippedEmbedder`, with relative paths read from the
+    repository's root (``ShippedEmbedder("graders/rag-01/minilm_vectors.npz")`` works from any
+    notebook's folder)."""
 
     def __init__(self, *files: str | os.PathLike[str]) -> None:
-        from labkit.models.embedder import MODEL_ID, load_vectors
-
-        self.model_id = MODEL_ID
-        self.vectors: dict[str, Any] = {}
-        for name in files:
-            path = Path(name)
-            self.vectors.update(load_vectors(path if path.is_absolute() else repo_root() / path))
-        self.live = 0
-
-    def embed(self, texts: Iterable[str]) -> Any:
-        """Embed ``texts`` → ``(n, 384)`` float32, L2-normalised (a numpy array)."""
-        import numpy as np
-
-        from labkit.models.embedder import EmbeddingCache, get_embedder
-
-        items = [str(t) for t in texts]
-        keys = [EmbeddingCache.key(t) for t in items]
-        missing = {k: t for k, t in zip(keys, items, strict=True) if k not in self.vectors}
-        if missing:
-            fresh = get_embedder().embed(list(missing.values()))
-            self.vectors.update(zip(missing, fresh, strict=True))
-            self.live += len(missing)
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
-
-    def warm_cache(self) -> int:
-        """Copy the shipped vectors into labkit's embedding cache, for code that embeds through
-        :func:`labkit.models.embedder.get_embedder` (Chroma's embedding function does). Vectors
-        already cached are left as they are. Returns how many were added."""
-        from labkit.models.embedder import EmbeddingCache, cache_dir
-
-        try:
-            cache = EmbeddingCache(cache_dir() / "embeddings.sqlite3")
-            cached = cache.get_many(self.model_id, list(self.vectors))
-            missing = {k: v for k, v in self.vectors.items() if k not in cached}
-            cache.put_many(self.model_id, missing)
-        except (OSError, sqlite3.Error):
-            return 0  # no cache, no harm: the model embeds instead
-        return len(missing)
+        super().__init__(*(p if Path(p).is_absolute() else repo_root() / p for p in files))
 
 
 class ShippedScorer:
