@@ -1,9 +1,15 @@
-"""One error type for problems a person must fix (bad input, missing setup, busy port).
+"""One error type for problems a person must fix (bad input, missing setup, busy port), and
+where in a learner's files an error was raised.
 
-The CLI prints these as a single line — what went wrong and what to do — never as a traceback.
+The CLI prints these as a single line — what went wrong and what to do — never as a traceback;
+:func:`raised_in` finds the file, line and function that line names.
 """
 
 from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
 
 
 class LabkitError(Exception):
@@ -29,3 +35,30 @@ class ProviderNotRunning(SystemExit):
             "in another terminal, or set LABKIT_BASE_URL to where it runs"
         )
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A line of code: its file, line number and function (qualified: ``"Searcher.search"``)."""
+
+    file: Path
+    line: int
+    function: str
+
+
+def raised_in(exc: BaseException, folder: Path | None = None) -> Place | None:
+    """Where ``exc`` was raised in the code under ``folder``: the innermost frame of its traceback
+    whose file is there (the learner's stub or bug, not the library it called on the way), or
+    None. Without ``folder``, the innermost frame of all."""
+    base = folder.resolve() if folder is not None else None
+    found: Place | None = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        if base is not None:
+            try:
+                if not Path(code.co_filename).resolve().is_relative_to(base):
+                    continue
+            except OSError:
+                continue
+        found = Place(Path(code.co_filename), line, code.co_qualname)
+    return found

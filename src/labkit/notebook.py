@@ -18,13 +18,13 @@ import hashlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from labkit.datasets.paths import repo_root
+from labkit.errors import raised_in
 from labkit.fakellm import FakeLLM
 from labkit.models import embedder
 
@@ -33,16 +33,9 @@ _FAKE: FakeLLM | None = None
 
 def stub_message(exc: BaseException, lab_dir: Path) -> str:
     """One line for a NotImplementedError raised by a stub of the lab: which function, which task."""
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        try:
-            inside = Path(frame.filename).resolve().is_relative_to(lab_dir.resolve())
-        except OSError:
-            inside = False
-        if inside:
-            where = f"{Path(frame.filename).name}: {frame.name}()"
+    place = raised_in(exc, lab_dir)
     said = str(exc).strip() or "not implemented yet — see the README's Tasks"
-    return f"{where} is {said}" if where else said
+    return f"{place.file.name}: {place.function}() is {said}" if place else said
 
 
 def use_lab(folder: str | os.PathLike[str] | None = None) -> Path:

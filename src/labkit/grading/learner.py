@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 
 import pytest
 
+from labkit.errors import raised_in
 from labkit.grading import guard, identity, zygote
 from labkit.grading.failures import LearnerCrash, LearnerTimeout, is_remote_error
 from labkit.grading.proxy import WorkerClient
@@ -150,12 +151,6 @@ class Learner:
         self._failures[name] = message
         pytest.fail(message, pytrace=False)
 
-    def _is_inside(self, filename: str) -> bool:
-        try:
-            return Path(filename).resolve().is_relative_to(self._path)
-        except OSError:
-            return False
-
     def _here(self, filename: str | None) -> str:
         if not filename:
             return "?"
@@ -236,13 +231,8 @@ class Learner:
         """Where in the learner's files an exception was raised ("labs/x/foo.py line 7"), or ""."""
         if is_remote_error(exc):
             return str(getattr(exc, "where", "") or "")
-        import traceback
-
-        best = ""
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if self._is_inside(frame.filename):
-                best = f"{self._here(frame.filename)} line {frame.lineno}"
-        return best
+        place = raised_in(exc, self._path)
+        return f"{self._here(str(place.file))} line {place.line}" if place else ""
 
 
 def _run_process(

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from labkit.datasets.beir import BeirDataset
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, raised_in
 from labkit.retrieval.labfolder import load_modules
 from labkit.retrieval.metrics import MEASURES, mean_metrics
 
@@ -146,15 +146,11 @@ def build_searcher(
 
 
 def _not_implemented(lab_dir: Path | str, exc: NotImplementedError) -> LabkitError:
-    import traceback
-
-    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
-    if frames:
-        code = frames[-1].f_code
-        where = f"{Path(code.co_filename).name}: {code.co_qualname}()"
-    else:
-        where = "a stub"
-    return LabkitError(f"{lab_dir}: {where} is not implemented yet (NotImplementedError)")
+    place = raised_in(exc, Path(lab_dir) if lab_dir else None)
+    where = f"{place.file.name}: {place.function}()" if place else "a stub"
+    return LabkitError(
+        f"{lab_dir or 'the lab folder'}: {where} is not implemented yet (NotImplementedError)"
+    )
 
 
 def evaluate_stages(
@@ -187,7 +183,7 @@ def evaluate_stages(
             try:
                 ranking = searcher.search(text, stage, depth)
             except NotImplementedError as exc:
-                raise _not_implemented(lab_dir or "the lab folder", exc) from exc
+                raise _not_implemented(lab_dir, exc) from exc
             times.append(1000 * (time.perf_counter() - started))
             run[qid] = [str(doc_id) for doc_id in ranking]
             advance(1)

@@ -18,12 +18,11 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, raised_in
 
 _lock = threading.Lock()
 
@@ -47,14 +46,8 @@ def _where(folder: Path, exc: BaseException) -> str:
     """'search.py line 12' for the deepest frame of the failure that lies in ``folder``."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{Path(exc.filename).name} line {exc.lineno}"
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        try:
-            inside = Path(frame.filename).resolve().is_relative_to(folder)
-        except OSError:
-            inside = False
-        if inside:
-            return f"{Path(frame.filename).name} line {frame.lineno}"
-    return "import"
+    place = raised_in(exc, folder)
+    return f"{place.file.name} line {place.line}" if place else "import"
 
 
 def load_modules(folder: Path | str, names: Sequence[str]) -> dict[str, ModuleType]:
