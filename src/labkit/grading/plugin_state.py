@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from labkit.grading import guard, zygote
+from labkit.grading import guard, prctl, zygote
 from labkit.grading.api import PartialCredit
 from labkit.grading.channel import ChannelWriter
 from labkit.grading.hints import HINTS_FILE, load_hints
@@ -109,7 +108,7 @@ def runner_state(config: pytest.Config, spec_fd: int) -> _State:
         raise pytest.UsageError("--labkit-channel-fd is required with --labkit-spec-fd")
     guard.configure(guard.GuardConfig.from_json(spec.guard))
     register_stack_dump(config.getoption("labkit_trace_fd"))
-    not_dumpable()
+    prctl.not_dumpable()
     # platform.processor() runs `uname -p` once and caches it; SDKs (openai) ask for it, and after
     # the freeze that subprocess would be blocked (harmlessly, but noisily), so ask first.
     platform.processor()
@@ -173,19 +172,6 @@ def warm_judge(modules: list[str], warmers: list[str]) -> None:
             get_embedder().warm()
         except Exception:  # e.g. the model package is missing: the test that needs it says so
             pass
-
-
-def not_dumpable() -> None:
-    """Mark the judge non-dumpable: no ptrace, no /proc/<pid>/mem for same-user processes (the
-    worker running learner code is one), so its memory (the seed, expected values) stays its own."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0)  # PR_SET_DUMPABLE, 0
-    except (OSError, AttributeError):
-        pass
 
 
 def register_stack_dump(fd: int | None) -> None:

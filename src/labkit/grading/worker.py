@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from labkit.grading import prctl
 from labkit.grading.codec import Codec, CodecError, reduce_builtin
 from labkit.grading.wire import Endpoint
 
@@ -373,19 +374,6 @@ class WorkerServer(Codec):
         return module
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the judge dies (no orphans running learner code)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _drop_privileges() -> str:
     """No new privileges ever (no setuid binary can raise them); as root, no capabilities either.
 
@@ -401,13 +389,15 @@ def _drop_privileges() -> str:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        libc = prctl.libc()
+        if libc is None:
+            return "no C library to drop privileges with"
+        if libc.prctl(prctl.NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             return "no_new_privs refused"
         if os.geteuid() != 0:
             return ""
         for cap in range(64):
-            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last cap)
+            libc.prctl(prctl.CAPBSET_DROP, cap, 0, 0, 0)  # fails harmlessly past the last cap
 
         class Header(ctypes.Structure):
             _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -433,7 +423,7 @@ def _drop_privileges() -> str:
 def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[0]))
     dump_fd = int(argv[1])
-    _die_with_parent()
+    prctl.die_with_parent()
     if os.getppid() == 1:
         raise SystemExit(0)
     faulthandler.register(

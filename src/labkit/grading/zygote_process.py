@@ -24,18 +24,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.grading import prctl
+
 MAX_MESSAGE = 1 << 20
 _ALWAYS = ("labkit.grading.guard", "labkit.grading.sandbox", "labkit.grading.worker")
-
-
-def _not_dumpable() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(4, 0)  # PR_SET_DUMPABLE 0: no ptrace or /proc/<pid>/mem by its children
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the judge
 
 
 def _child(
@@ -51,7 +43,8 @@ def _child(
         for fd in wake:
             os.close(fd)
         os.setsid()  # its own process group: a kill of the group reaches what it starts
-        _not_dumpable()  # (PR_SET_PDEATHSIG: die with the zygote, which dies with the judge)
+        prctl.not_dumpable()
+        prctl.die_with_parent()  # the zygote, which dies with the judge
         stdio, keep = fds[:3], fds[3:]
         for target, fd in zip((0, 1, 2), stdio, strict=True):
             os.dup2(fd, target)
@@ -198,7 +191,8 @@ class _Loop:
 
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[0]))
-    _not_dumpable()
+    prctl.not_dumpable()
+    prctl.die_with_parent()  # the judge
     if os.getppid() == 1:
         raise SystemExit(0)
     first, _, _, _ = socket.recv_fds(control, MAX_MESSAGE, 0)
