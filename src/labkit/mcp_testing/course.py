@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -191,6 +192,7 @@ def _add_query_shop(server: Any, current_db: Callable[[], Path]) -> None:
 
 
 ONLY_SELECT = "only one SELECT statement is allowed (the shop data is read-only)"
+SQL_ERROR = "SQL error: {}; the tables are customers, products, orders, order_items"
 # What a SELECT (with CTEs, recursive ones included, and functions) asks sqlite's permission for.
 _READS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -217,25 +219,18 @@ def run_select(db: Path, sql: str) -> QueryResult:
         denied.append(action)
         return sqlite3.SQLITE_DENY
 
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-    conn.set_authorizer(reads_only)
-    try:
-        cursor = conn.execute(sql)
-        rows = cursor.fetchmany(MAX_ROWS + 1)
-        columns = [c[0] for c in cursor.description or ()]
-    except sqlite3.ProgrammingError as exc:  # a second statement
-        raise ToolError(ONLY_SELECT) from exc
-    except sqlite3.Error as exc:
-        if denied:
+    with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        conn.set_authorizer(reads_only)
+        try:
+            cursor = conn.execute(sql)
+            rows = cursor.fetchmany(MAX_ROWS + 1)
+        except sqlite3.ProgrammingError as exc:  # a second statement
             raise ToolError(ONLY_SELECT) from exc
-        raise ToolError(
-            f"SQL error: {exc}; the tables are customers, products, orders, order_items"
-        ) from exc
-    finally:
-        conn.close()
-    return QueryResult(
-        columns=columns, rows=[list(r) for r in rows[:MAX_ROWS]], truncated=len(rows) > MAX_ROWS
-    )
+        except sqlite3.Error as exc:
+            raise ToolError(ONLY_SELECT if denied else SQL_ERROR.format(exc)) from exc
+        columns = [c[0] for c in cursor.description or ()]
+    shown, more = rows[:MAX_ROWS], len(rows) > MAX_ROWS
+    return QueryResult(columns=columns, rows=[list(r) for r in shown], truncated=more)
 
 
 def _add_refund_order(server: Any, current_db: Callable[[], Path]) -> None:
