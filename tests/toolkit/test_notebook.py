@@ -117,6 +117,7 @@ def test_shipped_embedder_serves_the_file_and_counts_what_it_embeds(
     assert embedder.embed(["new", "shipped", "new"])[:, 0].tolist() == [0, 1, 0]
     assert embedder.live == 1
     assert embedder.embed([]).shape == (0, 384)
+    assert embedder(["shipped"])[0, 0] == 1  # also a plain embed(texts) function
 
 
 def test_shipped_embedder_warms_the_cache_without_replacing(
