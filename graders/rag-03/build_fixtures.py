@@ -17,7 +17,6 @@ with the real models, so a stale file makes grading slower, never wrong.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,10 +27,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REFERENCE = ROOT / "solutions" / "rag-03"
 DEPTH = 30
-
-
-def pair_key(query: str, passage: str) -> str:
-    return hashlib.sha256(f"{query}\x00{passage}".encode()).hexdigest()
 
 
 def build_vectors() -> Path:
@@ -48,6 +43,8 @@ def build_vectors() -> Path:
 
 
 def shipped_embed() -> object:
+    """The shipped vectors alone, never the model: the scored pairs must be the ones a grader
+    serving ``minilm_vectors.npz`` sees, so a text it lacks is an error (rebuild the vectors)."""
     from labkit.models.embedder import EmbeddingCache, load_vectors
 
     table = load_vectors(HERE / "minilm_vectors.npz")
@@ -80,18 +77,17 @@ def build_scores() -> Path:
             searcher.hybrid(q.question, DEPTH) + searcher.weighted(q.question, DEPTH)
         )
         for passage in searcher.vectors.best_passages(q.question, list(ids)).values():
-            pairs[pair_key(q.question, passage)] = (q.question, passage)
+            pairs[reranker.pair_key(q.question, passage)] = (q.question, passage)
     items = sorted(pairs.items())
     model = reranker.get_reranker()
     print(f"scoring {len(items)} pairs with {path.name} ...", flush=True)
     scores = model.predict([pair for _, pair in items], batch_size=32, show_progress_bar=True)
     target = HERE / "rerank_scores.npz"
-    np.savez_compressed(
+    reranker.save_scores(
         target,
-        keys=np.array([k for k, _ in items], dtype="S64"),
-        scores=np.asarray(scores, dtype=np.float64),
-        model=np.array(path.name),
-        recipe_version=np.array(str(info.get("recipe_version", ""))),
+        {key: float(score) for (key, _), score in zip(items, scores, strict=True)},
+        model=path.name,
+        recipe_version=str(info.get("recipe_version", "")),
     )
     print(
         f"wrote {len(items)} scores to {target.relative_to(ROOT)} ({target.stat().st_size} bytes)"

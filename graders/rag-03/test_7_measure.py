@@ -14,38 +14,25 @@ with a message; it is never trained here.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 import pwd
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from labkit.datasets import load_documents, load_questions
 from labkit.grading import lab_test
-from labkit.models.embedder import EmbeddingCache, load_vectors
+from labkit.models.embedder import ShippedEmbedder
+from labkit.models.reranker import ShippedScorer, reranker_path
+from labkit.retrieval.metrics import mean_metrics
 
 HERE = Path(__file__).resolve().parent
 DOCUMENTS = load_documents()
 TEST = [q for q in load_questions(split="test") if q.answerable]
-
-
-def _pair_key(query: str, passage: str) -> str:
-    return hashlib.sha256(f"{query}\x00{passage}".encode()).hexdigest()
-
-
-def _load_scores(path: Path) -> dict[str, float]:
-    """``pair key -> reranker score`` from ``build_fixtures.py``'s file ({} if absent)."""
-    if not path.is_file():
-        return {}
-    with np.load(path) as data:
-        return dict(
-            zip((k.decode() for k in data["keys"]), map(float, data["scores"]), strict=True)
-        )
+QRELS = {q.id: dict.fromkeys(q.doc_ids, 1) for q in TEST}
 
 
 def _real_cache_dir() -> Path:
@@ -56,85 +43,34 @@ def _real_cache_dir() -> Path:
     return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "labkit"
 
 
-def _reranker_folder() -> Path:
-    from labkit.models.reranker import reranker_path
-
-    return _real_cache_dir() / reranker_path().name
+RERANKER = _real_cache_dir() / reranker_path().name
 
 
-# Read now (collection time): the grader's files are gone once the tests run.
-VECTORS = load_vectors(HERE / "minilm_vectors.npz")
-SCORES = _load_scores(HERE / "rerank_scores.npz")
-RERANKER = _reranker_folder()
-
-
-class ShippedEmbed:
-    """MiniLM vectors from the shipped file; anything else from the real model."""
-
-    def __init__(self) -> None:
-        self.memo = dict(VECTORS)
-        self.computed = 0
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        texts = [str(t) for t in texts]
-        missing = sorted(
-            {
-                EmbeddingCache.key(t): t for t in texts if EmbeddingCache.key(t) not in self.memo
-            }.items()
+@lru_cache(maxsize=1)
+def _cross_encoder() -> Any:
+    if not (RERANKER / "labkit-reranker.json").is_file():
+        pytest.fail(
+            f"the trained reranker is missing ({RERANKER}): run `make models` (it trains "
+            "it once, a few minutes), then grade again",
+            pytrace=False,
         )
-        if missing:
-            from labkit.models.embedder import get_embedder
+    from sentence_transformers import CrossEncoder
 
-            fresh = get_embedder().embed([t for _, t in missing])
-            self.memo.update({k: fresh[i] for i, (k, _) in enumerate(missing)})
-            self.computed += len(missing)
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self.memo[EmbeddingCache.key(t)] for t in texts])
+    return CrossEncoder(str(RERANKER), device="cpu")
 
 
-class ShippedScorer:
-    """The trained reranker's scores from the shipped file; anything else from the model itself."""
-
-    def __init__(self) -> None:
-        self.memo = dict(SCORES)
-        self.computed = 0
-        self._model: Any = None
-
-    def _load(self) -> Any:
-        if self._model is None:
-            if not (RERANKER / "labkit-reranker.json").is_file():
-                pytest.fail(
-                    f"the trained reranker is missing ({RERANKER}): run `make models` (it trains "
-                    "it once, a few minutes), then grade again",
-                    pytrace=False,
-                )
-            from sentence_transformers import CrossEncoder
-
-            self._model = CrossEncoder(str(RERANKER), device="cpu")
-        return self._model
-
-    def __call__(self, query: str, passages: Sequence[str]) -> list[float]:
-        passages = [str(p) for p in passages]
-        missing = sorted(
-            {
-                _pair_key(query, p): p for p in passages if _pair_key(query, p) not in self.memo
-            }.items()
-        )
-        if missing:
-            values = self._load().predict(
-                [(query, p) for _, p in missing], batch_size=32, show_progress_bar=False
-            )
-            self.memo.update({k: float(v) for (k, _), v in zip(missing, values, strict=True)})
-            self.computed += len(missing)
-        return [self.memo[_pair_key(query, p)] for p in passages]
+def _score_live(query: str, passages: Sequence[str]) -> list[float]:
+    """The trained reranker itself, for the pairs the shipped file does not hold."""
+    values = _cross_encoder().predict(
+        [(query, p) for p in passages], batch_size=32, show_progress_bar=False
+    )
+    return [float(v) for v in values]
 
 
-def _ndcg10(ranking: Sequence[str], gold: Sequence[str]) -> float:
-    relevant = set(gold)
-    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(list(ranking)[:10]) if d in relevant)
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(relevant))))
-    return dcg / ideal
+# Read now (collection time): the grader's files are gone once the tests run. The module is
+# imported once per grading run, and its one pipeline is the only user of these two.
+EMBED = ShippedEmbedder(HERE / "minilm_vectors.npz")
+SCORER = ShippedScorer(HERE / "rerank_scores.npz", _score_live)
 
 
 class StageScores:
@@ -146,11 +82,10 @@ class StageScores:
 
     def __getitem__(self, stage: str) -> float:
         if stage not in self.values:
-            scores = [
-                _ndcg10([str(d) for d in self.searcher.search(q.question, stage, 10)], q.doc_ids)
-                for q in TEST
-            ]
-            self.values[stage] = sum(scores) / len(scores)
+            run = {
+                q.id: [str(d) for d in self.searcher.search(q.question, stage, 10)] for q in TEST
+            }
+            self.values[stage] = mean_metrics(run, QRELS, ["ndcg@10"])["ndcg@10"]
         return self.values[stage]
 
 
@@ -161,8 +96,8 @@ def stage_scores(learner: Any) -> StageScores:
     searcher = search.HybridSearcher(
         [d.id for d in DOCUMENTS],
         [d.text for d in DOCUMENTS],
-        embed=ShippedEmbed(),
-        scorer=ShippedScorer(),
+        embed=EMBED,
+        scorer=SCORER,
     )
     return StageScores(searcher)
 

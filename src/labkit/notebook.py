@@ -14,11 +14,10 @@ same calls.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from labkit.datasets.paths import repo_root
 from labkit.errors import raised_in
 from labkit.fakellm import FakeLLM
-from labkit.models import embedder
+from labkit.models import embedder, reranker
 
 _FAKE: FakeLLM | None = None
 
@@ -192,40 +191,16 @@ class ShippedEmbedder(embedder.ShippedEmbedder):
         super().__init__(*(p if Path(p).is_absolute() else repo_root() / p for p in files))
 
 
-class ShippedScorer:
-    """A cross-encoder's scores for (query, passage) pairs, served from a file the graders ship.
-
-    The file (``keys``: SHA-256 of ``query + "\\0" + passage``, ``scores``) holds the scores of
-    the pairs the reference pipeline sends; any other pair is scored by ``fallback(query,
-    passages)`` (your lab's own scorer, which loads the model). ``live`` counts those pairs.
-    """
+class ShippedScorer(reranker.ShippedScorer):
+    """:class:`labkit.models.reranker.ShippedScorer`, with a relative path read from the
+    repository's root (``ShippedScorer("graders/rag-03/rerank_scores.npz", fallback)`` works from
+    any notebook's folder): the scores the graders ship, and ``fallback(query, passages)`` (your
+    lab's own scorer, which loads the model) for any other pair; ``live`` counts those pairs."""
 
     def __init__(
         self,
         file: str | os.PathLike[str],
-        fallback: Callable[[str, Sequence[str]], Sequence[float]],
+        fallback: reranker.Scorer,
     ) -> None:
-        import numpy as np
-
         path = Path(file)
-        path = path if path.is_absolute() else repo_root() / path
-        with np.load(path) as data:
-            keys = [k.decode() for k in data["keys"]]
-            self.scores = dict(zip(keys, map(float, data["scores"]), strict=True))
-        self.fallback = fallback
-        self.live = 0
-
-    @staticmethod
-    def key(query: str, passage: str) -> str:
-        """The file's key of one pair."""
-        return hashlib.sha256(f"{query}\0{passage}".encode()).hexdigest()
-
-    def __call__(self, query: str, passages: Sequence[str]) -> list[float]:
-        missing = list(dict.fromkeys(p for p in passages if self.key(query, p) not in self.scores))
-        if missing:
-            fresh = self.fallback(query, missing)
-            self.scores.update(
-                {self.key(query, p): float(v) for p, v in zip(missing, fresh, strict=True)}
-            )
-            self.live += len(missing)
-        return [self.scores[self.key(query, p)] for p in passages]
+        super().__init__(path if path.is_absolute() else repo_root() / path, fallback)

@@ -8,7 +8,6 @@ so these tests say when to rebuild them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -17,14 +16,10 @@ import pytest
 from labkit import lexical
 from labkit.datasets import load_documents, load_questions, repo_root
 from labkit.models import reranker
+from labkit.models.embedder import EmbeddingCache, load_vectors
 
 GRADER = repo_root() / "graders" / "rag-03"
 REBUILD = "rebuild with: .venv/bin/python graders/rag-03/build_fixtures.py"
-
-
-def _keys(name: str) -> set[str]:
-    with np.load(GRADER / name) as data:
-        return {k.decode() for k in data["keys"]}
 
 
 @pytest.mark.parametrize("folder", ["solutions", "labs"])
@@ -51,8 +46,8 @@ def test_split_passages_merges_short_blocks_and_repeats_the_title() -> None:
 def test_shipped_vectors_cover_every_passage_and_question() -> None:
     texts = {p for d in load_documents() for p in lexical.split_passages(d.text)}
     texts |= {q.question for q in load_questions()}
-    shipped = _keys("minilm_vectors.npz")
-    missing = [t for t in texts if hashlib.sha256(t.encode()).hexdigest() not in shipped]
+    shipped = load_vectors(GRADER / "minilm_vectors.npz")
+    missing = [t for t in texts if EmbeddingCache.key(t) not in shipped]
     assert not missing, (
         f"{len(missing)} texts have no shipped vector, e.g. {missing[0][:60]!r}; {REBUILD}"
     )
@@ -81,7 +76,7 @@ def test_shipped_scores_cover_the_reference_pipeline() -> None:
     from labkit.retrieval.labfolder import load_modules
 
     build_fixtures = load_modules(GRADER, ["build_fixtures"])["build_fixtures"]
-    shipped = _keys("rerank_scores.npz")
+    shipped = reranker.load_scores(GRADER / "rerank_scores.npz")
     search = load_modules(repo_root() / "solutions" / "rag-03", ["search"])["search"]
     docs = load_documents()
     sent: list[tuple[str, str]] = []
@@ -99,5 +94,5 @@ def test_shipped_scores_cover_the_reference_pipeline() -> None:
     for q in load_questions(split="test"):
         if q.answerable:
             searcher.search(q.question, "rerank", 10)
-    missing = [pair for pair in sent if build_fixtures.pair_key(*pair) not in shipped]
+    missing = [pair for pair in sent if reranker.pair_key(*pair) not in shipped]
     assert not missing, f"{len(missing)} of {len(sent)} pairs are not shipped; {REBUILD} scores"

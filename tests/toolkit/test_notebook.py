@@ -117,6 +117,7 @@ def test_shipped_embedder_serves_the_file_and_counts_what_it_embeds(
     assert embedder.embed(["new", "shipped", "new"])[:, 0].tolist() == [0, 1, 0]
     assert embedder.live == 1
     assert embedder.embed([]).shape == (0, 384)
+    assert embedder(["shipped"])[0, 0] == 1  # also a plain embed(texts) function
 
 
 def test_shipped_embedder_warms_the_cache_without_replacing(
@@ -152,3 +153,11 @@ def test_shipped_scorer_asks_the_fallback_only_for_missing_pairs(tmp_path: Path)
     assert asked == [["other"]]
     assert scorer.live == 1
     assert notebook.ShippedScorer.key("q", "known") == _key("q\x00known")
+
+
+def test_shipped_scorer_reads_a_relative_path_from_the_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a notebook runs in its lab's folder, not the repository's root
+    scorer = notebook.ShippedScorer("graders/rag-03/rerank_scores.npz", lambda q, ps: [])
+    assert scorer.scores

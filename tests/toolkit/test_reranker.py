@@ -7,6 +7,7 @@ the suite, and the one quality test skips, saying why, when the cached model is 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,49 @@ def test_missing_model_is_trained_on_first_use_and_says_so(
 # scores (tests/labs checks it passes; tests/retrieval/test_rag03_fixtures.py checks the shipped
 # scores come from the current model), and benchmarks/results/reranker.md reports its gains and
 # losses on held-out questions.
+
+
+# --- scores shipped with a grader ------------------------------------------------------------
+
+
+def test_pair_key_is_the_shipped_files_rule() -> None:
+    import hashlib
+
+    expected = hashlib.sha256("q\x00p é".encode()).hexdigest()
+    assert rr.pair_key("q", "p é") == expected
+    assert rr.ShippedScorer.key("q", "p é") == expected
+
+
+def test_saved_scores_load_back_sorted_with_what_made_them(tmp_path: Path) -> None:
+    import numpy as np
+
+    file = tmp_path / "scores.npz"
+    scores = {rr.pair_key("q", "b"): 0.25, rr.pair_key("q", "a"): -1.5}
+    assert rr.save_scores(file, scores, model="reranker-x") == 2
+    assert rr.load_scores(file) == scores
+    with np.load(file) as data:
+        assert [k.decode() for k in data["keys"]] == sorted(scores)
+        assert str(data["model"]) == "reranker-x"
+    assert rr.load_scores(tmp_path / "absent.npz") == {}
+    with pytest.raises(ValueError, match="keys"):
+        rr.save_scores(file, scores, keys="x")
+
+
+def test_shipped_scorer_sends_missing_pairs_once_in_key_order(tmp_path: Path) -> None:
+    """Only the pairs the file lacks reach the fallback, each once and in the order of their
+    keys, so the same missing pairs always make the same cross-encoder batches."""
+    file = tmp_path / "scores.npz"
+    rr.save_scores(file, {rr.pair_key("q", "known"): 3.0})
+    asked: list[list[str]] = []
+
+    def fallback(query: str, passages: Sequence[str]) -> list[float]:
+        asked.append(list(passages))
+        return [float(len(p)) for p in passages]
+
+    scorer = rr.ShippedScorer(file, fallback)
+    passages = ["zz", "known", "y", "zz", "xxxx"]
+    assert scorer("q", passages) == [2.0, 3.0, 1.0, 2.0, 4.0]
+    assert asked == [sorted({"zz", "y", "xxxx"}, key=lambda p: rr.pair_key("q", p))]
+    assert scorer.live == 3
+    assert scorer("q", ["y", "known"]) == [1.0, 3.0]
+    assert len(asked) == 1

@@ -353,8 +353,9 @@ class ShippedEmbedder:
     The graders ship ``.npz`` files of MiniLM vectors (``graders/<lab>/*.npz``, written by
     :func:`save_vectors`) so that grading does not spend a minute re-embedding the corpus; graders
     and notebooks reuse them through this class. Texts the files do not hold (a learner's chunks
-    may differ from the reference's) are embedded by the real model, loaded on first need, and
-    kept; ``live`` counts them.
+    may differ from the reference's) are embedded by the real model, loaded on first need, in the
+    order of their keys (the same texts make the same batches, as in :func:`cached_embed`), and
+    kept; ``live`` counts them. An instance is also a plain ``embed(texts)`` function.
     """
 
     dimension = DIMENSION
@@ -370,7 +371,7 @@ class ShippedEmbedder:
         """Embed ``texts`` → ``(n, 384)`` float32, L2-normalised."""
         items = [str(t) for t in texts]
         keys = [EmbeddingCache.key(t) for t in items]
-        missing = {k: t for k, t in zip(keys, items, strict=True) if k not in self.vectors}
+        missing = {k: t for k, t in sorted(zip(keys, items, strict=True)) if k not in self.vectors}
         if missing:
             fresh = get_embedder().embed(list(missing.values()))
             self.vectors.update(zip(missing, fresh, strict=True))
@@ -378,6 +379,8 @@ class ShippedEmbedder:
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    __call__ = embed
 
     def warm_cache(self) -> int:
         """Add the shipped vectors the embedding cache lacks (:func:`warm_cache`, not replacing);

@@ -63,6 +63,8 @@ The package, one module per responsibility (each imports only the ones above it)
 * :mod:`.cache`: :func:`reranker_path` (keyed by the fingerprint) and :func:`is_trained`;
 * :mod:`.training`: step 5, the loop and the atomic save;
 * :mod:`.loading`: :func:`get_reranker` (trains on first use) and :func:`rerank`;
+* :mod:`.shipped`: scores shipped with a grader (:func:`pair_key`, :func:`save_scores`,
+  :func:`load_scores`) and :class:`ShippedScorer`, which serves them;
 * :mod:`.cli` and ``__main__``: ``python -m labkit.models.reranker`` (``make models``).
 """
 
@@ -88,6 +90,13 @@ from labkit.models.reranker.recipe import (
     Recipe,
     TrainingGroup,
 )
+from labkit.models.reranker.shipped import (
+    Scorer,
+    ShippedScorer,
+    load_scores,
+    pair_key,
+    save_scores,
+)
 from labkit.models.reranker.text import BM25, STOPWORDS, bm25_tokens
 from labkit.models.reranker.training import (
     _new_cross_encoder,
@@ -111,6 +120,8 @@ __all__ = [
     "LabkitError",
     "QueryKind",
     "Recipe",
+    "Scorer",
+    "ShippedScorer",
     "TrainingGroup",
     "WikiDoc",
     "_definition_question",
@@ -126,10 +137,13 @@ __all__ = [
     "kb_gold_paragraph",
     "kb_paragraphs",
     "length_bucketed_batches",
+    "load_scores",
     "load_wiki_summaries",
     "main",
+    "pair_key",
     "rerank",
     "reranker_path",
+    "save_scores",
     "seed_everything",
     "train_reranker",
     "training_fingerprint",
