@@ -20,8 +20,8 @@ from rich.text import Text
 
 from labkit.grading import GRADER_VERSION
 from labkit.grading.hints import hints_used
-from labkit.grading.manifest import LabManifest, compute_tests_hash, discover_labs
-from labkit.grading.records import RESULTS_DIR, files_digest, own_folder, record_path
+from labkit.grading.manifest import LabManifest, compute_tests_hash, content_hash, discover_labs
+from labkit.grading.records import RESULTS_DIR, own_folder, record_path
 from labkit.grading.results import read_json, write_json
 
 BAR_WIDTH = 10
@@ -69,7 +69,7 @@ def _row(root: Path, lab: LabManifest) -> LabRow:
     folder = own_folder(root, lab.id)
     digest = extra.get("files_digest")
     if isinstance(digest, str):
-        changed = folder.is_dir() and files_digest(lab, folder) != digest
+        changed = folder.is_dir() and content_hash(lab, folder) != digest
     else:  # a record written before digests were kept: compare modification times
         since = graded_at.timestamp()
         changed = any(p.stat().st_mtime > since for p, _ in lab.learner_files(folder))

@@ -313,3 +313,24 @@ def compute_tests_hash(manifest: LabManifest, extra_dirs: Iterable[Path] = ()) -
             digest.update(p.read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def content_hash(manifest: LabManifest, folder: Path) -> str:
+    """sha256 over what the grader would copy from ``folder``: each allow-listed file's relative
+    path and bytes. Files outside the allow-list (notes, caches) do not change it, because they
+    cannot change the grade; a resubmission that edits a graded file always does.
+
+    The one fingerprint of "what was graded": ``grade-all`` reuses a grade only for the same hash
+    (its gradebook's ``content_hash``), and a learner's record keeps it so ``labkit list`` can say
+    "changed since last grade" (``files_digest``). Earlier batch outputs are matched by it, so its
+    bytes must not change.
+    """
+    digest = hashlib.sha256(b"labkit-submission-v1\0")
+    try:
+        for path, rel in manifest.learner_files(folder):
+            digest.update(rel.encode() + b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    except OSError as exc:  # unreadable: never reusable
+        digest.update(f"unreadable: {exc}".encode())
+    return digest.hexdigest()
