@@ -14,6 +14,7 @@ import io
 import re
 from typing import Any
 
+from labkit.grading.outcomes import number_key
 from labkit.grading.spec import TestMeta
 
 _CSS = """
@@ -44,7 +45,7 @@ def build_report(
     percents = [float(r.get("percent") or 0.0) for r in rows.values()]
     hints = {m.number: m.hint for m in expected}
     tests = sorted(
-        stats.get("tests", []), key=lambda t: (float(t["pass_rate"]), _number_key(t["number"]))
+        stats.get("tests", []), key=lambda t: (float(t["pass_rate"]), number_key(t["number"]))
     )
     problems = sorted(
         (name for name, r in rows.items() if r.get("status") != "graded"),
@@ -120,10 +121,6 @@ def _float(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 0.0
-
-
-def _number_key(number: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in str(number).split("."))
 
 
 # --- charts --------------------------------------------------------------------------------------
