@@ -22,14 +22,13 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from labkit.datasets.paths import find_root
+from labkit.datasets.paths import find_root, relative_path
 from labkit.errors import LabkitError
 
 
@@ -163,14 +162,9 @@ def default_seed(lab_id: str) -> int:
 
 
 def _fail(path: Path, message: str) -> ManifestError:
-    return ManifestError(f"{_display(path)}: {message}")
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # different drive (Windows)
-        return str(path)
+    """The error naming ``path`` from the working directory (``../graders/x/lab.toml`` too)."""
+    shown = relative_path(path, outside=True)
+    return ManifestError(f"{path if shown is None else shown}: {message}")
 
 
 _TOP_KEYS = {"id", "title", "phase", "order", "files", "seed", "description", "limits", "extra"}

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from labkit.datasets.paths import relative_path
 from labkit.grading.manifest import LabManifest, content_hash
 
 RESULTS_DIR = Path(".labkit") / "results"
@@ -39,12 +40,8 @@ def record_path(root: Path, lab_id: str) -> Path:
 
 def other_path(root: Path, lab_id: str, folder: Path) -> Path:
     """Where the grade of a folder other than ``labs/<id>`` is kept: one file per folder."""
-    try:
-        shown = os.path.relpath(folder.resolve(), root)
-    except ValueError:
-        shown = str(folder.resolve())
-    if shown.startswith(".."):
-        shown = str(folder.resolve())
+    resolved = folder.resolve()
+    shown = str(relative_path(resolved, root) or resolved)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", shown).strip("-.") or "folder"
     return root / RESULTS_DIR / "other" / lab_id / f"{slug[-120:]}.json"
 
