@@ -4,6 +4,7 @@ malicious submissions, graded once (with hidden tests and a secret seed), then e
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import shutil
@@ -32,6 +33,7 @@ from test_learner_mode import check_gradescope_schema
 from labkit.cli import main
 from labkit.grading.batch import BatchOptions, BatchSummary, content_hash, grade_all, render_summary
 from labkit.grading.manifest import LabManifest
+from labkit.grading.records import stamp_record
 from labkit.grading.runner import GradeOptions, grade
 
 SECRET = "correct horse battery staple"
@@ -373,6 +375,21 @@ def test_content_hash_follows_the_allow_list_not_the_folder_name(
     (b / "notes").mkdir()
     (b / "notes" / "plan.txt").write_text("allow-listed (notes/*.txt): graded, so hashed")
     assert content_hash(calc, a) != content_hash(calc, b)
+
+
+def test_content_hash_is_the_same_bytes_for_batch_and_learner_records(
+    calc: LabManifest, tmp_path: Path
+) -> None:
+    """Earlier grade-all outputs are reused by this hash, so its format never drifts; the learner's
+    record keeps the same fingerprint (``files_digest``) for the board's "changed"."""
+    folder = build_code(tmp_path / "a", ONLY_ADD, {"notes/plan.txt": "plan"})
+    expected = hashlib.sha256(
+        b"labkit-submission-v1\0calc.py\0" + ONLY_ADD.encode() + b"\0notes/plan.txt\0plan\0"
+    ).hexdigest()
+    assert content_hash(calc, folder) == expected
+    document: dict[str, Any] = {}
+    stamp_record(document, calc, folder)
+    assert document["extra_data"]["files_digest"] == expected
 
 
 def test_pass_rate_table_keeps_parametrized_suffixes() -> None:

@@ -20,8 +20,8 @@ from rich.console import Console
 from labkit.cli import main
 from labkit.grading.board import board_rows, grader_points, points_cache_path, render_board
 from labkit.grading.hints import dumps_state
-from labkit.grading.manifest import load_manifest
-from labkit.grading.records import files_digest, record_path
+from labkit.grading.manifest import content_hash, load_manifest
+from labkit.grading.records import record_path
 
 HINT_13 = '"1.3" = ["mean([]) is 0.0; otherwise the sum divided by the count."]'
 HINTS_13 = """"1.3" = [
@@ -82,7 +82,7 @@ def test_board_shows_course_order_points_bar_next_and_changes(own_course: Path) 
     assert "make watch LAB=calc" in board
 
     # calc complete and unchanged; ask half done, and its files changed since that grade.
-    _record(own_course, "calc", 10, 10, files_digest(calc, own_course / "labs" / "calc"))
+    _record(own_course, "calc", 10, 10, content_hash(calc, own_course / "labs" / "calc"))
     _record(own_course, "ask", 2, 4, "0" * 64)
     board = _board(own_course)
     calc_line = next(ln for ln in board.splitlines() if " calc " in ln)

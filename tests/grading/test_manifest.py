@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.datasets.paths import relative_path
 from labkit.errors import LabkitError
 from labkit.grading.manifest import (
     ManifestError,
@@ -15,6 +16,7 @@ from labkit.grading.manifest import (
     load_manifest,
     repo_root,
 )
+from labkit.grading.runner import _display as runner_display
 
 GOOD = """
 id = "demo"
@@ -73,6 +75,39 @@ def test_invalid_manifests_fail_with_one_clear_line(
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert "lab.toml" in str(caught.value)
+
+
+def test_manifest_errors_name_the_file_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "demo", GOOD.replace("order = 3", "order = [3"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(ManifestError, match=r"^\.\./graders/demo/lab\.toml: not valid TOML"):
+        load_manifest(path)
+
+
+def test_paths_are_shown_from_the_first_base_that_holds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course, other = tmp_path / "course", tmp_path / "other"
+    (course / "graders").mkdir(parents=True)
+    (course / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    lab, dotted = course / "labs" / "calc", course / "..calc"
+    assert relative_path(lab, course, tmp_path) == Path("labs/calc")
+    assert relative_path(other, None, course, tmp_path) == Path("other")
+    assert relative_path(other, course) is None
+    assert relative_path(other, course, outside=True) == Path("../other")
+    assert relative_path(lab) == Path("course/labs/calc")  # default: the working directory
+    # A name starting with ".." is inside, not above: the report used to show it absolute.
+    assert relative_path(dotted, course) == Path("..calc")
+    assert runner_display(dotted, None) == "..calc"
+    assert runner_display(lab, None) == "labs/calc"  # the course found above the folder
+    assert runner_display(other, None) == "other"  # else the working directory
+    assert runner_display(other, course / "labs") == "other"
+    monkeypatch.chdir(course)
+    assert runner_display(other, None) == str(other)  # else absolute
 
 
 def test_discovery_orders_by_phase_then_order(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from grader_fixtures import ONLY_ADD, STARTER, build_code
 from labkit.cli import main
 from labkit.grading import identity
 from labkit.grading.manifest import LabManifest, load_manifest
+from labkit.grading.outcomes import format_points
 from labkit.grading.runner import GradeOptions, GradingError, grade
 
 
@@ -325,3 +326,11 @@ def test_as_root_learner_code_runs_as_its_own_user_or_says_why_not(
         assert kinds == ["failed", "failed"]
     else:
         assert kinds == ["passed", "passed"], [t.reason for t in result.tests]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0, "0"), (13.0, "13"), (2.5, "2.5"), (1 / 3, "0.33"), (4.1, "4.1")]
+)
+def test_points_are_shown_without_trailing_zeros(value: float, shown: str) -> None:
+    """The one points formatter of the terminal report, the board and results.json."""
+    assert format_points(value) == shown

@@ -21,7 +21,6 @@ so a broken grader stops the batch before it grades anyone.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from labkit.errors import LabkitError
 from labkit.grading import GRADER_VERSION, identity
 from labkit.grading.classreport import build_report
 from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook
-from labkit.grading.manifest import LabManifest, compute_tests_hash
+from labkit.grading.manifest import LabManifest, compute_tests_hash, content_hash
 from labkit.grading.results import read_json, to_gradescope, write_json, write_text
 from labkit.grading.runner import (
     GradeOptions,
@@ -331,22 +330,6 @@ def _grade_one(
         common.digest or "",
         notes=[reason],
     )
-
-
-def content_hash(manifest: LabManifest, folder: Path) -> str:
-    """sha256 over what the grader would copy from ``folder``: each allow-listed file's relative
-    path and bytes. Files outside the allow-list (notes, caches) do not change it, because they
-    cannot change the grade; a resubmission that edits a graded file always does."""
-    digest = hashlib.sha256(b"labkit-submission-v1\0")
-    try:
-        files = manifest.learner_files(folder)
-        for path, rel in files:
-            digest.update(rel.encode() + b"\0")
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
-    except OSError as exc:  # unreadable: never reusable
-        digest.update(f"unreadable: {exc}".encode())
-    return digest.hexdigest()
 
 
 def _reusable(

@@ -20,8 +20,9 @@ from rich.text import Text
 
 from labkit.grading import GRADER_VERSION
 from labkit.grading.hints import hints_used
-from labkit.grading.manifest import LabManifest, compute_tests_hash, discover_labs
-from labkit.grading.records import RESULTS_DIR, files_digest, own_folder, record_path
+from labkit.grading.manifest import LabManifest, compute_tests_hash, content_hash, discover_labs
+from labkit.grading.outcomes import format_points
+from labkit.grading.records import RESULTS_DIR, own_folder, record_path
 from labkit.grading.results import read_json, write_json
 
 BAR_WIDTH = 10
@@ -69,7 +70,7 @@ def _row(root: Path, lab: LabManifest) -> LabRow:
     folder = own_folder(root, lab.id)
     digest = extra.get("files_digest")
     if isinstance(digest, str):
-        changed = folder.is_dir() and files_digest(lab, folder) != digest
+        changed = folder.is_dir() and content_hash(lab, folder) != digest
     else:  # a record written before digests were kept: compare modification times
         since = graded_at.timestamp()
         changed = any(p.stat().st_mtime > since for p, _ in lab.learner_files(folder))
@@ -170,12 +171,12 @@ def render_board(rows: list[LabRow], console: Console) -> None:
     console.print()
     earned = sum(r.earned or 0.0 for r in rows)
     known = [r.total for r in rows if r.total is not None]
-    total = f"{_fmt(sum(known))}" + ("" if len(known) == len(rows) else "+")
+    total = f"{format_points(sum(known))}" + ("" if len(known) == len(rows) else "+")
     done = sum(1 for r in rows if r.complete)
     console.print(
         Text.assemble(
             ("Course ", "bold"),
-            f"{_fmt(earned)}/{total} pts · {done} of {len(rows)} labs complete",
+            f"{format_points(earned)}/{total} pts · {done} of {len(rows)} labs complete",
         )
     )
     if upcoming is None:
@@ -187,11 +188,11 @@ def render_board(rows: list[LabRow], console: Console) -> None:
 
 
 def _points(row: LabRow) -> Text:
-    total = "?" if row.total is None else _fmt(row.total)
+    total = "?" if row.total is None else format_points(row.total)
     if row.earned is None:
         return Text(f"–/{total}", style="dim")
     style = "green" if row.complete else "yellow" if row.earned > 0 else "red"
-    return Text(f"{_fmt(row.earned)}/{total}", style=style)
+    return Text(f"{format_points(row.earned)}/{total}", style=style)
 
 
 def _bar(row: LabRow) -> Text:
@@ -219,7 +220,3 @@ def _notes(row: LabRow) -> Text:
 
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.strftime("%b %d %H:%M")
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")

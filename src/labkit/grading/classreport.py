@@ -14,6 +14,7 @@ import io
 import re
 from typing import Any
 
+from labkit.grading.outcomes import number_key
 from labkit.grading.spec import TestMeta
 
 _CSS = """
@@ -41,10 +42,9 @@ def build_report(
     esc = html.escape
     count = len(rows)
     statuses = stats.get("statuses", {})
-    percents = [float(r.get("percent") or 0.0) for r in rows.values()]
     hints = {m.number: m.hint for m in expected}
     tests = sorted(
-        stats.get("tests", []), key=lambda t: (float(t["pass_rate"]), _number_key(t["number"]))
+        stats.get("tests", []), key=lambda t: (float(t["pass_rate"]), number_key(t["number"]))
     )
     problems = sorted(
         (name for name, r in rows.items() if r.get("status") != "graded"),
@@ -65,7 +65,7 @@ def build_report(
         *(_card(k, str(v)) for k, v in statuses.items()),
         "</div>",
         "<h2 id='distribution'>Score distribution</h2>",
-        f"<div class='chart'>{_histogram(percents)}</div>",
+        f"<div class='chart'>{_histogram(stats['distribution'])}</div>",
         "<h2 id='tests'>Pass rate per test, hardest first</h2>",
     ]
     if tests:
@@ -122,10 +122,6 @@ def _float(value: object) -> float:
         return 0.0
 
 
-def _number_key(number: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in str(number).split("."))
-
-
 # --- charts --------------------------------------------------------------------------------------
 
 
@@ -154,13 +150,11 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _histogram(percents: list[float]) -> str:
+def _histogram(distribution: list[dict[str, Any]]) -> str:
+    """The score distribution as binned by :func:`labkit.grading.gradebook.compute_stats`."""
     fig, ax = _figure(8, 3.2)
-    edges = list(range(0, 101, 10))
-    counts = [0] * 10
-    for p in percents:
-        counts[min(9, int(p // 10))] += 1
-    labels = [f"{lo}–{lo + 10}" for lo in edges[:-1]]
+    labels = [str(b["range"]).removesuffix("%").replace("-", "–") for b in distribution]
+    counts = [int(b["count"]) for b in distribution]
     bars = ax.bar(labels, counts, color="#3e7cb1")
     ax.bar_label(bars, labels=[str(c) if c else "" for c in counts], padding=2)
     ax.set_ylabel("submissions")

@@ -22,14 +22,13 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from labkit.datasets.paths import find_root
+from labkit.datasets.paths import find_root, relative_path
 from labkit.errors import LabkitError
 
 
@@ -163,14 +162,9 @@ def default_seed(lab_id: str) -> int:
 
 
 def _fail(path: Path, message: str) -> ManifestError:
-    return ManifestError(f"{_display(path)}: {message}")
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # different drive (Windows)
-        return str(path)
+    """The error naming ``path`` from the working directory (``../graders/x/lab.toml`` too)."""
+    shown = relative_path(path, outside=True)
+    return ManifestError(f"{path if shown is None else shown}: {message}")
 
 
 _TOP_KEYS = {"id", "title", "phase", "order", "files", "seed", "description", "limits", "extra"}
@@ -312,4 +306,25 @@ def compute_tests_hash(manifest: LabManifest, extra_dirs: Iterable[Path] = ()) -
             digest.update(f"{label}/{p.relative_to(base).as_posix()}\0".encode())
             digest.update(p.read_bytes())
             digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def content_hash(manifest: LabManifest, folder: Path) -> str:
+    """sha256 over what the grader would copy from ``folder``: each allow-listed file's relative
+    path and bytes. Files outside the allow-list (notes, caches) do not change it, because they
+    cannot change the grade; a resubmission that edits a graded file always does.
+
+    The one fingerprint of "what was graded": ``grade-all`` reuses a grade only for the same hash
+    (its gradebook's ``content_hash``), and a learner's record keeps it so ``labkit list`` can say
+    "changed since last grade" (``files_digest``). Earlier batch outputs are matched by it, so its
+    bytes must not change.
+    """
+    digest = hashlib.sha256(b"labkit-submission-v1\0")
+    try:
+        for path, rel in manifest.learner_files(folder):
+            digest.update(rel.encode() + b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    except OSError as exc:  # unreadable: never reusable
+        digest.update(f"unreadable: {exc}".encode())
     return digest.hexdigest()

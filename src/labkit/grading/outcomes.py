@@ -108,6 +108,11 @@ def number_key(number: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in number.split("."))
 
 
+def format_points(value: float) -> str:
+    """Points as reports show them: "4", "2.5", "0.33" (whole numbers without a decimal point)."""
+    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")
+
+
 def overall_status(tests: list[TestOutcome]) -> Status:
     kinds = {t.kind for t in tests}
     if kinds & {"timeout", "deadline"}:

@@ -8,14 +8,14 @@ reference in ``solutions/<id>``, a classmate's copy, an experiment) is saved apa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labkit.grading.manifest import LabManifest
+from labkit.datasets.paths import relative_path
+from labkit.grading.manifest import LabManifest, content_hash
 
 RESULTS_DIR = Path(".labkit") / "results"
 
@@ -40,12 +40,8 @@ def record_path(root: Path, lab_id: str) -> Path:
 
 def other_path(root: Path, lab_id: str, folder: Path) -> Path:
     """Where the grade of a folder other than ``labs/<id>`` is kept: one file per folder."""
-    try:
-        shown = os.path.relpath(folder.resolve(), root)
-    except ValueError:
-        shown = str(folder.resolve())
-    if shown.startswith(".."):
-        shown = str(folder.resolve())
+    resolved = folder.resolve()
+    shown = str(relative_path(resolved, root) or resolved)
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", shown).strip("-.") or "folder"
     return root / RESULTS_DIR / "other" / lab_id / f"{slug[-120:]}.json"
 
@@ -59,24 +55,8 @@ def dir_option() -> str:
     return "DIR=" if os.environ.get("MAKELEVEL") else "--dir "
 
 
-def files_digest(manifest: LabManifest, folder: Path) -> str:
-    """sha256 over the lab's allow-listed files in ``folder`` (names and contents).
-
-    Stored with the learner's record so the board can say "changed since last grade".
-    """
-    digest = hashlib.sha256()
-    for path, rel in manifest.learner_files(folder):
-        digest.update(rel.encode() + b"\0")
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            continue
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
 def stamp_record(document: dict[str, Any], manifest: LabManifest, folder: Path) -> None:
     """Add what the board needs to a learner record: when it was graded and what was graded."""
     extra = document.setdefault("extra_data", {})
     extra["graded_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    extra["files_digest"] = files_digest(manifest, folder)
+    extra["files_digest"] = content_hash(manifest, folder)

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labkit.grading.compiles import CompileProblem
+from labkit.grading.outcomes import format_points
 from labkit.grading.runner import GradeResult, TestOutcome
 
 _MAX_REASON_LINES = 6
@@ -65,7 +66,9 @@ def render(
     table.add_column(justify="right", no_wrap=True)
     for outcome in result.tests:
         mark, style = _mark(outcome)
-        points = Text(f"{_fmt(outcome.score)}/{_fmt(outcome.meta.points)}", style=style)
+        points = Text(
+            f"{format_points(outcome.score)}/{format_points(outcome.meta.points)}", style=style
+        )
         tag = "" if outcome.meta.visibility != "after_due_date" else " (after due date)"
         # Text(), not str: rich would read "[2]" in a test name as markup and drop it.
         table.add_row(
@@ -105,7 +108,7 @@ def render(
 def hidden_phrase(count: int, points: float) -> str:
     """ "1 hidden test worth 2 pts is run only when your instructor grades." (and the plural)."""
     tests, verb = ("test", "is") if count == 1 else ("tests", "are")
-    return f"{count} hidden {tests} worth {_fmt(points)} pts {verb} run only when your instructor grades."
+    return f"{count} hidden {tests} worth {format_points(points)} pts {verb} run only when your instructor grades."
 
 
 def _mark(outcome: TestOutcome) -> tuple[str, str]:
@@ -151,7 +154,7 @@ def _summary(
     grid.add_row(
         "Score",
         Text.assemble(
-            (f"{_fmt(result.score)}/{_fmt(total)} pts", f"bold {style}"),
+            (f"{format_points(result.score)}/{format_points(total)} pts", f"bold {style}"),
             f"  ({pct:.0f}%, {result.passed_count} of {len(result.tests)} tests pass)",
         ),
     )
@@ -184,10 +187,6 @@ def _summary(
     return grid
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")
-
-
 def render_first_failure(
     result: GradeResult,
     console: Console,
@@ -210,7 +209,7 @@ def render_first_failure(
                     (f"{mark} ", style),
                     (first.meta.number, "bold"),
                     f"  {first.meta.name}  ",
-                    (f"{_fmt(first.score)}/{_fmt(first.meta.points)} pts", style),
+                    (f"{format_points(first.score)}/{format_points(first.meta.points)} pts", style),
                 ),
                 (0, 2),
             )
@@ -225,7 +224,10 @@ def render_first_failure(
     pct = 100 * result.score / total if total else 0.0
     style = "green" if first is None else "yellow" if pct >= 50 else "red"
     line = Text.assemble(
-        (f"{result.lab_id} {_fmt(result.score)}/{_fmt(total)} pts", f"bold {style}"),
+        (
+            f"{result.lab_id} {format_points(result.score)}/{format_points(total)} pts",
+            f"bold {style}",
+        ),
         f" · {result.passed_count} of {len(result.tests)} tests pass",
     )
     if first is not None:

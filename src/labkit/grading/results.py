@@ -16,6 +16,7 @@ from typing import Any
 
 from labkit import __version__ as labkit_version
 from labkit.grading import GRADER_VERSION
+from labkit.grading.outcomes import format_points
 from labkit.grading.report import hidden_phrase
 from labkit.grading.runner import GradeResult, TestOutcome
 
@@ -29,7 +30,9 @@ def test_output(outcome: TestOutcome) -> str:
         if outcome.reason:
             parts.append(outcome.reason)
         if outcome.score > 0:
-            parts.append(f"Partial credit: {_fmt(outcome.score)}/{_fmt(outcome.meta.points)}.")
+            parts.append(
+                f"Partial credit: {format_points(outcome.score)}/{format_points(outcome.meta.points)}."
+            )
         parts.append(f"Hint: {outcome.meta.hint}")
     if outcome.blocked and not outcome.passed:
         parts.append("Blocked by the grader: " + "; ".join(outcome.blocked))
@@ -67,7 +70,7 @@ def to_gradescope(result: GradeResult) -> dict[str, Any]:
     ]
     hidden_points = sum(m.points for m in result.not_run_hidden)
     summary = (
-        f"{result.lab_id}: {_fmt(result.score)}/{_fmt(result.max_score)} points, "
+        f"{result.lab_id}: {format_points(result.score)}/{format_points(result.max_score)} points, "
         f"{result.passed_count} of {len(result.tests)} tests passed ({result.status})."
     )
     if result.not_run_hidden:
@@ -142,12 +145,8 @@ def score_text(data: dict[str, Any]) -> str:
     max_score = extra.get("max_score")
     if max_score is None:
         max_score = sum(float(t.get("max_score") or 0) for t in data.get("tests", []))
-    return f"{_fmt(float(data.get('score') or 0))}/{_fmt(float(max_score))} pts"
+    return f"{format_points(float(data.get('score') or 0))}/{format_points(float(max_score))} pts"
 
 
 def _num(value: float) -> float:
     return round(float(value), 4)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0")

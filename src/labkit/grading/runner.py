@@ -22,13 +22,13 @@ limits) and :mod:`.outcomes` (the result types, re-exported here for the callers
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from labkit.datasets.paths import course_above, relative_path
 from labkit.grading.attempt import Attempt
 from labkit.grading.child import grading_root, kill_all
 from labkit.grading.manifest import LabManifest, compute_tests_hash
@@ -284,21 +284,8 @@ class Session:
 def _display(path: Path, root: Path | None) -> str:
     """How reports name the graded folder: relative to the course repository if it is inside it
     (``labs/calc``), else relative to the working directory, else absolute."""
-    if root is None:
-        for candidate in (path, *path.parents):
-            if (candidate / "graders").is_dir() and (candidate / "pyproject.toml").is_file():
-                root = candidate
-                break
-    for base in (root, Path.cwd()):
-        if base is None:
-            continue
-        try:
-            rel = os.path.relpath(path, base)
-        except ValueError:
-            continue
-        if not rel.startswith(".."):
-            return rel
-    return str(path)
+    rel = relative_path(path, root or course_above("graders", path), Path.cwd())
+    return str(path if rel is None else rel)
 
 
 def _same_place(one: str, other: str) -> bool:
