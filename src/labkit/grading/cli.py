@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from labkit.datasets.paths import relative_path
 from labkit.errors import LabkitError
 from labkit.grading.hints import hints_used
 from labkit.grading.manifest import LabManifest, find_lab, repo_root
@@ -151,7 +152,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     render(
         result,
         console,
-        saved_to=_relative(saved),
+        saved_to=relative_path(saved, outside=True) or saved,
         saved_note=note,
         problems=problems,
         hints=hints_used(root, manifest.id) if own else 0,
@@ -217,10 +218,3 @@ def parse_seed(raw: str) -> int:
         return int(text)
     except ValueError:
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 2**31
-
-
-def _relative(path: Path) -> Path:
-    try:
-        return Path(os.path.relpath(path))
-    except ValueError:
-        return path
