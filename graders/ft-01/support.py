@@ -9,15 +9,13 @@ read models only as plain data (``make.module_summary(model)``).
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
-from labkit.datasets import datasets_dir
 from labkit.grading import make
+from labkit.grading.toolkit import dataset_rows
 
-RAW_FILE = datasets_dir() / "support-tickets" / "messages.jsonl"
-RAW = [json.loads(line) for line in RAW_FILE.read_text(encoding="utf-8").splitlines() if line]
+RAW = dataset_rows("support-tickets", "messages.jsonl")
 
 CATEGORIES = ("account", "billing", "damaged_item", "return", "shipping", "wrong_item")
 URGENCIES = ("low", "medium", "high")

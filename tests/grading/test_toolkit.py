@@ -1,13 +1,16 @@
-"""labkit.grading.toolkit: the wire reader for raw content and the dataset copy."""
+"""labkit.grading.toolkit: the wire reader for raw content, the dataset rows and copy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labkit.grading.toolkit import content_text, dataset_copy, dataset_path
+from labkit.errors import LabkitError
+from labkit.grading import toolkit
+from labkit.grading.toolkit import content_text, dataset_copy, dataset_path, dataset_rows
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,17 @@ def test_dataset_copy_is_a_fresh_copy_in_the_folder(tmp_path: Path) -> None:
     copy = dataset_copy(tmp_path, "shop", "shop.sqlite")
     assert copy == tmp_path / "shop.sqlite"
     assert copy.read_bytes() == dataset_path("shop", "shop.sqlite").read_bytes()
+
+
+def test_dataset_rows_are_the_file_s_json_lines_in_order() -> None:
+    lines = dataset_path("llmops", "requests.jsonl").read_text(encoding="utf-8").splitlines()
+    assert dataset_rows("llmops", "requests.jsonl") == [json.loads(line) for line in lines]
+
+
+def test_dataset_rows_name_a_broken_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rows.jsonl").write_text('{"a": 1}\n\n[2]\n{"a":\n', encoding="utf-8")
+    monkeypatch.setattr(toolkit, "datasets_dir", lambda: tmp_path)
+    with pytest.raises(LabkitError, match=r"rows\.jsonl line 4 is not valid JSON"):
+        dataset_rows("rows.jsonl")
+    (tmp_path / "rows.jsonl").write_text('{"a": 1}\n\n[2]\n', encoding="utf-8")
+    assert dataset_rows("rows.jsonl") == [{"a": 1}, [2]]

@@ -7,6 +7,7 @@
   dicts) on purpose: the exact text of one raw ``content`` value.
 - :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
   (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package);
+  :func:`dataset_rows` reads a JSON-lines one (a broken line fails with one line naming it);
   :func:`dataset_copy` copies one into a test's folder for learner code to read and write.
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
   that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
@@ -32,6 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from labkit.datasets.files import read_jsonl
 from labkit.datasets.paths import datasets_dir
 from labkit.fakellm.journal import JournalEntry
 from labkit.grading.identity import hand_over
@@ -40,6 +42,7 @@ __all__ = [
     "content_text",
     "dataset_copy",
     "dataset_path",
+    "dataset_rows",
     "hand_over",
     "learner_folder",
     "system_prompt",
@@ -129,6 +132,13 @@ def dataset_path(*parts: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing (is the course's datasets/ folder there?)")
     return path
+
+
+def dataset_rows(*parts: str) -> list[Any]:
+    """Every row of a JSON-lines file under the course's ``datasets/``, in file order, as
+    ``json.loads`` reads it (``dataset_rows("llmops", "requests.jsonl")``); blank lines are
+    skipped, and a line that is not JSON fails with one line naming the file and the line."""
+    return [row for _, row in read_jsonl(dataset_path(*parts))]
 
 
 def dataset_copy(folder: Path, *parts: str) -> Path:
