@@ -1,4 +1,5 @@
-"""labkit.grading.toolkit: the wire reader for raw content, the dataset rows and copy."""
+"""labkit.grading.toolkit: the requests of one SDK, the wire reader for raw content, the dataset
+rows and copy."""
 
 from __future__ import annotations
 
@@ -8,9 +9,37 @@ from typing import Any
 
 import pytest
 
+from labkit import config
 from labkit.errors import LabkitError
+from labkit.fakellm import FakeLLM
 from labkit.grading import toolkit
-from labkit.grading.toolkit import content_text, dataset_copy, dataset_path, dataset_rows
+from labkit.grading.toolkit import (
+    content_text,
+    dataset_copy,
+    dataset_path,
+    dataset_rows,
+    sdk_bodies,
+    sdk_requests,
+    turns,
+)
+
+
+def test_sdk_requests_and_bodies_keep_each_sdk_apart(fake_llm: FakeLLM) -> None:
+    model = config.chat_model()
+    openai = config.openai_client(max_retries=0)
+    anthropic = config.anthropic_client(max_retries=0)
+    openai.chat.completions.create(model=model, messages=[{"role": "user", "content": "one"}])
+    anthropic.messages.create(
+        model=model, max_tokens=8, messages=[{"role": "user", "content": "two"}]
+    )
+    openai.chat.completions.create(model=model, messages=[{"role": "user", "content": "three"}])
+    assert [turns(e) for e in sdk_requests(fake_llm)] == [[("user", "one")], [("user", "three")]]
+    assert [turns(e) for e in sdk_requests(fake_llm, "anthropic")] == [[("user", "two")]]
+    assert [b["messages"] for b in sdk_bodies(fake_llm, "anthropic")] == [
+        [{"role": "user", "content": "two"}]
+    ]
+    assert [b["max_tokens"] for b in sdk_bodies(fake_llm, "anthropic")] == [8]
+    assert len(sdk_bodies(fake_llm, "openai")) == 2
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 """Helpers for lab authors, so graders stop re-writing the same small functions.
 
+- The chat requests the fake provider got from one SDK: :func:`sdk_requests` (journal entries, for
+  the readers below) and :func:`sdk_bodies` (their JSON bodies, the wire shape); the endpoint each
+  SDK posts to is in :data:`CHAT_PATHS`.
 - What a request carried, whatever the SDK: :func:`system_prompt`, :func:`turns`,
   :func:`tool_results` read the fake provider's normalised request (``JournalEntry.chat``), so a
   test does not care whether the learner used the OpenAI or the Anthropic SDK.
@@ -31,25 +34,34 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.datasets.files import read_jsonl
 from labkit.datasets.paths import datasets_dir
 from labkit.fakellm.journal import JournalEntry
 from labkit.grading.identity import hand_over
 
+if TYPE_CHECKING:
+    from labkit.fakellm import FakeLLM
+
 __all__ = [
+    "CHAT_PATHS",
     "content_text",
     "dataset_copy",
     "dataset_path",
     "dataset_rows",
     "hand_over",
     "learner_folder",
+    "sdk_bodies",
+    "sdk_requests",
     "system_prompt",
     "tool_calls",
     "tool_results",
     "turns",
 ]
+
+# The endpoint each SDK's chat call posts to (the journal matches /chat/completions too).
+CHAT_PATHS: dict[str, str] = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 
 
 def learner_folder(prefix: str = "labkit-") -> Path:
@@ -57,6 +69,18 @@ def learner_folder(prefix: str = "labkit-") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     hand_over(folder)
     return folder
+
+
+def sdk_requests(fake: FakeLLM, sdk: str = "openai") -> list[JournalEntry]:
+    """The chat requests the fake provider got from the ``sdk`` ("openai" or "anthropic") SDK,
+    oldest first: journal entries, for :func:`system_prompt`, :func:`turns` and the like."""
+    return fake.journal.requests(CHAT_PATHS[sdk])
+
+
+def sdk_bodies(fake: FakeLLM, sdk: str = "openai") -> list[dict[str, Any]]:
+    """The JSON bodies of :func:`sdk_requests`, oldest first, as the SDK put them on the wire (a
+    request whose body was not a JSON object, which an SDK never sends, is left out)."""
+    return [e.body for e in sdk_requests(fake, sdk) if isinstance(e.body, dict)]
 
 
 def _chat(entry: JournalEntry) -> Any:
