@@ -30,7 +30,7 @@ from labkit import config
 from labkit.datasets import AgentTask, answer_matches, load_agent_tasks, load_documents
 from labkit.fakellm import reply
 from labkit.fakellm.react import ENDLESS, MISBEHAVIOURS, UNKNOWN_TOOL, ReactModel
-from labkit.grading import Record, assert_same, lab_test, make
+from labkit.grading import Record, assert_same, lab_test, make, toolkit
 from labkit.grading.toolkit import sdk_bodies, sdk_requests, turns
 
 TOOL_NAMES = ["calculator", "search_docs", "sql"]
@@ -91,7 +91,7 @@ class Tools:
         return "No results."
 
 
-shop_copy = support.shop_copy  # the fixture, defined once for both test files
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 @pytest.fixture

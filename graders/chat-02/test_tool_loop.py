@@ -17,7 +17,7 @@ import support  # this grader's shared helpers (graders/chat-02/support.py, on s
 from jsonschema import Draft202012Validator
 
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test, make
+from labkit.grading import assert_same, lab_test, make, toolkit
 from labkit.grading.toolkit import content_text, sdk_bodies
 
 SDKS = ["openai", "anthropic"]
@@ -27,7 +27,7 @@ TOOL_NAMES = ["get_customer", "list_orders", "get_product", "search_products"]
 # --------------------------------------------------------------------------- helpers
 
 
-shop_copy = support.shop_copy  # the fixture, defined once for both test files
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 def pick(path: Path, rng: random.Random) -> tuple[str, list[str]]:

@@ -4,6 +4,7 @@ rows and copy."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,27 @@ def test_dataset_rows_name_a_broken_line(tmp_path: Path, monkeypatch: pytest.Mon
         dataset_rows("rows.jsonl")
     (tmp_path / "rows.jsonl").write_text('{"a": 1}\n\n[2]\n', encoding="utf-8")
     assert dataset_rows("rows.jsonl") == [{"a": 1}, [2]]
+
+
+@pytest.fixture
+def private_dir(tmp_path: Path) -> Path:
+    """Stands in for the grading plugin's ``private_dir``, which these tests do not load."""
+    return tmp_path
+
+
+shop_copy = toolkit.shop_copy  # taken into a test file as a grader does
+
+
+def test_shop_copy_is_a_writable_copy_in_private_dir(shop_copy: Path, private_dir: Path) -> None:
+    assert shop_copy == private_dir / "shop.sqlite"
+    conn = sqlite3.connect(shop_copy)
+    try:
+        conn.execute("DELETE FROM orders")
+        conn.commit()
+    finally:
+        conn.close()
+    committed = sqlite3.connect(f"{dataset_path('shop', 'shop.sqlite').as_uri()}?mode=ro", uri=True)
+    try:
+        assert committed.execute("SELECT COUNT(*) FROM orders").fetchone()[0] > 0
+    finally:
+        committed.close()

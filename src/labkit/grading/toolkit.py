@@ -11,7 +11,9 @@
 - :func:`dataset_path`: a file under the course's ``datasets/`` folder, from ``labkit.datasets``
   (never ``Path(labkit.__file__).parents[2]``, which breaks in an installed package);
   :func:`dataset_rows` reads a JSON-lines one (a broken line fails with one line naming it);
-  :func:`dataset_copy` copies one into a test's folder for learner code to read and write.
+  :func:`dataset_copy` copies one into a test's folder for learner code to read and write; the
+  ``shop_copy`` fixture is such a copy of the shop database, taken into a test file with
+  ``shop_copy = toolkit.shop_copy`` (``from labkit.grading import toolkit``).
 - The ``private_dir`` fixture (registered by the grading plugin): a fresh writable folder per test
   that learner code in the worker may use (a plain temporary folder, not ``tmp_path``, whose
   ``-current`` symlink the guard refuses). :func:`learner_folder` makes one outside a fixture;
@@ -19,7 +21,7 @@
   as root, learner code runs as a user of its own: ``labkit.grading.identity``).
 - Sharing helpers between the test files of one grader: put them in a module next to the tests
   (``graders/<id>/support.py``, as every grader names it) and ``import support``; a fixture
-  defined there is shared with ``shop_copy = support.shop_copy``. The grader's folder is on
+  defined there is shared with ``oracle = support.oracle``. The grader's folder is on
   ``sys.path`` (``pythonpath = tests`` in the grader's pytest.ini) and helper modules are
   collected with the tests, before their files are deleted.
 - A model-free embedder to hand learner code when a test is about its logic, not meaning:
@@ -35,6 +37,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from labkit.datasets.files import read_jsonl
 from labkit.datasets.paths import datasets_dir
@@ -54,6 +58,7 @@ __all__ = [
     "learner_folder",
     "sdk_bodies",
     "sdk_requests",
+    "shop_copy",
     "system_prompt",
     "tool_calls",
     "tool_results",
@@ -174,3 +179,11 @@ def dataset_copy(folder: Path, *parts: str) -> Path:
     shutil.copyfile(dataset_path(*parts), target)
     hand_over(folder)
     return target
+
+
+@pytest.fixture
+def shop_copy(private_dir: Path) -> Path:
+    """A fixture: a private copy of the course's shop database (``datasets/shop/shop.sqlite``)
+    that learner code may read AND write, made by :func:`dataset_copy` in the test's
+    ``private_dir``. A test file takes it with ``shop_copy = toolkit.shop_copy``."""
+    return dataset_copy(private_dir, "shop", "shop.sqlite")
