@@ -1,4 +1,4 @@
-"""Shared by the agent-01 tests: the shop database copy and the grader's own calculator.
+"""Shared by the agent-01 tests: the grader's own calculator.
 
 ``test_tools`` checks the learner's calculator against this arithmetic, and ``test_agent``'s
 tools answer the agent's calculator calls with it, so there is one oracle for both (written
@@ -9,21 +9,10 @@ tests run.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
-
-import pytest
-
-from labkit.grading.toolkit import dataset_copy
 
 # All an arithmetic expression's syntax tree may hold: numbers, + - * / // % ** and unary + -.
 NUMBERS_AND_SIGNS = (ast.Expression, ast.Constant, ast.BinOp, ast.UnaryOp, ast.UAdd, ast.USub)
 OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
-
-
-@pytest.fixture
-def shop_copy(private_dir: Path) -> Path:
-    """A private, WRITABLE copy of the shop database (a write through it would really happen)."""
-    return dataset_copy(private_dir, "shop", "shop.sqlite")
 
 
 def arithmetic(expression: str) -> float:

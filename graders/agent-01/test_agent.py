@@ -30,11 +30,10 @@ from labkit import config
 from labkit.datasets import AgentTask, answer_matches, load_agent_tasks, load_documents
 from labkit.fakellm import reply
 from labkit.fakellm.react import ENDLESS, MISBEHAVIOURS, UNKNOWN_TOOL, ReactModel
-from labkit.grading import Record, assert_same, lab_test, make
-from labkit.grading.toolkit import turns
+from labkit.grading import Record, assert_same, lab_test, make, toolkit
+from labkit.grading.toolkit import sdk_bodies, sdk_requests, turns
 
 TOOL_NAMES = ["calculator", "search_docs", "sql"]
-PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 # Loaded at collection (grader files are deleted before learner code runs); the fake's own
 # lookups share this cache.
 DEV = load_agent_tasks(split="dev")
@@ -92,7 +91,7 @@ class Tools:
         return "No results."
 
 
-shop_copy = support.shop_copy  # the fixture, defined once for both test files
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 @pytest.fixture
@@ -128,13 +127,9 @@ def fields(value: Any, what: str) -> dict[str, Any]:
     pytest.fail(f"{what} must be a dataclass, got {value!r}")
 
 
-def requests(fake_llm, sdk: str = "openai") -> list[dict[str, Any]]:
-    return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
-
-
 def conversations(fake_llm, sdk: str = "openai") -> list[list[tuple[str, str]]]:
     """Each request's (role, text) turns after the system prompt, whatever the SDK."""
-    return [turns(entry) for entry in fake_llm.journal.requests(PATHS[sdk])]
+    return [turns(entry) for entry in sdk_requests(fake_llm, sdk)]
 
 
 def plan_calls(task: AgentTask, tools: Tools) -> list[tuple[str, str]]:
@@ -189,7 +184,7 @@ def draw(lab_seed: int, n: int = 1, salt: int = 0) -> list[AgentTask]:
 def test_stop_and_observations_on_the_wire(learner, fake_llm, tools, lab_seed, sdk):
     (task,) = draw(lab_seed, salt=1)
     trace = run(learner, task.question, tools, sdk=sdk)
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     want_calls = plan_calls(task, tools)
     assert len(sent) == len(task.steps) + 1, (
         f"{task.question!r} takes {len(task.steps)} actions and a final answer: expected "
@@ -251,7 +246,7 @@ def test_survives_a_misbehaving_model(learner, fake_llm, tools, lab_seed, misbeh
     (task,) = draw(lab_seed, salt=3)
     fake_llm.on(MISBEHAVIOURS[misbehaviour].respond)
     trace = run(learner, task.question, tools)
-    sent = requests(fake_llm)
+    sent = sdk_bodies(fake_llm)
     check_answer(trace, task, f"with a model that misbehaves ({misbehaviour})")
     plan = plan_calls(task, tools)
     if misbehaviour in ("bold", "fenced", "invented-observation"):
@@ -296,7 +291,7 @@ def test_repeated_action_is_detected(learner, fake_llm, tools, lab_seed):
     (task,) = draw(lab_seed, salt=4)
     fake_llm.on(ReactModel(repeat_forever=True).respond)
     trace = run(learner, task.question, tools, max_steps=8)
-    sent = requests(fake_llm)
+    sent = sdk_bodies(fake_llm)
     assert len(sent) == 3, (
         f"the model repeats its first action forever: expected 3 model calls, saw {len(sent)}"
     )
@@ -322,7 +317,7 @@ def test_step_cap_counted_on_the_wire(learner, fake_llm, tools, lab_seed):
     fake_llm.on(ReactModel(never_finish=True).respond)
     cap = random.Random(lab_seed).randint(3, 6)
     trace = run(learner, task.question, tools, max_steps=cap)
-    assert_same(len(requests(fake_llm)), cap, f"model calls with max_steps={cap}")
+    assert_same(len(sdk_bodies(fake_llm)), cap, f"model calls with max_steps={cap}")
     check_trace_shape(trace, "run_agent")
     assert_same(trace.stop_reason, "max_steps", "Trace.stop_reason")
     assert_same(trace.answer, None, "Trace.answer")
@@ -331,7 +326,7 @@ def test_step_cap_counted_on_the_wire(learner, fake_llm, tools, lab_seed):
     fake_llm.journal.clear()
     run(learner, task.question, tools)
     assert_same(
-        len(requests(fake_llm)), 8, "model calls with the default max_steps (MAX_STEPS = 8)"
+        len(sdk_bodies(fake_llm)), 8, "model calls with the default max_steps (MAX_STEPS = 8)"
     )
 
 
@@ -426,7 +421,7 @@ def test_native_agent_answers_tasks(learner, fake_llm, tools, lab_seed):
         check_answer(trace, task, "run_agent_native")
         plan = plan_calls(task, tools)
         assert_same(tools.calls, plan, f"{task.question!r}: the tool calls made")
-        sent = requests(fake_llm)
+        sent = sdk_bodies(fake_llm)
         assert len(sent) == len(plan) + 1, f"expected {len(plan) + 1} model calls, saw {len(sent)}"
         for body in sent:
             names = [t.get("function", {}).get("name") for t in body.get("tools") or []]
@@ -456,7 +451,7 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
         fake_llm.on(ReactModel(**flags).respond)
         trace = run_native(learner, task.question, tools)
         check_answer(trace, task, f"run_agent_native ({knob})")
-        result = requests(fake_llm)[1]["messages"][-1]
+        result = sdk_bodies(fake_llm)[1]["messages"][-1]
         no_error = (
             f"({knob}) the bad call must be answered with an 'Error: ...' tool result, got {result}"
         )
@@ -470,7 +465,7 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
     fake_llm.on(ReactModel(repeat_forever=True).respond)
     trace = run_native(learner, task.question, tools)
     assert_same(
-        (len(requests(fake_llm)), trace.stop_reason),
+        (len(sdk_bodies(fake_llm)), trace.stop_reason),
         (3, "loop"),
         "(repeat) model calls, stop_reason",
     )
@@ -478,7 +473,7 @@ def test_native_agent_survives_a_misbehaving_model(learner, fake_llm, tools, lab
     fake_llm.on(ReactModel(never_finish=True).respond)
     trace = run_native(learner, task.question, tools, max_steps=4)
     assert_same(
-        (len(requests(fake_llm)), trace.stop_reason),
+        (len(sdk_bodies(fake_llm)), trace.stop_reason),
         (4, "max_steps"),
         "(never finishing) model calls, stop_reason",
     )

@@ -21,7 +21,7 @@ import support  # this grader's shared helpers (graders/agent-01/support.py, on 
 from rank_bm25 import BM25Okapi
 
 from labkit.datasets import load_agent_tasks, load_documents
-from labkit.grading import assert_same, lab_test
+from labkit.grading import assert_same, lab_test, toolkit
 
 MAX_ROWS = 20
 # Loaded at collection: grader files are gone once learner code runs.
@@ -30,7 +30,7 @@ KB_STEPS = [s for t in TASKS for s in t.steps if s.tool == "search_docs"]
 DOCS = load_documents()
 
 
-shop_copy = support.shop_copy  # the fixture, defined once for both test files
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 def digest(path: Path) -> str:

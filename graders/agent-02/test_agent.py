@@ -22,12 +22,11 @@ import pytest
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import Learner, assert_same, lab_test
-from labkit.grading.toolkit import tool_results
+from labkit.grading.toolkit import sdk_bodies, sdk_requests, tool_results
 from labkit.mcp_testing.calllog import FAIL_MESSAGE
 from labkit.mcp_testing.fixtures import CourseMcp
 
 SDKS = ["openai", "anthropic"]
-PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 QUESTION = "What does the knowledge base say about the refund policy?"
 
 
@@ -75,10 +74,6 @@ def run(
     }
 
 
-def bodies(fake_llm: Any, sdk: str) -> list[dict[str, Any]]:
-    return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
-
-
 def offered(body: dict[str, Any], sdk: str) -> list[str]:
     tools = body.get("tools") or []
     if sdk == "openai":
@@ -93,7 +88,7 @@ def sent_results(fake_llm: Any, sdk: str, n: int) -> list[dict[str, Any]]:
     Every test reads the request right after ONE round of tool calls, so all its results are
     that round's. Where each SDK wants them on the wire is chat-02's lesson, checked there.
     """
-    return tool_results(fake_llm.journal.requests(PATHS[sdk])[n])
+    return tool_results(sdk_requests(fake_llm, sdk)[n])
 
 
 def status_of(db: Path, order_id: str) -> str:
@@ -144,7 +139,7 @@ def check_stopped(result: dict[str, Any], reason: str) -> None:
 def test_tools_offered_in_the_provider_format(learner, fake_llm, mcp_course, sdk):
     """the MCP tools are offered to the model in the SDK's own format"""
     run(learner, mcp_course, sdk)
-    sent = bodies(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert sent, "the agent never called the model"
     tools = sent[0].get("tools") or []
     expected = mcp_course.list_tools()
@@ -192,7 +187,7 @@ def test_results_and_errors_paired(learner, fake_llm, mcp_course, sdk, lab_seed)
     assert_same(
         mcp_course.tools_called(), ["search_kb", "query_shop"], "the tools that reached the server"
     )
-    sent = bodies(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) >= 2, (
         f"after the tool calls the agent should call the model again ({len(sent)} requests)"
     )
@@ -244,7 +239,7 @@ def test_denied_tool_is_never_called(learner, fake_llm, mcp_course):
     )
     run(learner, mcp_course, "openai", limits={"allowed_tools": ("search_kb",)})
     assert_same(mcp_course.calls("query_shop"), [], "calls of query_shop that reached the server")
-    sent = bodies(fake_llm, "openai")
+    sent = sdk_bodies(fake_llm, "openai")
     assert_same(offered(sent[0], "openai"), ["search_kb"], "the tools offered to the model")
     assert len(sent) >= 2, "the refused call still needs a result for the model"
     assert_same(
@@ -439,7 +434,7 @@ def test_budget_stops_the_run(learner, fake_llm, mcp_course, budget, lab_seed):
     result = run(learner, mcp_course, "openai", limits=limits)
     elapsed = time.monotonic() - started
     check_stopped(result, budget)
-    requests = fake_llm.journal.requests(PATHS["openai"])
+    requests = sdk_requests(fake_llm, "openai")
     calls = mcp_course.calls("search_kb")
     if budget == "time":
         # Generous margins: a loaded machine delays everything; the stop reason is the real check.

@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 
 from labkit.grading import Learner, assert_same, lab_test, make
-from labkit.grading.toolkit import hand_over
+from labkit.grading.toolkit import dataset_copy
 from labkit.mcp_testing.course import load_passages, search_passages
-from labkit.mcp_testing.fixtures import copy_shop
 from labkit.mcp_testing.tools import call_tool, list_tools
 
 TOOLS = ("search_kb", "query_shop", "refund_order")
@@ -31,9 +30,7 @@ HTTP_TIMEOUT = 20  # s for one client session over HTTP (well under the test's 6
 def shop(mcp_course_server: Any, private_dir: Path) -> Path:
     """A private copy of the shop database (the session server warmed this process's MCP SDK),
     writable by the learner's server."""
-    db = copy_shop(private_dir)
-    hand_over(private_dir)
-    return db
+    return dataset_copy(private_dir, "shop", "shop.sqlite")
 
 
 def build(learner: Learner, db: Path) -> Any:

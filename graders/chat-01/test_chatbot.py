@@ -19,11 +19,10 @@ import pytest
 from labkit import config
 from labkit.fakellm import reply
 from labkit.grading import assert_same, lab_test, make
-from labkit.grading.toolkit import content_text
+from labkit.grading.toolkit import CHAT_PATHS, content_text, sdk_bodies
 from labkit.tokens import count_tokens
 
 SDKS = ("openai", "anthropic")
-PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 PER_MESSAGE = 4  # README: a message costs its content's tokens + 4; the system prompt is one
 PERSONA = "You are Quill, a meticulous librarian who answers in exactly two sentences."
 MODEL = "grader-model-7"
@@ -73,14 +72,10 @@ def sent_tokens(system: str | None, turns: list[tuple[str, str]]) -> int:
     return (cost(system) if system is not None else 0) + sum(cost(t) for _, t in turns)
 
 
-def bodies(fake: Any, sdk: config.Sdk) -> list[dict[str, Any]]:
-    return [b for b in fake.journal.bodies(PATHS[sdk]) if isinstance(b, dict)]
-
-
 def last_body(fake: Any, sdk: config.Sdk) -> dict[str, Any]:
-    found = bodies(fake, sdk)
+    found = sdk_bodies(fake, sdk)
     assert found, (
-        f"expected a request to {PATHS[sdk]} (the {sdk} SDK); the fake provider saw "
+        f"expected a request to {CHAT_PATHS[sdk]} (the {sdk} SDK); the fake provider saw "
         f"{[e.path for e in fake.journal.entries] or 'nothing'}"
     )
     return found[-1]
@@ -418,7 +413,7 @@ def test_history_across_turns(learner: Any, fake_llm: Any, sdk: config.Sdk) -> N
     assert answers == list(REPLIES), (
         f"the streamed pieces joined to {answers!r}, expected {list(REPLIES)!r}"
     )
-    sent = bodies(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 3, f"expected 3 requests for 3 messages, the fake saw {len(sent)}"
     expected: list[tuple[str, str]] = []
     for i, body in enumerate(sent):
@@ -446,7 +441,7 @@ def test_trimming_on_the_wire(learner: Any, fake_llm: Any, sdk: config.Sdk, lab_
     session = new_session(bot, sdk, budget_tokens=budget)
     for q in questions:
         chat(session, q)
-    sent = bodies(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == len(questions), (
         f"expected {len(questions)} requests, the fake saw {len(sent)}"
     )
@@ -679,7 +674,7 @@ def test_cli_reset_and_quit(learner: Any, fake_llm: Any) -> None:
     lines = "Remember the number 42.\n/reset\nWhat number?\n/quit\nNever sent.\n"
     result = learner.run(cli_args("openai"), input=lines)
     assert result.ok, f"python cli.py should exit 0 after /quit: {result.describe()}"
-    sent = bodies(fake_llm, "openai")
+    sent = sdk_bodies(fake_llm, "openai")
     seen = [sent_conversation(b, "openai")[1] for b in sent]
     assert len(sent) == 2, (
         f"expected 2 requests (before and after /reset, none after /quit), got {seen}"
@@ -715,6 +710,6 @@ def test_cli_survives_provider_errors(learner: Any, fake_llm: Any) -> None:
     assert "Back on shelf four." in result.stdout, (
         f"after two failures the third message should still get its reply; stdout ends: {last_lines(result.stdout)}"
     )
-    assert len(bodies(fake_llm, sdk)) == 3, (
-        f"expected 3 requests, the fake saw {len(bodies(fake_llm, sdk))}"
+    assert len(sdk_bodies(fake_llm, sdk)) == 3, (
+        f"expected 3 requests, the fake saw {len(sdk_bodies(fake_llm, sdk))}"
     )

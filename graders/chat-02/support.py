@@ -1,4 +1,4 @@
-"""Shared by the chat-02 tests: the shop database they grade against and the expected answers.
+"""Shared by the chat-02 tests: the expected answers, computed from the shop database.
 
 Both test files check the same four tools (``test_shop_tools`` calls them directly,
 ``test_tool_loop`` reads their results off the wire), so the oracle that computes what each tool
@@ -10,17 +10,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from labkit.grading.toolkit import dataset_copy
-
-
-@pytest.fixture
-def shop_copy(private_dir: Path) -> Path:
-    """A private copy of the committed shop database that learner code in the worker may read
-    and write (a harmful query through a writable connection would really do harm)."""
-    return dataset_copy(private_dir, "shop", "shop.sqlite")
 
 
 class Oracle:

@@ -16,7 +16,7 @@ import pytest
 import support  # this grader's shared helpers (graders/chat-02/support.py, on sys.path)
 from jsonschema import Draft202012Validator
 
-from labkit.grading import assert_same, lab_test, make
+from labkit.grading import assert_same, lab_test, make, toolkit
 
 STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
 TOOL_PARAMS = {
@@ -35,7 +35,7 @@ INJECTIONS = (
 # --------------------------------------------------------------------------- helpers
 
 
-shop_copy = support.shop_copy
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 def connect(learner: Any, path: Path, record: bool = False) -> Any:

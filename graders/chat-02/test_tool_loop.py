@@ -17,18 +17,17 @@ import support  # this grader's shared helpers (graders/chat-02/support.py, on s
 from jsonschema import Draft202012Validator
 
 from labkit.fakellm import reply
-from labkit.grading import assert_same, lab_test, make
-from labkit.grading.toolkit import content_text
+from labkit.grading import assert_same, lab_test, make, toolkit
+from labkit.grading.toolkit import content_text, sdk_bodies
 
 SDKS = ["openai", "anthropic"]
-PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 TOOL_NAMES = ["get_customer", "list_orders", "get_product", "search_products"]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-shop_copy = support.shop_copy  # the fixture, defined once for both test files
+shop_copy = toolkit.shop_copy  # the fixture: a private, writable copy of the shop database
 
 
 def pick(path: Path, rng: random.Random) -> tuple[str, list[str]]:
@@ -64,10 +63,6 @@ def check_answer(result: Any, text: str, model_calls: int, complete: bool) -> No
         if not hasattr(result, field):
             pytest.fail(f"answer() must return an Answer with .{field}, got {result!r}")
         assert_same(getattr(result, field), want, f"Answer.{field}")
-
-
-def requests(fake_llm, sdk: str) -> list[dict[str, Any]]:
-    return [e.body for e in fake_llm.journal.requests(PATHS[sdk])]
 
 
 def last_assistant_turn(body: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +162,7 @@ def test_tools_offered_on_every_request(learner, fake_llm, shop_copy, sdk, lab_s
     )
     ask(learner, sdk, shop_copy, f"Who is {customer_id}?")
     definitions = json.loads(json.dumps(learner.import_module("shop_tools").tool_definitions()))
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 2, f"expected 2 model calls (tool call, answer), saw {len(sent)}"
     for n, body in enumerate(sent, 1):
         tools = body.get("tools")
@@ -223,7 +218,7 @@ def test_tool_result_paired_to_its_call(learner, fake_llm, shop_copy, sdk, lab_s
     question = f"Where does customer {customer_id} live?"
     result = ask(learner, sdk, shop_copy, question)
 
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 2, f"expected 2 model calls (tool call, then answer), saw {len(sent)}"
     first_user = next(m for m in sent[0]["messages"] if m["role"] == "user")
     assert question in content_text(first_user["content"]), (
@@ -272,7 +267,7 @@ def test_parallel_tool_calls(learner, fake_llm, shop_copy, sdk, lab_seed):
         learner, sdk, shop_copy, f"Show {customer_id}'s orders and products {', '.join(skus)}."
     )
 
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 2, (
         f"4 parallel calls need ONE follow-up request, saw {len(sent)} model calls in all"
     )
@@ -314,7 +309,7 @@ def test_bad_arguments_go_back_as_tool_errors(learner, fake_llm, shop_copy, sdk,
     )
     result = ask(learner, sdk, shop_copy, f"Who is {customer_id}?")
 
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 3, (
         f"expected 3 model calls (2 bad calls, a good one, the answer), saw {len(sent)}"
     )
@@ -347,7 +342,7 @@ def test_unknown_tool_goes_back_as_an_error(learner, fake_llm, shop_copy, sdk, l
         reply.text("I can only read orders."),
     )
     result = ask(learner, sdk, shop_copy, f"Delete {customer_id} and show the orders.")
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 3, f"expected 3 model calls, saw {len(sent)}"
     (bad,) = sent_results(sent[1], sdk)
     assert bad["id"] == ids[0], f"the error must be paired to id {ids[0]}, got {bad['id']}"
@@ -370,7 +365,7 @@ def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
     fake_llm.script(reply.tool_call("get_product", {"sku": skus[0]}), times=12)
     assistant = learner.import_module("assistant")
     result = ask(learner, sdk, shop_copy, "Loop forever, please.")
-    sent = len(requests(fake_llm, sdk))
+    sent = len(sdk_bodies(fake_llm, sdk))
     assert sent == 5, f"the default cap is 5 model calls; the loop made {sent}"
     check_answer(result, assistant.limit_message(5), 5, False)
     assert len(result.tool_calls) == 4, (
@@ -380,7 +375,7 @@ def test_model_calls_are_capped(learner, fake_llm, shop_copy, sdk, lab_seed):
 
     cap = rng.choice([2, 3])
     result = ask(learner, sdk, shop_copy, "Again.", max_model_calls=cap)
-    sent = len(requests(fake_llm, sdk)) - 5
+    sent = len(sdk_bodies(fake_llm, sdk)) - 5
     assert sent == cap, f"with max_model_calls={cap} the loop made {sent} model calls"
     check_answer(result, assistant.limit_message(cap), cap, False)
 
@@ -419,7 +414,7 @@ def e2e_question(path: Path, rng: random.Random) -> tuple[str, str]:
 def test_end_to_end_with_the_default_model(learner, fake_llm, shop_copy, sdk, lab_seed):
     question, tool = e2e_question(shop_copy, random.Random(lab_seed))
     result = ask(learner, sdk, shop_copy, question)
-    sent = requests(fake_llm, sdk)
+    sent = sdk_bodies(fake_llm, sdk)
     assert len(sent) == 2, (
         f"{question!r}: expected a tool round and an answer (2 model calls), saw {len(sent)}"
     )

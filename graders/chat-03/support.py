@@ -3,19 +3,15 @@ the learner's extraction."""
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
-from labkit.grading.toolkit import dataset_path
+from labkit.grading.toolkit import dataset_rows
 
-DATASET = dataset_path("support-emails", "emails.jsonl")
 CHAT = "/v1/chat/completions"
 
 # Read at collection, before any learner code runs.
-ROWS: list[dict[str, Any]] = [
-    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
-]
+ROWS: list[dict[str, Any]] = dataset_rows("support-emails", "emails.jsonl")
 
 
 def sample(seed: int, k: int) -> list[dict[str, Any]]:

@@ -5,20 +5,19 @@ deleted before tests run).
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
-from labkit.datasets import datasets_dir, load_judge_items
+from labkit.datasets import load_judge_items
 from labkit.fakellm.judge import useful
+from labkit.grading.toolkit import dataset_rows
 
 HERE = Path(__file__).resolve().parent
 VECTORS_FILE = HERE / "judge_vectors.npz"
-RUNS_FILE = datasets_dir() / "judge-labels" / "rag02_runs.jsonl"
 
 DEV_ITEMS = [item.as_dict() for item in load_judge_items(split="dev")]
-RUNS = [json.loads(line) for line in RUNS_FILE.read_text(encoding="utf-8").splitlines() if line]
+RUNS = dataset_rows("judge-labels", "rag02_runs.jsonl")
 INVENTED = "All of this was changed in the 2019 reorganisation and no longer applies."
 
 

@@ -23,7 +23,6 @@ Every other argument and result is plain data (dicts, lists, numbers, strings).
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,12 +34,9 @@ import pytest
 
 from labkit.fakellm.fleet import PRICES, Fleet
 from labkit.grading import make
-from labkit.grading.toolkit import dataset_path
+from labkit.grading.toolkit import dataset_rows
 
-DATASET = dataset_path("llmops", "requests.jsonl")
-ROWS: list[dict[str, Any]] = [
-    json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line
-]
+ROWS: list[dict[str, Any]] = dataset_rows("llmops", "requests.jsonl")
 ORIGINALS = [r for r in ROWS if r["variant"] == "original"]
 CHAT = "/v1/chat/completions"
 # The models a request's calls go to, by the route the service took (made-up records use it).

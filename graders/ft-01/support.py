@@ -9,23 +9,25 @@ read models only as plain data (``make.module_summary(model)``).
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
-from labkit.datasets import datasets_dir
 from labkit.grading import make
+from labkit.grading.toolkit import dataset_rows
+from labkit.models.smollm2 import TINY_SHAPE
 
-RAW_FILE = datasets_dir() / "support-tickets" / "messages.jsonl"
-RAW = [json.loads(line) for line in RAW_FILE.read_text(encoding="utf-8").splitlines() if line]
+RAW = dataset_rows("support-tickets", "messages.jsonl")
 
 CATEGORIES = ("account", "billing", "damaged_item", "return", "shipping", "wrong_item")
 URGENCIES = ("low", "medium", "high")
 
-# The tiny model (labkit.models.smollm2.TINY_SHAPE): q_proj maps 64 -> 64 (4 heads x 16), v_proj
-# 64 -> 32 (2 key/value heads x 16). A rank-r LoRA adds A (r x in) and B (out x r) to each:
-# r * (64 + 64) on q_proj and r * (64 + 32) on v_proj, in each of the 2 layers.
-TINY_LAYERS, TINY_HIDDEN, TINY_KV = 2, 64, 32
+# The tiny model make.tiny_llama builds, shaped by labkit.models.smollm2.TINY_SHAPE: q_proj maps
+# the hidden width to itself (query heads x head width: 64 -> 64), v_proj maps it to the key/value
+# width (key/value heads x head width: 64 -> 32). A rank-r LoRA adds A (r x in) and B (out x r)
+# to each: r * (hidden + hidden) on q_proj and r * (hidden + kv) on v_proj, in each layer.
+TINY_LAYERS = TINY_SHAPE["num_hidden_layers"]
+TINY_HIDDEN = TINY_SHAPE["hidden_size"]
+TINY_KV = TINY_HIDDEN // TINY_SHAPE["num_attention_heads"] * TINY_SHAPE["num_key_value_heads"]
 
 
 def tiny_llama(learner: Any, seed: int) -> Any:

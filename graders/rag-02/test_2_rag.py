@@ -20,7 +20,7 @@ from labkit.datasets.knowledge_base import load_questions
 from labkit.fakellm import reply
 from labkit.fakellm.sources import find_sources, question_of
 from labkit.grading import assert_same, lab_test
-from labkit.grading.toolkit import learner_folder
+from labkit.grading.toolkit import learner_folder, sdk_bodies
 from labkit.models.embedder import load_vectors, warm_cache
 
 # Read now: the grader's files are gone once tests run. The unit vectors spare the judge's fake
@@ -117,10 +117,6 @@ def check_hits(hits: Any, what: str) -> list[Any]:
     return hits
 
 
-def chat_bodies(fake: Any) -> list[dict[str, Any]]:
-    return [b for b in fake.journal.bodies(CHAT) if isinstance(b, dict)]
-
-
 def normal(text: str) -> str:
     return " ".join(text.split())
 
@@ -215,7 +211,7 @@ def test_prompt_on_the_wire(learner: Any, fake_llm: Any, lab_seed: int) -> None:
     question = plain_dev_questions(lab_seed + 2, 1)[0]
     expected = [h.chunk_id for h in rag.retrieve(base.collection, question)]
     result = check_answer(rag.answer(base.collection, question), "answer()")
-    bodies = chat_bodies(fake_llm)
+    bodies = sdk_bodies(fake_llm)
     assert len(bodies) == 1, f"answer() made {len(bodies)} chat completion requests, expected 1"
     messages = bodies[0].get("messages") or []
     assert messages, "the first message must be the system prompt"
@@ -361,7 +357,7 @@ def test_refusal_without_relevant_sources(learner: Any, fake_llm: Any, lab_seed:
     result = check_answer(rag.answer(base.collection, off_topic), f"answer({off_topic!r})")
     assert_same(result.refused, True, f"RagAnswer.refused for {off_topic!r}")
     assert_same(result.citations, [], "RagAnswer.citations of a refusal")
-    assert not chat_bodies(fake_llm), (
+    assert not sdk_bodies(fake_llm), (
         f"{off_topic!r} matches nothing in the knowledge base (best similarity below "
         "MIN_SIMILARITY), yet the model was called"
     )
@@ -372,13 +368,13 @@ def test_refusal_without_relevant_sources(learner: Any, fake_llm: Any, lab_seed:
     assert strict.refused is True, (
         "with min_similarity=0.99 no source is relevant enough: refuse without calling the model"
     )
-    assert not chat_bodies(fake_llm), (
+    assert not sdk_bodies(fake_llm), (
         "with min_similarity=0.99 no source is relevant enough: refuse without calling the model"
     )
     check_answer(
         rag.answer(base.collection, off_topic, min_similarity=0.0), "answer(min_similarity=0.0)"
     )
-    assert len(chat_bodies(fake_llm)) == 1, (
+    assert len(sdk_bodies(fake_llm)) == 1, (
         "with min_similarity=0.0 every question goes to the model"
     )
 

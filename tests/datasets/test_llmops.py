@@ -6,6 +6,7 @@ import json
 import runpy
 from pathlib import Path
 
+from labkit.datasets.files import read_jsonl
 from labkit.fakellm.fleet import difficulty, evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "datasets" / "llmops"
@@ -18,7 +19,7 @@ def test_build_reproduces_the_file() -> None:
 
 
 def test_answers_and_difficulty_agree_with_the_fleet() -> None:
-    rows = [json.loads(line) for line in (FOLDER / "requests.jsonl").read_text().splitlines()]
+    rows = [row for _, row in read_jsonl(FOLDER / "requests.jsonl")]
     ids = {r["id"] for r in rows}
     assert len(ids) == len(rows) == 1200
     for row in rows:
