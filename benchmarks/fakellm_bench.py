@@ -31,7 +31,7 @@ import anthropic
 import httpx
 import openai
 
-from benchmarks.machine import load_average, utc_now
+from benchmarks.machine import load_average, percentile, utc_now
 from labkit.fakellm import FakeLLM, create_app
 from labkit.fakellm.cli import serve_process
 
@@ -47,19 +47,13 @@ AUTH = {"Authorization": "Bearer bench"}
 TARGET_TTFC_P50_MS = 5.0
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _summary(latencies_s: list[float], wall_s: float) -> dict[str, float]:
     ms = [x * 1000 for x in latencies_s]
     return {
         "n": len(ms),
         "per_s": len(ms) / wall_s if wall_s > 0 else 0.0,
         "p50_ms": statistics.median(ms),
-        "p99_ms": _percentile(ms, 99),
+        "p99_ms": percentile(ms, 0.99),
         "mean_ms": statistics.fmean(ms),
     }
 

@@ -1,4 +1,4 @@
-"""What every benchmark table says about the machine it ran on: Python, CPUs, load and time.
+"""What every benchmark table shares: the line about the machine it ran on, and its percentiles.
 
 The course machine has two cores shared with other work, so a table always records the 1-minute
 load average next to its numbers: read them as orders of magnitude when it is high.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+import numpy as np
 
 
 def load_average() -> float:
@@ -28,3 +31,13 @@ def machine_line(load: float, *, measured: str = "at start", when: str | None = 
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs shared with other work "
         f"(1-min load average {load:.2f} {measured}), {when or utc_now()}"
     )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values``, ``q`` a fraction (0.99 for p99), by nearest rank: the
+    sample at position ``round(q * (n - 1))`` of the sorted values (numpy's ``"nearest"``
+    method, ties to even), so a p99 is always a time that was measured, never one interpolated
+    between two."""
+    if not values:
+        raise ValueError("percentile of no values")
+    return float(np.percentile(values, q * 100, method="nearest"))

@@ -36,7 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import load_average
+from benchmarks.machine import load_average, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rag.md"
@@ -113,11 +113,6 @@ def _wiki_documents(limit: int | None) -> list[Any]:
     ]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     value = fn()
@@ -186,9 +181,9 @@ def run() -> dict[str, Any]:
         "recall_at_5": found / max(1, answerable),
         "accuracy": correct / max(1, len(questions)),
         "retrieve_p50_ms": statistics.median(retrieval_ms),
-        "retrieve_p95_ms": _percentile(retrieval_ms, 0.95),
+        "retrieve_p95_ms": percentile(retrieval_ms, 0.95),
         "answer_p50_ms": statistics.median(answer_ms),
-        "answer_p95_ms": _percentile(answer_ms, 0.95),
+        "answer_p95_ms": percentile(answer_ms, 0.95),
     }
     _write(ingest_rows, quality, limit, load, started_at)
     return {"ingest": ingest_rows, **quality}

@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from benchmarks.machine import percentile
 from labkit.fakellm import FakeLLM
 from labkit.fakellm.fleet import Fleet
 
@@ -76,15 +77,6 @@ class _StubClient:
         self.chat.completions.create = lambda **_kw: reply
 
 
-def _percentiles(samples_s: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples_s)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6
-
-    return pick(0.50), pick(0.99)
-
-
 def _time(fn: Callable[[], Any], n: int) -> tuple[float, float]:
     for _ in range(min(100, n)):
         fn()
@@ -93,7 +85,7 @@ def _time(fn: Callable[[], Any], n: int) -> tuple[float, float]:
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)
-    return _percentiles(samples)
+    return percentile(samples, 0.50) * 1e6, percentile(samples, 0.99) * 1e6
 
 
 def _setups(llm: Any, telemetry: Any, tmp: Path) -> dict[str, Callable[[Any], Callable[[], Any]]]:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import percentile
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "grader.md"
@@ -112,16 +114,11 @@ def _boundary() -> dict[str, float]:
     finally:
         learner.stop_worker()
         shutil.rmtree(folder, ignore_errors=True)
-
-    def pct(values: list[float], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
-
     return {
-        "handle_p50": pct(one, 0.5),
-        "handle_p99": pct(one, 0.99),
-        "module_p50": pct(two, 0.5),
-        "module_p99": pct(two, 0.99),
+        "handle_p50": percentile(one, 0.50) * 1e6,
+        "handle_p99": percentile(one, 0.99) * 1e6,
+        "module_p50": percentile(two, 0.50) * 1e6,
+        "module_p99": percentile(two, 0.99) * 1e6,
     }
 
 
