@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import statistics
 import subprocess
 import time
@@ -31,7 +29,7 @@ import anthropic
 import httpx
 import openai
 
-from benchmarks.machine import load_average, percentile, utc_now
+from benchmarks.machine import load_average, machine_line, percentile, utc_now
 from labkit.fakellm import FakeLLM, create_app
 from labkit.fakellm.cli import serve_process
 
@@ -223,10 +221,8 @@ def run() -> dict[str, Any]:
     with serve_process(stderr=subprocess.DEVNULL) as (_, url):
         results["labkit serve"] = _measure(url)
     meta = {
-        "python": platform.python_version(),
         "openai": openai.__version__,
         "anthropic": anthropic.__version__,
-        "cpus": os.cpu_count(),
         "load_1min_at_start": round(load, 2),
         "date": utc_now(),
     }
@@ -241,8 +237,7 @@ def _write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "",
         f"Clients: the real openai {meta['openai']} / anthropic {meta['anthropic']} SDKs, one request "
         f"at a time over loopback; {REQUESTS} requests ({STREAMS} streams) after {WARMUP} warm-up calls. "
-        f"Python {meta['python']}, {meta['cpus']} CPUs shared with other work (1-min load average "
-        f"{meta['load_1min_at_start']} at start), {meta['date']}.",
+        f"{machine_line(meta['load_1min_at_start'], when=meta['date'])}.",
         "",
         "| setup | measurement | req/s | p50 ms | p99 ms | mean ms |",
         "|---|---|---:|---:|---:|---:|",

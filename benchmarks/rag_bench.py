@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import load_average, percentile
+from benchmarks.machine import load_average, machine_line, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rag.md"
@@ -198,24 +197,18 @@ def _correct(question: Any, result: Any) -> bool:
     return not result.refused and facts and bool(set(result.citations) & set(question.doc_ids))
 
 
-def _machine(load_average: float) -> str:
-    """One line about where the numbers come from."""
+def _machine(load_average: float, started_at: datetime) -> str:
+    """One line about where the numbers come from, with the libraries that make them."""
     import chromadb
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs (torch uses {torch.get_num_threads()} threads), "
-        f"1-min load average {load_average:.2f} at start; {platform.system()}, "
-        f"Python {platform.python_version()}, chromadb {chromadb.__version__}, "
-        f"torch {torch.__version__}"
+    return machine_line(
+        load_average,
+        extra=(
+            f"torch {torch.__version__} on {torch.get_num_threads()} threads",
+            f"chromadb {chromadb.__version__}",
+        ),
+        when=f"{started_at:%Y-%m-%d %H:%M} UTC",
     )
 
 
@@ -237,7 +230,7 @@ def _write(
         ]
     lines += [
         f"Reproduce: `{command}` from the repository root (`make bench` runs every "
-        f"benchmark). Run {started_at:%Y-%m-%d %H:%M} UTC on: {_machine(load_average)}.",
+        f"benchmark). {_machine(load_average, started_at)}.",
         "",
         "## Ingestion: `store.ingest` into a new persistent Chroma database",
         "",
