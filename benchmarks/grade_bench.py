@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import load_average, machine_line
+from labkit.grading.manifest import discover_labs
+from labkit.grading.records import is_own_folder, other_path, record_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -42,11 +44,13 @@ def _labs() -> list[str]:
     chosen = os.environ.get("LABKIT_BENCH_LABS")
     if chosen:
         return chosen.split(",")
-    sys.path.insert(0, str(ROOT / "src"))
-    from labkit.grading.manifest import load_manifest
+    return [m.id for m in discover_labs(ROOT)]
 
-    found = [load_manifest(p) for p in (ROOT / "graders").glob("*/lab.toml")]
-    return [m.id for m in sorted(found, key=lambda m: (m.phase, m.order, m.id))]
+
+def _record(lab: str, folder: Path) -> Path:
+    """Where ``labkit grade <lab> --dir <folder>`` writes its result (the rule of its cli)."""
+    own = is_own_folder(ROOT, lab, folder)
+    return record_path(ROOT, lab) if own else other_path(ROOT, lab, folder)
 
 
 def _env(zygote: bool) -> dict[str, str]:
@@ -68,7 +72,7 @@ def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
         check=False,
     )
     wall = time.monotonic() - start
-    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
+    record = _record(lab, folder)
     tests: list[dict[str, Any]] = []
     score = max_score = 0.0
     if record.is_file():
@@ -90,8 +94,7 @@ def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
 
 
 def _clear(lab: str, folder: Path) -> None:
-    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
-    record.unlink(missing_ok=True)
+    _record(lab, folder).unlink(missing_ok=True)
 
 
 def _measure(lab: str, folder: Path, zygote: bool, runs: int) -> dict[str, Any]:
