@@ -15,11 +15,11 @@ Results go to ``benchmarks/results/agents.md``; ``run()`` also returns them.
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import load_average, machine_line
 from labkit import config
 from labkit.datasets import answer_matches, load_agent_tasks
 from labkit.fakellm import FakeLLM
@@ -58,6 +58,7 @@ def _measure(run: Any, client: Any, tasks: list[Any], tools: dict[str, Any]) -> 
 
 def run() -> dict[str, Any]:
     """Measure both agents under every setting; write the table."""
+    load = load_average()
     modules = load_modules(ROOT / "solutions" / "agent-01", ["tools", "agent", "native"])
     tools_mod, agent, native = modules["tools"], modules["agent"], modules["native"]
     tasks = load_agent_tasks(split="test")
@@ -86,11 +87,11 @@ def run() -> dict[str, Any]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-    _write(results, len(tasks))
+    _write(results, len(tasks), load)
     return results
 
 
-def _write(results: dict[str, dict[str, Any]], n: int) -> None:
+def _write(results: dict[str, dict[str, Any]], n: int, load: float) -> None:
     lines = [
         "# Agents: text ReAct vs native tool calling (agent-01 reference)",
         "",
@@ -103,7 +104,7 @@ def _write(results: dict[str, dict[str, Any]], n: int) -> None:
         "them (cl100k). Time is wall time per task, dominated by HTTP round trips to the fake and "
         "BM25 search: measured on a shared, busy 2-core machine, so treat it as noisy.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"Machine: {machine_line(load)}.",
         "",
         "| agent / fake model | success | mean steps | max steps | mean tokens | ms per task | stop reasons |",
         "|---|---|---|---|---|---|---|",

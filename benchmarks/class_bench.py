@@ -1,8 +1,9 @@
 """A whole class: ``grade-all --jobs 2`` on chat-01 and rag-02 submissions, and the report.
 
 The class is a mix built from the course itself: the reference, the starter, and one mutant per
-starter stub (the reference with that one function put back to the starter's
-``NotImplementedError`` body: a learner who did all but one task), cycled until each lab has its count. Counts
+starter stub (the reference with that one function or method broken back to ``raise
+NotImplementedError``: a learner who did all but one task; the mutants of ``tests/labs``, through
+:mod:`benchmarks.mutants`), cycled until each lab has its count. Counts
 default to the issue's 60 chat-01 and 30 rag-02; ``LABKIT_BENCH_CHAT01`` / ``LABKIT_BENCH_RAG02``
 choose a smaller class on a busy machine (the table says which was run).
 
@@ -13,7 +14,6 @@ to ``benchmarks/results/class.md``; ``run()`` also returns them.
 
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 import tempfile
@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.machine import load_average, machine_line
+from benchmarks.mutants import lab_mutants
 from labkit.grading.batch import BatchOptions, grade_all
 from labkit.grading.manifest import find_lab
 
@@ -34,36 +35,15 @@ JOBS = 2
 DEFAULT_COUNTS = {"chat-01": 60, "rag-02": 30}
 
 
-def mutants(lab: str) -> list[dict[str, str]]:
-    """The reference with one starter stub put back, for each stub: ``{file name: code}``."""
-    reference = ROOT / "solutions" / lab
-    starter = ROOT / "labs" / lab
-    base = {p.name: p.read_text() for p in reference.glob("*.py")}
-    found: list[dict[str, str]] = []
-    for name, ref_code in sorted(base.items()):
-        start_path = starter / name
-        if not start_path.is_file():
-            continue
-        start_code = start_path.read_text()
-        stubs = {
-            node.name: ast.get_source_segment(start_code, node)
-            for node in ast.walk(ast.parse(start_code))
-            if isinstance(node, ast.FunctionDef) and "NotImplementedError" in ast.unparse(node)
-        }
-        for node in ast.walk(ast.parse(ref_code)):
-            if isinstance(node, ast.FunctionDef) and stubs.get(node.name):
-                segment = ast.get_source_segment(ref_code, node)
-                if segment and segment in ref_code:
-                    found.append({**base, name: ref_code.replace(segment, stubs[node.name] or "")})
-    return found
-
-
 def build_class(lab: str, count: int, folder: Path) -> dict[str, int]:
     """``count`` submissions of ``lab`` in ``folder``; returns how many of each kind."""
     reference = {p.name: p.read_text() for p in (ROOT / "solutions" / lab).glob("*.py")}
     starter = {p.name: p.read_text() for p in (ROOT / "labs" / lab).glob("*.py")}
     kinds: list[tuple[str, dict[str, str]]] = [("reference", reference), ("starter", starter)]
-    kinds += [("mutant", m) for m in mutants(lab)]
+    kinds += [
+        ("mutant", {**reference, rel: source})
+        for rel, _, source in lab_mutants(find_lab(ROOT, lab))
+    ]
     tally: dict[str, int] = {}
     for i in range(count):
         kind, files = kinds[i % len(kinds)]
@@ -149,7 +129,8 @@ def _write(rows: list[dict[str, Any]], load: float, smaller: bool) -> None:
         )
     lines += [
         "",
-        "A mutant is the reference with one function put back to the starter's stub. Each "
+        "A mutant is the reference with one function or method that the starter leaves as a "
+        "stub broken again (`raise NotImplementedError`, as in tests/labs). Each "
         "submission is one guarded grading child (start-up of Python, pytest, the SDKs and, for "
         "rag-02, MiniLM), so the rate is bounded by child start-up and the lab's own tests; "
         "`--shard i/n` across machines scales it linearly (see docs/GRADING.md).",

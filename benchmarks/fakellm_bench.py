@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import statistics
 import subprocess
 import time
@@ -31,7 +29,7 @@ import anthropic
 import httpx
 import openai
 
-from benchmarks.machine import load_average, utc_now
+from benchmarks.machine import load_average, machine_line, percentile, utc_now
 from labkit.fakellm import FakeLLM, create_app
 from labkit.fakellm.cli import serve_process
 
@@ -47,19 +45,13 @@ AUTH = {"Authorization": "Bearer bench"}
 TARGET_TTFC_P50_MS = 5.0
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _summary(latencies_s: list[float], wall_s: float) -> dict[str, float]:
     ms = [x * 1000 for x in latencies_s]
     return {
         "n": len(ms),
         "per_s": len(ms) / wall_s if wall_s > 0 else 0.0,
         "p50_ms": statistics.median(ms),
-        "p99_ms": _percentile(ms, 99),
+        "p99_ms": percentile(ms, 0.99),
         "mean_ms": statistics.fmean(ms),
     }
 
@@ -229,10 +221,8 @@ def run() -> dict[str, Any]:
     with serve_process(stderr=subprocess.DEVNULL) as (_, url):
         results["labkit serve"] = _measure(url)
     meta = {
-        "python": platform.python_version(),
         "openai": openai.__version__,
         "anthropic": anthropic.__version__,
-        "cpus": os.cpu_count(),
         "load_1min_at_start": round(load, 2),
         "date": utc_now(),
     }
@@ -247,8 +237,7 @@ def _write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "",
         f"Clients: the real openai {meta['openai']} / anthropic {meta['anthropic']} SDKs, one request "
         f"at a time over loopback; {REQUESTS} requests ({STREAMS} streams) after {WARMUP} warm-up calls. "
-        f"Python {meta['python']}, {meta['cpus']} CPUs shared with other work (1-min load average "
-        f"{meta['load_1min_at_start']} at start), {meta['date']}.",
+        f"{machine_line(meta['load_1min_at_start'], when=meta['date'])}.",
         "",
         "| setup | measurement | req/s | p50 ms | p99 ms | mean ms |",
         "|---|---|---:|---:|---:|---:|",

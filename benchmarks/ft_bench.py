@@ -16,13 +16,14 @@ Results go to ``benchmarks/results/ft.md``; ``run()`` also returns them.
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import load_average, machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "ft.md"
@@ -67,6 +68,7 @@ def run() -> dict[str, Any]:
     sys.path.insert(0, str(LAB))
     import cli  # type: ignore[import-not-found]
 
+    load = load_average()
     started = time.perf_counter()
     cpu0 = time.process_time()
     keep = os.environ.get("LABKIT_FT_OUT")  # a folder to keep the run in (else a temporary one)
@@ -93,8 +95,7 @@ def run() -> dict[str, Any]:
         "",
         "Measured on a SHARED, busy 2-core machine (other jobs were running): times are upper",
         "bounds and noisy; the scores are deterministic (seeded, greedy decoding).",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. `python -m benchmarks ft`",
+        f"Machine: {machine_line(load)}. `python -m benchmarks ft`",
         "What grading ft-01 adds to the test suite (the graded tests use a tiny model, not this "
         "run): `results/suite.md` (`python -m benchmarks suite`).",
         "",

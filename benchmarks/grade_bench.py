@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import load_average, machine_line
+from labkit.grading.manifest import discover_labs
+from labkit.grading.records import is_own_folder, other_path, record_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -42,11 +44,13 @@ def _labs() -> list[str]:
     chosen = os.environ.get("LABKIT_BENCH_LABS")
     if chosen:
         return chosen.split(",")
-    sys.path.insert(0, str(ROOT / "src"))
-    from labkit.grading.manifest import load_manifest
+    return [m.id for m in discover_labs(ROOT)]
 
-    found = [load_manifest(p) for p in (ROOT / "graders").glob("*/lab.toml")]
-    return [m.id for m in sorted(found, key=lambda m: (m.phase, m.order, m.id))]
+
+def _record(lab: str, folder: Path) -> Path:
+    """Where ``labkit grade <lab> --dir <folder>`` writes its result (the rule of its cli)."""
+    own = is_own_folder(ROOT, lab, folder)
+    return record_path(ROOT, lab) if own else other_path(ROOT, lab, folder)
 
 
 def _env(zygote: bool) -> dict[str, str]:
@@ -68,7 +72,7 @@ def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
         check=False,
     )
     wall = time.monotonic() - start
-    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
+    record = _record(lab, folder)
     tests: list[dict[str, Any]] = []
     score = max_score = 0.0
     if record.is_file():
@@ -90,8 +94,7 @@ def _grade(lab: str, folder: Path, *, zygote: bool) -> dict[str, Any]:
 
 
 def _clear(lab: str, folder: Path) -> None:
-    record = ROOT / ".labkit" / "results" / "other" / lab / f"{folder.parent.name}-{lab}.json"
-    record.unlink(missing_ok=True)
+    _record(lab, folder).unlink(missing_ok=True)
 
 
 def _measure(lab: str, folder: Path, zygote: bool, runs: int) -> dict[str, Any]:
@@ -135,7 +138,7 @@ def _batch(lab: str, zygote: bool) -> float:
 
 def run() -> dict[str, Any]:
     labs = _labs()
-    result: dict[str, Any] = {"load": os.getloadavg()[0], "labs": {}, "batch": {}}
+    result: dict[str, Any] = {"load": load_average(), "labs": {}, "batch": {}}
     for lab in labs:
         row = {
             "reference": _measure(lab, ROOT / "solutions" / lab, True, RUNS),
@@ -147,7 +150,7 @@ def run() -> dict[str, Any]:
     if not os.environ.get("LABKIT_BENCH_LABS") or os.environ.get("LABKIT_BENCH_BATCH"):
         for lab in BATCH_LABS:
             result["batch"][lab] = {"zygote": _batch(lab, True), "fresh": _batch(lab, False)}
-    result["load_end"] = os.getloadavg()[0]
+    result["load_end"] = load_average()
     _write(result)
     return result
 
@@ -157,9 +160,8 @@ def _write(r: dict[str, Any]) -> None:
     lines = [
         "# How long `make grade` takes, per lab (benchmarks/grade_bench.py)",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, 1-min load {r['load']:.1f} at start and {r['load_end']:.1f} at "
-        f"the end. `python -m benchmarks grade`. Each cell is `labkit grade <lab> --dir <folder>` "
+        f"{machine_line(r['load'], load_end=r['load_end'])}. "
+        "`python -m benchmarks grade`. Each cell is `labkit grade <lab> --dir <folder>` "
         f"end to end, in seconds: *cold* is the first grade after the lab's record is cleared, "
         f"*warm* the median of {RUNS} more (starter and fresh-interpreter columns: "
         f"{max(1, RUNS - 2)}). *Fresh* is the reference with `LABKIT_NO_ZYGOTE=1`: every learner "

@@ -13,31 +13,18 @@ learner meets failing most often while working through a lab, so they get the ex
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.mutants import lab_mutants
 from labkit.grading.manifest import discover_labs, repo_root
 
 ROOT = repo_root(Path(__file__).resolve().parent)
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _mutant_module() -> object:
-    """tests/labs/test_labs.py, for its mutant machinery (one definition of a mutant)."""
-    path = ROOT / "tests" / "labs" / "test_labs.py"
-    spec = importlib.util.spec_from_file_location("_labs_mutants", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_labs_mutants"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure_lab(lab_id: str) -> dict[str, object]:
@@ -47,9 +34,8 @@ def measure_lab(lab_id: str) -> dict[str, object]:
     cache = RESULTS / f"hints-{lab_id}.json"
     if cache.is_file():
         return dict(json.loads(cache.read_text(encoding="utf-8")))
-    mutants_mod = _mutant_module()
     lab = next(m for m in discover_labs(ROOT) if m.id == lab_id)
-    mutants = mutants_mod._mutants(lab)  # type: ignore[attr-defined]
+    mutants = lab_mutants(lab)
     failing: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     started = time.perf_counter()

@@ -29,7 +29,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks.machine import load_average, machine_line
+from benchmarks.machine import load_average, machine_line, percentile
 from labkit.fakellm import FakeLLM, reply
 from labkit.mcp_testing.fixtures import CourseMcp, copy_shop
 
@@ -42,17 +42,12 @@ TOOL_CALLS = 5
 ARGS = {"sql": "SELECT order_id, status FROM orders WHERE order_id = 'O-5001'"}
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def _row(values_s: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values_s]
     return {
         "n": len(ms),
-        "p50": _percentile(ms, 50),
-        "p99": _percentile(ms, 99),
+        "p50": percentile(ms, 0.50),
+        "p99": percentile(ms, 0.99),
         "mean": statistics.fmean(ms),
     }
 

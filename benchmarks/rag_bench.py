@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import load_average
+from benchmarks.machine import load_average, machine_line, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rag.md"
@@ -113,11 +112,6 @@ def _wiki_documents(limit: int | None) -> list[Any]:
     ]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     value = fn()
@@ -186,9 +180,9 @@ def run() -> dict[str, Any]:
         "recall_at_5": found / max(1, answerable),
         "accuracy": correct / max(1, len(questions)),
         "retrieve_p50_ms": statistics.median(retrieval_ms),
-        "retrieve_p95_ms": _percentile(retrieval_ms, 0.95),
+        "retrieve_p95_ms": percentile(retrieval_ms, 0.95),
         "answer_p50_ms": statistics.median(answer_ms),
-        "answer_p95_ms": _percentile(answer_ms, 0.95),
+        "answer_p95_ms": percentile(answer_ms, 0.95),
     }
     _write(ingest_rows, quality, limit, load, started_at)
     return {"ingest": ingest_rows, **quality}
@@ -203,24 +197,18 @@ def _correct(question: Any, result: Any) -> bool:
     return not result.refused and facts and bool(set(result.citations) & set(question.doc_ids))
 
 
-def _machine(load_average: float) -> str:
-    """One line about where the numbers come from."""
+def _machine(load_average: float, started_at: datetime) -> str:
+    """One line about where the numbers come from, with the libraries that make them."""
     import chromadb
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs (torch uses {torch.get_num_threads()} threads), "
-        f"1-min load average {load_average:.2f} at start; {platform.system()}, "
-        f"Python {platform.python_version()}, chromadb {chromadb.__version__}, "
-        f"torch {torch.__version__}"
+    return machine_line(
+        load_average,
+        extra=(
+            f"torch {torch.__version__} on {torch.get_num_threads()} threads",
+            f"chromadb {chromadb.__version__}",
+        ),
+        when=f"{started_at:%Y-%m-%d %H:%M} UTC",
     )
 
 
@@ -242,7 +230,7 @@ def _write(
         ]
     lines += [
         f"Reproduce: `{command}` from the repository root (`make bench` runs every "
-        f"benchmark). Run {started_at:%Y-%m-%d %H:%M} UTC on: {_machine(load_average)}.",
+        f"benchmark). {_machine(load_average, started_at)}.",
         "",
         "## Ingestion: `store.ingest` into a new persistent Chroma database",
         "",

@@ -11,8 +11,8 @@ saw:
   (unanswerable questions have nothing to rank and are left out).
 
 For each, the top-``DEPTH`` candidates of BM25 and of dense retrieval (the packaged MiniLM
-bi-encoder) are reranked by the cross-encoder, and nDCG@10, MRR@10 and Recall@10 (ir-measures)
-are compared before and after. The table goes to ``benchmarks/results/reranker.md``; ``run()``
+bi-encoder) are reranked by the cross-encoder, and nDCG@10, MRR@10 and Recall@10 (the course's
+``labkit.retrieval.metrics``, ir-measures underneath) are compared before and after. The table goes to ``benchmarks/results/reranker.md``; ``run()``
 returns the same numbers as a dict. If the model is not trained yet, this trains it first and
 reports the time that took.
 """
@@ -31,10 +31,13 @@ import numpy as np
 
 from benchmarks.machine import load_average, machine_line, utc_now
 from labkit.models import reranker as rr
+from labkit.retrieval.metrics import mean_metrics, per_query
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reranker.md"
 DEPTH = int(os.environ.get("LABKIT_BENCH_RERANK_DEPTH", "50"))
-MEASURES_TEXT = ("nDCG@10", "RR@10", "R@10")
+# The table's names (ir-measures') for labkit.retrieval.metrics' own: the same trec_eval measures.
+TOOLKIT_MEASURES = {"nDCG@10": "ndcg@10", "RR@10": "mrr@10", "R@10": "recall@10"}
+MEASURES_TEXT = tuple(TOOLKIT_MEASURES)
 
 
 @dataclass
@@ -111,28 +114,15 @@ def _candidates(task: Task) -> dict[str, dict[str, list[int]]]:
 
 
 def _measure(qrels: dict[str, dict[int, int]], ranking: dict[str, list[int]]) -> dict[str, Any]:
-    """ir-measures aggregates plus the per-query reciprocal rank (for win/loss counts)."""
-    import ir_measures
-    from ir_measures import RR, R, nDCG
-
-    qrel_list = [
-        ir_measures.Qrel(qid, str(doc), rel)
-        for qid, docs in qrels.items()
-        for doc, rel in docs.items()
-    ]
-    run = [
-        ir_measures.ScoredDoc(qid, str(doc), float(len(docs) - rank))
-        for qid, docs in ranking.items()
-        for rank, doc in enumerate(docs)
-    ]
-    measures = [nDCG @ 10, RR @ 10, R @ 10]
-    agg = ir_measures.calc_aggregate(measures, qrel_list, run)
-    per_query = {m.query_id: m.value for m in ir_measures.iter_calc([RR @ 10], qrel_list, run)}
+    """The course's metrics (:mod:`labkit.retrieval.metrics`, ir-measures underneath), averaged
+    over the questions, plus the per-question reciprocal rank (for win/loss counts)."""
+    judged = {qid: {str(doc): grade for doc, grade in docs.items()} for qid, docs in qrels.items()}
+    run = {qid: [str(doc) for doc in docs] for qid, docs in ranking.items()}
+    means = mean_metrics(run, judged, list(TOOLKIT_MEASURES.values()))
+    rr = TOOLKIT_MEASURES["RR@10"]
     return {
-        "nDCG@10": agg[nDCG @ 10],
-        "RR@10": agg[RR @ 10],
-        "R@10": agg[R @ 10],
-        "per_query_rr": per_query,
+        **{shown: means[name] for shown, name in TOOLKIT_MEASURES.items()},
+        "per_query_rr": {qid: row[rr] for qid, row in per_query(run, judged, [rr]).items()},
     }
 
 

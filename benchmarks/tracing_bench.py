@@ -17,8 +17,6 @@ reference JsonLinesExporter, writing a file per span batch of one). Results go t
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from benchmarks.machine import load_average, machine_line, percentile
 from labkit.fakellm import FakeLLM
 from labkit.fakellm.fleet import Fleet
 
@@ -76,15 +75,6 @@ class _StubClient:
         self.chat.completions.create = lambda **_kw: reply
 
 
-def _percentiles(samples_s: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples_s)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6
-
-    return pick(0.50), pick(0.99)
-
-
 def _time(fn: Callable[[], Any], n: int) -> tuple[float, float]:
     for _ in range(min(100, n)):
         fn()
@@ -93,7 +83,7 @@ def _time(fn: Callable[[], Any], n: int) -> tuple[float, float]:
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)
-    return _percentiles(samples)
+    return percentile(samples, 0.50) * 1e6, percentile(samples, 0.99) * 1e6
 
 
 def _setups(llm: Any, telemetry: Any, tmp: Path) -> dict[str, Callable[[Any], Callable[[], Any]]]:
@@ -172,8 +162,7 @@ def _write(results: dict[str, dict[str, tuple[float, float]]]) -> None:
         f"calls over HTTP to the in-process fake fleet ({HTTP_CALLS} calls). Overhead = a setup",
         "minus `untraced` in the same mode.",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} when it finished. "
+        f"Machine: {machine_line(load_average(), measured='when it finished')}. "
         "Measured on a SHARED machine (other engineers' test runs):",
         "p99 values in particular are noisy; rerun on a quiet machine for publishable numbers.",
         "",

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import load_average, machine_line, percentile
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -112,23 +112,18 @@ def _boundary() -> dict[str, float]:
     finally:
         learner.stop_worker()
         shutil.rmtree(folder, ignore_errors=True)
-
-    def pct(values: list[float], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
-
     return {
-        "handle_p50": pct(one, 0.5),
-        "handle_p99": pct(one, 0.99),
-        "module_p50": pct(two, 0.5),
-        "module_p99": pct(two, 0.99),
+        "handle_p50": percentile(one, 0.50) * 1e6,
+        "handle_p99": percentile(one, 0.99) * 1e6,
+        "module_p50": percentile(two, 0.50) * 1e6,
+        "module_p99": percentile(two, 0.99) * 1e6,
     }
 
 
 def run() -> dict[str, Any]:
     before_root = os.environ.get("LABKIT_BEFORE")
     before_python = os.environ.get("LABKIT_BEFORE_PYTHON")
-    load = os.getloadavg()[0]
+    load = load_average()
     result: dict[str, Any] = {"load": load, "boundary": _boundary()}
     result["after"] = _side(ROOT, LABS, BATCH_LABS)
     if before_root and before_python:
@@ -145,8 +140,8 @@ def _write(r: dict[str, Any]) -> None:
         START,
         "## Learner code in a worker process (issue 19): before / after",
         "",
-        f"Median of {RUNS} grades per lab and side, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs (1-min load {r['load']:.1f} at start). `python -m benchmarks worker`; "
+        f"Median of {RUNS} grades per lab and side. {machine_line(r['load'])}. "
+        "`python -m benchmarks worker`; "
         "the before column needs `LABKIT_BEFORE=<tree of c41f44e>` and `LABKIT_BEFORE_PYTHON=<a "
         "venv with that tree installed>`.",
         "",
