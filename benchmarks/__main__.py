@@ -18,6 +18,12 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str]) -> int:
     """Run the selected (default: all) benchmarks in name order."""
     names = sorted(p.stem.removesuffix("_bench") for p in HERE.glob("*_bench.py"))
+    if argv[:1] in (["-h"], ["--help"]):
+        print(
+            "usage: python -m benchmarks [NAME ...]  (default: all, in name order; each writes "
+            f"benchmarks/results/<name>.md)\nbenchmarks: {', '.join(names)}"
+        )
+        return 0
     chosen = argv or names
     unknown = sorted(set(chosen) - set(names))
     if unknown:
