@@ -182,13 +182,20 @@ def bar_chart(
     return ax
 
 
+def _from_repo(file: str | os.PathLike[str]) -> Path:
+    """``file`` as given when absolute, else read from the repository's root (so a path such as
+    ``graders/rag-01/minilm_vectors.npz`` works from any notebook's folder)."""
+    path = Path(file)
+    return path if path.is_absolute() else repo_root() / path
+
+
 class ShippedEmbedder(embedder.ShippedEmbedder):
     """:class:`labkit.models.embedder.ShippedEmbedder`, with relative paths read from the
     repository's root (``ShippedEmbedder("graders/rag-01/minilm_vectors.npz")`` works from any
     notebook's folder)."""
 
     def __init__(self, *files: str | os.PathLike[str]) -> None:
-        super().__init__(*(p if Path(p).is_absolute() else repo_root() / p for p in files))
+        super().__init__(*map(_from_repo, files))
 
 
 class ShippedScorer(reranker.ShippedScorer):
@@ -202,5 +209,4 @@ class ShippedScorer(reranker.ShippedScorer):
         file: str | os.PathLike[str],
         fallback: reranker.Scorer,
     ) -> None:
-        path = Path(file)
-        super().__init__(path if path.is_absolute() else repo_root() / path, fallback)
+        super().__init__(_from_repo(file), fallback)

@@ -31,8 +31,8 @@ from rich.console import Console
 from test_learner_mode import check_gradescope_schema
 
 from labkit.cli import main
-from labkit.grading.batch import BatchOptions, BatchSummary, content_hash, grade_all, render_summary
-from labkit.grading.manifest import LabManifest
+from labkit.grading.batch import BatchOptions, BatchSummary, grade_all, render_summary
+from labkit.grading.manifest import LabManifest, content_hash
 from labkit.grading.records import stamp_record
 from labkit.grading.runner import GradeOptions, grade
 

@@ -132,9 +132,9 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
 
 def cmd_autograde(args: argparse.Namespace) -> int:
     """Grade one upload; always leave a results.json Gradescope can show, even on failure."""
-    from labkit.grading.batch import content_hash
     from labkit.grading.cli import parse_seed
     from labkit.grading.export import find_submission
+    from labkit.grading.manifest import content_hash
     from labkit.grading.results import to_gradescope, write_json
     from labkit.grading.runner import GradeOptions, GradingError, grade
 
