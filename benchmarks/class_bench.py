@@ -2,9 +2,8 @@
 
 The class is a mix built from the course itself: the reference, the starter, and one mutant per
 starter stub (the reference with that one function or method broken back to ``raise
-NotImplementedError``: a learner who did all but one task; the mutants of ``tests/labs``, through
-:mod:`benchmarks.mutants`), cycled until each lab has its count. Counts
-default to the issue's 60 chat-01 and 30 rag-02; ``LABKIT_BENCH_CHAT01`` / ``LABKIT_BENCH_RAG02``
+NotImplementedError``: a learner who did all but one task; :mod:`labkit.scaffold.mutants`, the
+same mutants ``tests/labs`` proves), cycled until each lab has its count. Counts default to the issue's 60 chat-01 and 30 rag-02; ``LABKIT_BENCH_CHAT01`` / ``LABKIT_BENCH_RAG02``
 choose a smaller class on a busy machine (the table says which was run).
 
 Measured: submissions per minute of the whole ``grade_all`` call (collection, grading, gradebook,
@@ -24,9 +23,9 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.machine import load_average, machine_line
-from benchmarks.mutants import lab_mutants
 from labkit.grading.batch import BatchOptions, grade_all
 from labkit.grading.manifest import find_lab
+from labkit.scaffold.mutants import lab_mutants
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -42,7 +41,7 @@ def build_class(lab: str, count: int, folder: Path) -> dict[str, int]:
     kinds: list[tuple[str, dict[str, str]]] = [("reference", reference), ("starter", starter)]
     kinds += [
         ("mutant", {**reference, rel: source})
-        for rel, _, source in lab_mutants(find_lab(ROOT, lab))
+        for rel, _, source in lab_mutants(find_lab(ROOT, lab), ROOT)
     ]
     tally: dict[str, int] = {}
     for i in range(count):

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.mutants import lab_mutants
 from labkit.grading.manifest import discover_labs, repo_root
+from labkit.scaffold.mutants import lab_mutants
 
 ROOT = repo_root(Path(__file__).resolve().parent)
 RESULTS = ROOT / "benchmarks" / "results"
@@ -35,7 +35,7 @@ def measure_lab(lab_id: str) -> dict[str, object]:
     if cache.is_file():
         return dict(json.loads(cache.read_text(encoding="utf-8")))
     lab = next(m for m in discover_labs(ROOT) if m.id == lab_id)
-    mutants = lab_mutants(lab)
+    mutants = lab_mutants(lab, ROOT)
     failing: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     started = time.perf_counter()

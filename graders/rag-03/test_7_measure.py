@@ -25,7 +25,7 @@ import pytest
 
 from labkit.datasets import load_documents, load_questions
 from labkit.grading import lab_test
-from labkit.models.embedder import ShippedEmbedder
+from labkit.models.embedder import ShippedEmbedder, cache_dir
 from labkit.models.reranker import ShippedScorer, reranker_path
 from labkit.retrieval.metrics import mean_metrics
 
@@ -33,17 +33,8 @@ HERE = Path(__file__).resolve().parent
 DOCUMENTS = load_documents()
 TEST = [q for q in load_questions(split="test") if q.answerable]
 QRELS = {q.id: dict.fromkeys(q.doc_ids, 1) for q in TEST}
-
-
-def _real_cache_dir() -> Path:
-    """The labkit cache of the person grading (HOME is a scratch folder while grading)."""
-    configured = os.environ.get("LABKIT_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "labkit"
-
-
-RERANKER = _real_cache_dir() / reranker_path().name
+# HOME is a scratch folder while grading: the cache is found through the real home folder.
+RERANKER = cache_dir(home=Path(pwd.getpwuid(os.getuid()).pw_dir)) / reranker_path().name
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,8 @@ Grading goes through the real grader (sandboxed child processes), exactly as ``m
 
 The mutants: every function or method that the STARTER leaves as a ``NotImplementedError`` stub
 is what the learner writes, so each one, in turn, is replaced in a copy of the reference by
-``raise NotImplementedError`` — and the grade of that copy must drop below full marks.
+``raise NotImplementedError`` — and the grade of that copy must drop below full marks. The
+mutants come from ``labkit.scaffold.mutants``, which the benchmarks use too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from labkit.grading.board import grader_points
 from labkit.grading.manifest import LabManifest, discover_labs, repo_root
 from labkit.grading.runner import GradeOptions, GradeResult, grade
 from labkit.grading.zygote import ZygotePool
+from labkit.scaffold.mutants import lab_mutants
 
 ROOT = repo_root(Path(__file__).resolve().parent)
 LABS = discover_labs(ROOT)
@@ -117,72 +119,6 @@ def test_grading_is_deterministic(lab_id: str) -> None:
 # --------------------------------------------------------------------------- mutants
 
 
-def _stubbed_functions(starter_file: Path) -> set[str]:
-    """Qualified names (``f`` or ``Class.method``) whose starter body raises NotImplementedError."""
-    tree = ast.parse(starter_file.read_text(encoding="utf-8"))
-    names: set[str] = set()
-
-    def raises_not_implemented(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Raise) and node.exc is not None:
-                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-                if isinstance(target, ast.Name) and target.id == "NotImplementedError":
-                    return True
-        return False
-
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and raises_not_implemented(node):
-            names.add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and raises_not_implemented(item):
-                    names.add(f"{node.name}.{item.name}")
-    return names
-
-
-class _Breaker(ast.NodeTransformer):
-    """Replace the body of one qualified function with ``raise NotImplementedError``."""
-
-    def __init__(self, qualname: str) -> None:
-        self.qualname = qualname
-        self.stack: list[str] = []
-        self.hit = False
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
-        self.stack.append(node.name)
-        self.generic_visit(node)
-        self.stack.pop()
-        return node
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        if ".".join([*self.stack, node.name]) == self.qualname:
-            self.hit = True
-            doc = ast.get_docstring(node)
-            body: list[ast.stmt] = [ast.Expr(ast.Constant(doc))] if doc else []
-            body.append(ast.parse("raise NotImplementedError('broken on purpose')").body[0])
-            node.body = body
-        return node
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-
-def _mutants(lab: LabManifest) -> list[tuple[str, str, str]]:
-    """(learner file, qualified name, mutated source) for every stub of the starter."""
-    out: list[tuple[str, str, str]] = []
-    for rel in sorted(lab.files):
-        starter, reference = ROOT / "labs" / lab.id / rel, ROOT / "solutions" / lab.id / rel
-        if not (rel.endswith(".py") and starter.is_file() and reference.is_file()):
-            continue
-        source = reference.read_text(encoding="utf-8")
-        for qualname in sorted(_stubbed_functions(starter)):
-            breaker = _Breaker(qualname)
-            tree = breaker.visit(ast.parse(source))
-            assert breaker.hit, f"{lab.id}: {qualname} is a stub in labs/ but not in solutions/{rel}"
-            out.append((rel, qualname, ast.unparse(ast.fix_missing_locations(tree))))
-    return out
-
-
 def _tests_naming(lab: LabManifest, qualname: str) -> list[str]:
     """The grader's test functions whose code names the function (``tune.merge(...)``, or
     ``"merge"``): run first, they are the likeliest to notice it broken. Only an order: a mutant
@@ -208,7 +144,7 @@ def _tests_naming(lab: LabManifest, qualname: str) -> list[str]:
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_breaking_any_reference_function_fails_a_test(lab_id: str, tmp_path: Path) -> None:
     lab = _lab(lab_id)
-    mutants = _mutants(lab)
+    mutants = lab_mutants(lab, ROOT)
     assert mutants, f"{lab_id}: the starter has no NotImplementedError stubs to check"
     reference = ROOT / "solutions" / lab_id
     folders: list[tuple[str, Path, GradeOptions]] = []

@@ -40,11 +40,16 @@ class TextEmbedder(Protocol):
         ...
 
 
-def cache_dir() -> Path:
-    """Where labkit keeps caches: ``LABKIT_CACHE_DIR``, else ``~/.cache/labkit``."""
+def cache_dir(home: Path | None = None) -> Path:
+    """Where labkit keeps caches: ``LABKIT_CACHE_DIR``, else ``<home>/.cache/labkit``.
+
+    ``home`` defaults to ``$HOME``. A grader passes the account's real home folder instead,
+    because grading runs with a scratch ``HOME`` (rag-03 reads the trained reranker this way).
+    """
     configured = os.environ.get("LABKIT_CACHE_DIR")
-    base = Path(configured) if configured else Path.home() / ".cache" / "labkit"
-    return base
+    if configured:
+        return Path(configured)
+    return (home if home is not None else Path.home()) / ".cache" / "labkit"
 
 
 def model_path() -> Path:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.grading.hints import HINTS_FILE, load_hints
 from labkit.grading.manifest import LabManifest
+from labkit.scaffold.source import Function, definitions
 
 README_SECTIONS = (
     "Goals",
@@ -50,14 +50,6 @@ _NUMBER = r"\d+\.\d+(?:\.\d+)?"
 _REFERENCE = re.compile(rf"\*Tests? ({_NUMBER}(?:(?:–|, ){_NUMBER})*)\*")
 # Any mention of a test number, canonical or not ("Tests 1.1 `name`", "test 2.3").
 _MENTION = re.compile(rf"\b[Tt]ests? {_NUMBER}")
-
-
-@dataclass(frozen=True)
-class _Def:
-    """A function, method or class of a module, by qualified name."""
-
-    qualname: str
-    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 def grader_numbers(lab: LabManifest) -> set[str]:
@@ -161,22 +153,7 @@ def check_task_references(lab: LabManifest, readme: Path) -> list[str]:
     return problems
 
 
-def _definitions(tree: ast.Module) -> dict[str, _Def]:
-    """Top-level functions and classes, and the methods of those classes."""
-    found: dict[str, _Def] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found[node.name] = _Def(node.name, node)
-        elif isinstance(node, ast.ClassDef):
-            found[node.name] = _Def(node.name, node)
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    name = f"{node.name}.{item.name}"
-                    found[name] = _Def(name, item)
-    return found
-
-
-def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+def _signature(fn: Function) -> str:
     """The parameters and return annotation, as source (a body-less ``def`` line)."""
     returns = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
     prefix = "async def" if isinstance(fn, ast.AsyncFunctionDef) else "def"
@@ -192,23 +169,23 @@ def check_starter_matches_reference(lab: LabManifest, root: Path) -> list[str]:
         if not reference.is_file():
             problems.append(f"{shown} has no reference solutions/{lab.id}/{starter.name}")
             continue
-        ours = _definitions(ast.parse(starter.read_text(encoding="utf-8")))
-        theirs = _definitions(ast.parse(reference.read_text(encoding="utf-8")))
+        ours = definitions(ast.parse(starter.read_text(encoding="utf-8")))
+        theirs = definitions(ast.parse(reference.read_text(encoding="utf-8")))
         for name, mine in ours.items():
             other = theirs.get(name)
             if other is None:
                 problems.append(f"{shown}: {name} is not in the reference")
                 continue
-            if isinstance(mine.node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if not isinstance(other.node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if isinstance(mine, Function):
+                if not isinstance(other, Function):
                     problems.append(f"{shown}: {name} is not a function in the reference")
                     continue
-                if _signature(mine.node) != _signature(other.node):
+                if _signature(mine) != _signature(other):
                     problems.append(
                         f"{shown}: {name} signature differs: starter "
-                        f"'{_signature(mine.node)}', reference '{_signature(other.node)}'"
+                        f"'{_signature(mine)}', reference '{_signature(other)}'"
                     )
-            spec, done = ast.get_docstring(mine.node), ast.get_docstring(other.node)
+            spec, done = ast.get_docstring(mine), ast.get_docstring(other)
             if spec is not None and spec != done:
                 problems.append(f"{shown}: {name} docstring differs from the reference's")
     return problems
