@@ -27,9 +27,8 @@ from labkit.grading.proxy import WorkerClient
 from labkit.grading.recipes import Make
 from labkit.grading.remote import Remote
 
-_RUN_OUTPUT_CAP = (
-    1024 * 1024
-)  # per stream; a CLI printing more is cut (the test still sees the start)
+# Per stream: a CLI printing more is cut (the test still sees the start).
+_RUN_OUTPUT_CAP = 1024 * 1024
 
 
 @dataclass(frozen=True)
