@@ -50,6 +50,8 @@ def test_tasks_before_and_after_the_session_are_graded_on_their_own(tmp_path: Pa
         assert by_task[task] == {True}, f"task {task} needs ChatSession: {failing}"
     assert by_task["4"] == {False}
     cli = next(t for t in result.tests if t.meta.number == "6.3")
-    assert cli.reason.startswith("expected friendly messages, but a traceback was printed, ending: ")
+    assert cli.reason.startswith(
+        "expected friendly messages, but a traceback was printed, ending: "
+    )
     assert "\\n" not in cli.reason and "grading" not in cli.reason  # no escapes, no temp paths
     assert f"{folder}/chatbot.py" in cli.reason and "NotImplementedError: task 4" in cli.reason

@@ -16,8 +16,10 @@ from labkit.scaffold.course_check import (
     check_hints,
     check_lab,
     check_readme_skeleton,
+    check_files,
     check_starter_matches_reference,
     check_task_references,
+    check_tests_declared,
 )
 
 ROOT = repo_root(Path(__file__).resolve().parent)
@@ -78,7 +80,9 @@ def test_signature_and_docstring_drift_are_reported(chat01: tuple[LabManifest, P
     _edit(reference, "Drop the oldest user/assistant pairs", "Drop the oldest pairs")
     problems = check_starter_matches_reference(lab, root)
     assert any("trim_history signature differs" in p and "budget: float" in p for p in problems)
-    assert any("trim_history docstring differs" in p for p in problems), problems
+    (drift,) = [p for p in problems if "trim_history docstring differs" in p]
+    assert "line 1 is 'Drop the oldest user/assistant pairs" in drift, drift
+    assert "'Drop the oldest pairs" in drift, drift
 
 
 def test_a_test_without_a_hint_and_a_hint_without_a_test_are_reported(
@@ -96,3 +100,47 @@ def test_a_test_without_a_hint_and_a_hint_without_a_test_are_reported(
         "graders/chat-01/hints.toml: '1.1' must be a list of 1 to 3 hints (the nudge first), "
         'e.g. "1.1" = ["Return the value; do not print it."]'
     ]
+
+
+def test_a_hyphenated_range_gets_its_own_fix(chat01: tuple[LabManifest, Path]) -> None:
+    lab, root = chat01
+    readme = root / "labs" / "chat-01" / "README.md"
+    _edit(readme, "*Tests 4.1–4.4*", "*Tests 4.1-4.4*")
+    problems = check_task_references(lab, readme)
+    assert any("a range takes an en dash, not a hyphen: *Tests 4.1–4.4*" in p for p in problems), (
+        problems
+    )
+
+
+def test_a_test_no_task_names_is_reported(chat01: tuple[LabManifest, Path]) -> None:
+    lab, root = chat01
+    readme = root / "labs" / "chat-01" / "README.md"
+    _edit(readme, "*Tests 6.1–6.3*", "*Tests 6.1, 6.2*")
+    assert check_task_references(lab, readme) == [
+        "labs/chat-01/README.md: no task names test 6.3; add *Test 6.3* to the task it checks"
+    ]
+
+
+def test_a_test_without_lab_test_is_reported(chat01: tuple[LabManifest, Path]) -> None:
+    lab, _ = chat01
+    _edit(lab.grader_dir / "test_chatbot.py", '@lab_test(points=1, number="1.1")\n', "")
+    assert check_tests_declared(lab) == [
+        "graders/chat-01/test_chatbot.py: test_count_message_tokens has no "
+        '@lab_test(points=..., number="N.M"); add it above the test'
+    ]
+
+
+def test_a_renamed_file_and_a_stub_naming_no_task_are_reported(
+    chat01: tuple[LabManifest, Path],
+) -> None:
+    lab, root = chat01
+    (root / "labs" / "chat-01" / "cli.py").rename(root / "labs" / "chat-01" / "front.py")
+    _edit(root / "labs" / "chat-01" / "chatbot.py", "see task 3", "see task 9")
+    problems = check_files(lab, root, root / "labs" / "chat-01" / "README.md")
+    assert problems[0] == (
+        "graders/chat-01/lab.toml lists 'cli.py' in files, but labs/chat-01/cli.py does not "
+        "exist (renamed? the grader copies only the files listed there)"
+    )
+    assert problems[1].startswith("labs/chat-01/chatbot.py line 148: says 'see task 9', but")
+    assert problems[1].endswith("the README's Tasks are numbered 1–6"), problems
+    assert len(problems) == 2, problems

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 def test_chat01_reference_streams_a_real_local_reply(
-    sdk: Sdk, monkeypatch: pytest.MonkeyPatch) -> None:
+    sdk: Sdk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from labkit import config
 
     monkeypatch.setenv("LABKIT_PROVIDER", "local")

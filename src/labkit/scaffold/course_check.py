@@ -11,7 +11,11 @@ For each lab found under ``graders/*/lab.toml``:
 - the docstrings of those functions, classes and methods are the same in both: the starter's
   docstring is the spec, and the reference must implement that spec, word for word;
 - ``graders/<id>/hints.toml`` is valid, gives every test its nudge, and names no other test (the
-  judge would refuse a test without a hint at collection; this says so before any grading).
+  judge would refuse a test without a hint at collection; this says so before any grading);
+- every ``test_*`` function of the grader is a ``@lab_test(number=...)``, and every test is named
+  by some task of the README (a test no task names is a check the learner was never told of);
+- every file ``lab.toml`` lists is in both ``labs/<id>`` and ``solutions/<id>`` (the grader copies
+  only those), and every "see task N" of a starter stub names a task of the README.
 
 Each check returns a list of problems, one line each (empty when the lab is clean), so a test or a
 command can print them all at once.
@@ -50,6 +54,16 @@ _NUMBER = r"\d+\.\d+(?:\.\d+)?"
 _REFERENCE = re.compile(rf"\*Tests? ({_NUMBER}(?:(?:–|, ){_NUMBER})*)\*")
 # Any mention of a test number, canonical or not ("Tests 1.1 `name`", "test 2.3").
 _MENTION = re.compile(rf"\b[Tt]ests? {_NUMBER}")
+# The most common slip: a range written with a hyphen ("Tests 2.1-2.6").
+_DASHED = re.compile(rf"[Tt]ests? ({_NUMBER}) ?- ?({_NUMBER})")
+# A task of the README: "1. ..." (a numbered list) or "**1. ...**" (a group of steps), unindented.
+_TASK = re.compile(r"^(?:\*\*)?(\d+)\. ", re.MULTILINE)
+# What a starter stub says: raise NotImplementedError("not implemented yet — see task 2").
+_SEE_TASK = re.compile(r"see task (\d+)")
+
+
+def _number_order(number: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in number.split("."))
 
 
 def grader_numbers(lab: LabManifest) -> set[str]:
@@ -130,10 +144,12 @@ def check_task_references(lab: LabManifest, readme: Path) -> list[str]:
     numbers = grader_numbers(lab)
     problems = []
     named = 0
+    covered: set[str] = set()
     for match in _REFERENCE.finditer(tasks):
         for number in _expand(match.group(1)):
             named += 1
             base = ".".join(number.split(".")[:2])
+            covered.update({number, base})
             if number not in numbers and base not in numbers:
                 problems.append(
                     f"{where}: {match.group(0)} names test {number}, which graders/{lab.id} "
@@ -144,12 +160,21 @@ def check_task_references(lab: LabManifest, readme: Path) -> list[str]:
         if mention.start() not in canonical:
             line = tasks[: mention.start()].count("\n")
             text = tasks.splitlines()[line].strip()
+            dashed = _DASHED.match(tasks, mention.start())
+            fix = (
+                f"a range takes an en dash, not a hyphen: *Tests {dashed.group(1)}–{dashed.group(2)}*"
+                if dashed
+                else "write *Test 1.1*, *Tests 1.1–1.3* or *Tests 1.2, 1.3*"
+            )
             problems.append(
-                f"{where}: Tasks names tests as '{mention.group(0)}…' ('{text[:60]}'): "
-                "write *Test 1.1*, *Tests 1.1–1.3* or *Tests 1.2, 1.3*"
+                f"{where}: Tasks names tests as '{mention.group(0)}…' ('{text[:60]}'): {fix}"
             )
     if not named:
         problems.append(f"{where}: no task names its tests (*Test 1.1*, *Tests 1.1–1.3*)")
+    problems += [
+        f"{where}: no task names test {n}; add *Test {n}* to the task it checks"
+        for n in sorted(numbers - covered, key=_number_order)
+    ]
     return problems
 
 
@@ -187,7 +212,72 @@ def check_starter_matches_reference(lab: LabManifest, root: Path) -> list[str]:
                     )
             spec, done = ast.get_docstring(mine), ast.get_docstring(other)
             if spec is not None and spec != done:
-                problems.append(f"{shown}: {name} docstring differs from the reference's")
+                problems.append(
+                    f"{shown}: {name} docstring differs from the reference's: "
+                    + _first_difference(spec, done or "")
+                )
+    return problems
+
+
+def _first_difference(spec: str, done: str) -> str:
+    """Where two docstrings part, as a person would look for it: the first line that differs."""
+    ours, theirs = spec.splitlines(), done.splitlines()
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        if a != b:
+            return f"line {i + 1} is '{a.strip()[:60]}' in the starter, '{b.strip()[:60]}' there"
+    if len(ours) > len(theirs):
+        return f"the reference's ends before line {len(theirs) + 1} ('{ours[len(theirs)].strip()[:60]}')"
+    return f"the reference's goes on at line {len(ours) + 1} ('{theirs[len(ours)].strip()[:60]}')"
+
+
+def check_tests_declared(lab: LabManifest) -> list[str]:
+    """Every ``test_*`` function of the grader is a ``@lab_test(number=...)`` (else grading
+    refuses it, and the README's references to it look like typos)."""
+    problems = []
+    for path in sorted(lab.grader_dir.glob("test_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not (isinstance(node, Function) and node.name.startswith("test_")):
+                continue
+            declared = any(
+                isinstance(d, ast.Call)
+                and getattr(d.func, "id", "") == "lab_test"
+                and any(kw.arg == "number" for kw in d.keywords)
+                for d in node.decorator_list
+            )
+            if not declared:
+                problems.append(
+                    f"graders/{lab.id}/{path.name}: {node.name} has no "
+                    '@lab_test(points=..., number="N.M"); add it above the test'
+                )
+    return problems
+
+
+def check_files(lab: LabManifest, root: Path, readme: Path) -> list[str]:
+    """``lab.toml``'s files are in the starter and the reference, and stubs name real tasks."""
+    problems = []
+    manifest = f"graders/{lab.id}/lab.toml"
+    for rel in lab.files:
+        for part in ("labs", "solutions"):
+            if not (root / part / lab.id / rel).exists():
+                problems.append(
+                    f"{manifest} lists {rel!r} in files, but {part}/{lab.id}/{rel} does not exist "
+                    "(renamed? the grader copies only the files listed there)"
+                )
+    tasks = (
+        dict(_sections(readme.read_text(encoding="utf-8"))).get("Tasks", "")
+        if (readme.is_file())
+        else ""
+    )
+    known = {int(n) for n in _TASK.findall(tasks)}
+    for starter in sorted((root / "labs" / lab.id).glob("*.py")):
+        text = starter.read_text(encoding="utf-8")
+        for match in _SEE_TASK.finditer(text):
+            if known and int(match.group(1)) not in known:
+                line = text[: match.start()].count("\n") + 1
+                problems.append(
+                    f"labs/{lab.id}/{starter.name} line {line}: says '{match.group(0)}', but the "
+                    f"README's Tasks are numbered {min(known)}–{max(known)}"
+                )
     return problems
 
 
@@ -218,5 +308,7 @@ def check_lab(lab: LabManifest, root: Path) -> list[str]:
         *check_readme_skeleton(lab, readme),
         *check_task_references(lab, readme),
         *check_starter_matches_reference(lab, root),
+        *check_tests_declared(lab),
+        *check_files(lab, root, readme),
         *check_hints(lab),
     ]
