@@ -230,7 +230,12 @@ class Reply:
 
     Content: ``text`` and/or ``tool_calls``; ``finish_reason`` defaults to ``tool_calls`` when
     there are calls, else ``stop`` — or ``length`` when the text is longer than the request's
-    ``max_tokens`` (it is then cut to ``max_tokens`` tokens, as a real model would be).
+    ``max_tokens`` (it is then cut to ``max_tokens`` tokens, as a real model would be). Set
+    ``finish_reason="content_filter"`` for a reply a safety filter stopped: OpenAI's
+    ``finish_reason`` says so and the text is what got through; Anthropic's ``stop_reason`` is
+    ``refusal`` (``anthropic.response.FINISH_TO_STOP``). openai's ``chat.completions.parse`` and a
+    ``chat.completions.stream(...)``'s ``get_final_completion()`` raise
+    ``ContentFilterFinishReasonError`` on it, as they would against the real API.
 
     Streaming: the text is sent as ``chunks`` if given (they then ARE the text, streamed or
     not), else in pieces of ``chunk_size`` characters, else word by word, with ``chunk_delay``

@@ -204,11 +204,18 @@ def _text_config(req: ChatRequest) -> dict[str, Any]:
     }
 
 
+def response_status(comp: Completion | None) -> str:
+    """What the Responses API calls a finished reply: ``incomplete`` when it stopped at
+    ``max_output_tokens`` (Chat Completions' ``length``), else ``completed``. The message item, the
+    response and its closing SSE event all say the same, so they all ask here."""
+    return "incomplete" if comp is not None and comp.finish == "length" else "completed"
+
+
 def response_output(comp: Completion, ids: dict[str, str]) -> list[dict[str, Any]]:
     """The ``output`` items: a message (when there is text) then one function_call per call."""
     items: list[dict[str, Any]] = []
     text = comp.full_text() if comp.lazy is None else "".join(comp.streamed_text)
-    status = "incomplete" if comp.finish == "length" else "completed"
+    status = response_status(comp)
     if text or not comp.tool_calls:
         items.append(
             {
@@ -246,9 +253,7 @@ def response_body(
     """A ``response`` object; ``comp=None`` gives the empty in-progress form used by
     ``response.created`` events."""
     output = response_output(comp, ids) if comp is not None else []
-    final_status = status or (
-        "incomplete" if comp is not None and comp.finish == "length" else "completed"
-    )
+    final_status = status or response_status(comp)
     usage = None
     if comp is not None:
         out = comp.completion_tokens()

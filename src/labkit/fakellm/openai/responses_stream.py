@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from labkit.fakellm.completion import Completion
-from labkit.fakellm.openai.responses import response_body
+from labkit.fakellm.openai.responses import response_body, response_status
 from labkit.fakellm.transport import FrameKind, sse_event
 from labkit.fakellm.types import ChatRequest, ToolCall
 
@@ -71,8 +71,7 @@ async def _message_frames(event: _Events, comp: Completion, item_id: str) -> Fra
     yield "tail", event("response.output_text.done", {**at, "text": text, "logprobs": []})
     done_part = {**part, "text": text}
     yield "tail", event("response.content_part.done", {**at, "part": done_part})
-    status = "incomplete" if comp.finish == "length" else "completed"
-    done_item = {**message_item, "status": status, "content": [done_part]}
+    done_item = {**message_item, "status": response_status(comp), "content": [done_part]}
     yield "tail", event("response.output_item.done", {"output_index": 0, "item": done_item})
 
 
