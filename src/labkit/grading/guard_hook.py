@@ -2,8 +2,15 @@
 
 :func:`install` (called once, by :func:`labkit.grading.guard.freeze`) builds the hook as a closure
 over immutable policy values: the rules below are closures made by small factories, so the hook
-reaches them through its own cells, never through names learner code could rebind. Nothing but
-the interpreter's hook list references the hook.
+reaches them through its own cells. The factories themselves run over a frozen copy of this
+module (:mod:`.guard_freeze`), so no name the hook looks up at run time (a table here, a builtin,
+``os.lstat`` inside ``realpath``) is one learner code can rebind. Nothing but the interpreter's
+hook list references the hook.
+
+Learner code never runs inside the hook: every argument is first copied into plain built-in
+values (:func:`.guard_plain.plain`: a ``str`` subclass's ``__getitem__`` or an ``int``
+subclass's ``__eq__`` is never called), and an event raised while the hook is already at work on
+that thread is refused, except the hook's own read of ``/proc/<pid>/stat``.
 
 ``_checker``'s decision table is one if/elif chain over audit events (~90 lines, over the ~80
 line guide): kept whole on purpose, so it can be reviewed, and compared with earlier versions,
@@ -12,16 +19,19 @@ as one table of what is allowed.
 
 from __future__ import annotations
 
+import _socket
 import _thread
-import ipaddress
 import os
+import re
 import socket
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import FunctionType
 from typing import Any
 
 from labkit.grading.guard_patches import patch_unaudited
+from labkit.grading.guard_plain import Opaque, plain
 from labkit.grading.guard_policy import SANDBOX_ENV, SANDBOX_MODULE, GuardConfig, GuardViolation
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
@@ -61,7 +71,10 @@ _PATH_MUTATIONS = {
     "shutil.rmtree": (0,),
 }
 _GRADER_MODULES = ("labkit.", "_pytest", "pytest", "pluggy")
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+# What the hook itself opens while checking a signal (``_signal_rule``): the only event it lets
+# through while it is already at work on a thread.
+_OWN_READ = re.compile(r"/proc/\d+/stat")
 
 
 def install(config: GuardConfig, record: Callable[[str], None], children: Iterable[int]) -> None:
@@ -69,12 +82,19 @@ def install(config: GuardConfig, record: Callable[[str], None], children: Iterab
 
     Nothing but the interpreter's hook list references the closure, so learner code cannot reach
     (and flip) its state without gc walks (blocked) or ctypes (not defended). ``children`` is the
-    live set of learner CLIs the grader launched (for systems without /proc).
+    live set of learner CLIs the grader launched (for systems without /proc). The hook is built
+    by a frozen copy of this module (:func:`.guard_freeze.guard_namespace`), never by this one.
     """
+    from labkit.grading.guard_freeze import guard_namespace
+
+    guard_namespace()["_install"](config, record, children)
+
+
+def _install(config: GuardConfig, record: Callable[[str], None], children: Iterable[int]) -> None:
     own_pid = os.getpid()
     python = sys.executable
-    resolve, readable, writable = _path_rules(config, own_pid)
     deny = _denier(record)
+    resolve, readable, writable = _path_rules(config, own_pid, deny)
     approved_launch = _launch_rule(python, config.to_json())
     check = _checker(
         (resolve, readable, writable),
@@ -86,13 +106,17 @@ def install(config: GuardConfig, record: Callable[[str], None], children: Iterab
     )
     busy: set[int] = set()
     get_ident = _thread.get_ident
+    ignored = _IGNORED
+    own_read = _OWN_READ.fullmatch
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event in _IGNORED:
+        if event in ignored:
             return
         ident = get_ident()
-        if ident in busy:
-            return
+        if ident in busy:  # an event raised by the check itself
+            if event == "open" and type(args[0]) is str and own_read(args[0]):
+                return
+            raise deny(f"{event} while the grader was checking another call")
         busy.add(ident)
         try:
             check(event, args)
@@ -107,13 +131,13 @@ def install(config: GuardConfig, record: Callable[[str], None], children: Iterab
 _Resolve = Callable[[object], str | None]
 _PathTest = Callable[[str], bool]
 _Deny = Callable[[str], GuardViolation]
-_Network = tuple[
-    Callable[[object], bool], weakref.WeakSet[socket.socket], Callable[[object, str], None]
-]
+_Network = tuple[Callable[[object], bool], Callable[[object], None], Callable[[object, str], None]]
 _Check = Callable[[str, tuple[Any, ...]], None]
 
 
-def _path_rules(config: GuardConfig, own_pid: int) -> tuple[_Resolve, _PathTest, _PathTest]:
+def _path_rules(
+    config: GuardConfig, own_pid: int, deny: _Deny
+) -> tuple[_Resolve, _PathTest, _PathTest]:
     """(resolve, readable, writable): what a path really is, and whether it may be read or
     written (inside the work folder or the temp roots, never a protected root or another
     process's /proc entry)."""
@@ -128,8 +152,12 @@ def _path_rules(config: GuardConfig, own_pid: int) -> tuple[_Resolve, _PathTest,
         return any(path == r or path.startswith(r + sep) for r in roots)
 
     def resolve(raw: object) -> str | None:
-        if isinstance(raw, int) or raw is None:
+        """``raw`` is already plain: a str or bytes path, an int (a descriptor), None, or an
+        Opaque object nobody can read safely, which is refused."""
+        if type(raw) is int or raw is None:
             return None
+        if type(raw) is Opaque:
+            raise deny(f"using a path given as {raw!r} (pass a str or a pathlib.Path)")
         try:
             return realpath(fsdecode(raw))  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -200,45 +228,65 @@ def _signal_rule(own_pid: int, children: Iterable[int]) -> Callable[[int, int], 
 
 
 def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
-    """(loopback, bound, check_address): loopback names and addresses, the sockets this process
-    bound (their ports are reachable), and the check of a destination address."""
-    bound: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+    """(loopback, note_bound, check_address): loopback names and addresses, noting a socket this
+    process bound (its port is then reachable), and the check of a destination address. Every
+    value here is plain (str, int, tuple); sockets are read through ``_socket``'s own C methods."""
+    bound: dict[int, Any] = {}  # id(socket) -> weak reference: no hashing of learner objects
+    ref = weakref.ref
+    socket_type = _socket.socket
+    fileno, sockname = _socket.socket.fileno, _socket.socket.getsockname
+    inet_pton, af_inet, af_inet6 = _socket.inet_pton, _socket.AF_INET, _socket.AF_INET6
+    names = _LOOPBACK_NAMES
+
+    def loopback_ip(packed: bytes) -> bool:
+        if len(packed) == 16:
+            if packed[:10] == bytes(10) and packed[10:12] == b"\xff\xff":  # ::ffff:a.b.c.d
+                packed = packed[12:]
+            else:
+                return packed[:15] == bytes(15) and packed[15] in (0, 1)  # :: and ::1
+        return packed[0] == 127 or packed == bytes(4)  # 127.0.0.0/8 and 0.0.0.0
 
     def loopback(host: object) -> bool:
-        if isinstance(host, bytes):
+        if type(host) is bytes:
             host = host.decode("ascii", "replace")
-        if not isinstance(host, str):
+        if type(host) is not str:
             return False
         name = host.strip().lower().rstrip(".")
-        if name in _LOOPBACK_NAMES:
+        if name in names:
             return True
-        try:
-            ip = ipaddress.ip_address(name.split("%", 1)[0])
-        except ValueError:
-            return False
-        mapped = getattr(ip, "ipv4_mapped", None)
-        if mapped is not None:
-            ip = mapped
-        return ip.is_loopback or ip.is_unspecified
+        for family in (af_inet, af_inet6):
+            try:
+                return loopback_ip(inet_pton(family, name.split("%", 1)[0]))
+            except (OSError, ValueError):
+                continue
+        return False
+
+    def note_bound(sock: object) -> None:
+        if issubclass(type(sock), socket_type):
+            bound[id(sock)] = ref(sock)
 
     def own_listener(port: int) -> bool:
-        for sock in list(bound):
+        for key, weak in list(bound.items()):
+            sock = weak()
+            if sock is None:
+                bound.pop(key, None)
+                continue
             try:
-                if sock.fileno() != -1 and sock.getsockname()[1] == port:
+                if fileno(sock) != -1 and sockname(sock)[1] == port:
                     return True
             except (OSError, IndexError, TypeError):
                 continue
         return False
 
     def check_address(address: object, verb: str) -> None:
-        if isinstance(address, tuple) and len(address) >= 2:
+        if type(address) is tuple and len(address) >= 2:
             host, port = address[0], address[1]
-            if loopback(host) and isinstance(port, int) and (port in ports or own_listener(port)):
+            if loopback(host) and type(port) is int and (port in ports or own_listener(port)):
                 return
             raise deny(f"{verb} {host}:{port} (only the fake provider is reachable while grading)")
         raise deny(f"{verb} {address!r} (only loopback TCP to the fake provider is allowed)")
 
-    return loopback, bound, check_address
+    return loopback, note_bound, check_address
 
 
 def _code_rule(config: GuardConfig) -> Callable[[object], bool]:
@@ -250,7 +298,10 @@ def _code_rule(config: GuardConfig) -> Callable[[object], bool]:
 
     def graders_function(function: object) -> bool:
         """Test functions and the grading machinery; libraries may rewrite their own functions
-        (``types.coroutine`` does), so only these are protected."""
+        (``types.coroutine`` does), so only these are protected. Only a plain function has a
+        ``__code__`` to protect, and its attributes are read from the C type, never a learner's."""
+        if type(function) is not FunctionType:
+            return False
         module = getattr(function, "__module__", None) or ""
         if module.startswith(_GRADER_MODULES):
             return True
@@ -266,23 +317,36 @@ def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], 
     in its environment and no dynamic-loader variables."""
     sandbox_prefix = [python, "-I", "-B", "-m", SANDBOX_MODULE, "--"]
     fsdecode = os.fsdecode
+    environ = os.environ  # the real environment: its own mapping, read only when env is None
 
     def approved_launch(argv: Sequence[object], env: object) -> bool:
+        """``argv`` and ``env`` as plain values (lists, tuples, dicts of str or bytes)."""
+        given, env = plain(argv), plain(env)
+        if not isinstance(given, list | tuple):
+            return False
         try:
-            args = [fsdecode(a) for a in argv]  # type: ignore[arg-type]
+            args = [fsdecode(a) for a in given]
         except (TypeError, ValueError):
             return False
         if args[: len(sandbox_prefix)] != sandbox_prefix or len(args) <= len(sandbox_prefix):
             return False
         if env is None:
-            items: Mapping[str, str] = os.environ
-        elif isinstance(env, Mapping):
-            items = {fsdecode(k): fsdecode(v) for k, v in env.items()}
-        else:  # fork_exec's list of b"KEY=VALUE"
+            items: Mapping[str, str] = environ
+        elif type(env) is dict:
+            try:
+                items = {fsdecode(k): fsdecode(v) for k, v in env.items()}
+            except (TypeError, ValueError):
+                return False
+        elif type(env) in (list, tuple):  # fork_exec's list of b"KEY=VALUE"
             items = {}
             for entry in env:  # type: ignore[attr-defined]
-                key, _, value = fsdecode(entry).partition("=")
+                try:
+                    key, _, value = fsdecode(entry).partition("=")
+                except (TypeError, ValueError):
+                    return False
                 items[key] = value
+        else:
+            return False
         if any(k.startswith("LD_") or k.startswith("DYLD_") for k in items):
             return False
         return items.get(SANDBOX_ENV) == expected_env
@@ -300,9 +364,10 @@ def _checker(
 ) -> _Check:
     """The hook's decision table: one audit event in, nothing out, or a :class:`GuardViolation`."""
     resolve, readable, writable = paths
-    loopback, bound, check_address = network
+    loopback, note_bound, check_address = network
 
-    def _check(event: str, args: tuple[Any, ...]) -> None:
+    def _check(event: str, raw: tuple[Any, ...]) -> None:
+        args: Any = plain(raw)  # learner objects as plain values; only two rules read ``raw``
         if event == "open":
             path = resolve(args[0])
             if path is None:
@@ -336,14 +401,9 @@ def _checker(
             if address is not None:
                 check_address(address, "sending to")
         elif event == "socket.bind":
-            sock = args[0]
-            if isinstance(sock, socket.socket):
-                try:
-                    bound.add(sock)
-                except TypeError:
-                    pass
+            note_bound(raw[0])
             address = args[1]
-            if isinstance(address, tuple) and address and not loopback(address[0]):
+            if type(address) is tuple and address and not loopback(address[0]):
                 if address[0] not in ("", "0.0.0.0", "::"):
                     raise deny(f"listening on {address[0]} (listen on 127.0.0.1 only)")
         elif event == "socket.__new__":
@@ -377,7 +437,7 @@ def _checker(
                 raise _HookRefused(_SELF_DEFENCE[event])
             raise deny(_SELF_DEFENCE[event])
         elif event == "object.__setattr__":
-            if len(args) > 1 and args[1] == "__code__" and graders_function(args[0]):
+            if len(args) > 1 and args[1] == "__code__" and graders_function(raw[0]):
                 raise deny("replacing the code of a grader function")
         elif event == "ctypes.dlopen":
             return  # torch and numpy load shared libraries this way; ctypes is not defended

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from labkit.grading.guard_plain import plain
 from labkit.grading.guard_policy import GuardViolation
 
 
@@ -36,15 +37,21 @@ def patch_unaudited(
 
     if _posixsubprocess is not None:
         original = _posixsubprocess.fork_exec
+        fsdecode = os.fsdecode
 
         def fork_exec(*args: Any) -> Any:
             # (args, executable_list, close_fds, pass_fds, cwd, env, ..., preexec_fn, ...):
-            # a preexec_fn would run arbitrary Python in the new process before exec.
+            # a preexec_fn would run arbitrary Python in the new process before exec. The argv,
+            # executables and environment are checked, then passed on, as plain copies: a list
+            # subclass could otherwise show the check one argv and the C code another.
+            if len(args) < 6 or any(callable(a) for a in args[6:]):
+                raise deny("starting a process (fork_exec)")
+            args = (plain(args[0]), plain(args[1]), *args[2:5], plain(args[5]), *args[6:])
+            executables = args[1] if type(args[1]) in (list, tuple) else None
             if (
-                len(args) < 6
-                or any(callable(a) for a in args[6:])
+                executables is None
                 or not approved(args[0], args[5])
-                or not all(os.fsdecode(e) == python for e in args[1] or ())
+                or not all(type(e) in (str, bytes) and fsdecode(e) == python for e in executables)
             ):
                 raise deny("starting a process (fork_exec)")
             return original(*args)

@@ -1,0 +1,99 @@
+"""What the guard reads of learner objects (guard_plain) and where its names live (guard_freeze).
+
+The adversarial batch (hook_reentry, port_subclass, guard_globals) proves the attacks fail end to
+end; these pin the two mechanisms on their own, in-process, without installing a hook.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from labkit.grading import guard_hook
+from labkit.grading.guard_freeze import guard_namespace
+from labkit.grading.guard_plain import Opaque, plain
+
+
+class _Trap(Exception):
+    """Raised by any learner method the reader calls: it must call none."""
+
+
+class _Str(str):
+    def __getitem__(self, key: object) -> str:
+        raise _Trap
+
+    def __str__(self) -> str:
+        raise _Trap
+
+    def __eq__(self, other: object) -> bool:
+        raise _Trap
+
+    __hash__ = str.__hash__
+
+
+class _Int(int):
+    def __eq__(self, other: object) -> bool:
+        raise _Trap
+
+    def __int__(self) -> int:
+        raise _Trap
+
+    __hash__ = int.__hash__
+
+
+class _Tuple(tuple[object, ...]):
+    def __iter__(self) -> Iterator[object]:
+        raise _Trap
+
+    def __len__(self) -> int:
+        raise _Trap
+
+
+class _Dict(dict[object, object]):
+    def items(self) -> Any:
+        raise _Trap
+
+
+class _Lying:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise _Trap
+
+    def __fspath__(self) -> str:
+        raise _Trap
+
+
+def test_subclasses_become_exact_built_ins_without_calling_their_methods() -> None:
+    value: Any = plain(_Tuple((_Str("/tmp/x"), _Int(8787), _Dict({_Str("k"): [_Str("v")]}))))
+    assert value == ("/tmp/x", 8787, {"k": ["v"]})
+    assert type(value) is tuple
+    assert [type(v) for v in value] == [str, int, dict]
+
+
+def test_anything_else_is_opaque_and_never_asked_anything() -> None:
+    opaque = plain(_Lying())
+    assert type(opaque) is Opaque
+    assert repr(opaque) == "<a _Lying object>"
+
+
+def test_paths_are_read_from_their_own_slots() -> None:
+    fresh = pathlib.Path("/tmp") / "a" / "b"
+    assert plain(fresh) == "/tmp/a/b"
+    assert plain(pathlib.Path("rel")) == "rel"
+    with os.scandir(os.path.dirname(__file__)) as entries:
+        entry = next(entries)
+        assert plain(entry) == entry.path
+
+
+def test_the_frozen_hook_does_not_see_rebound_module_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    namespace = guard_namespace()
+    monkeypatch.setattr(guard_hook, "_IGNORED", frozenset({"open"}))
+    monkeypatch.setattr(os, "lstat", lambda *a, **k: (_ for _ in ()).throw(_Trap()))
+    assert "open" not in namespace["_IGNORED"]
+    assert namespace["_install"].__globals__ is namespace
+    realpath = namespace["os"].path.realpath
+    assert realpath("/tmp/../tmp") == "/tmp"  # the frozen realpath kept the real os.lstat
