@@ -94,7 +94,8 @@ reset: setup
 
 notebook: setup
 	@test -f "labs/$(LAB)/explore.ipynb" || { echo "usage: make notebook LAB=<id>   (labs with a notebook: $$(ls labs/*/explore.ipynb 2>/dev/null | cut -d/ -f2 | tr '\n' ' '))"; exit 2; }
-	cd labs/$(LAB) && ../../$(BIN)/jupyter lab explore.ipynb
+	@# --allow-root: in a container or Codespace the learner is often root, which Jupyter refuses
+	cd labs/$(LAB) && ../../$(BIN)/jupyter lab explore.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 new-lab: setup
 	@test -n "$(LAB)" || { echo "usage: make new-lab LAB=<id> [TITLE=\"...\"]   (an id like rag-04; see CONTRIBUTING.md)"; exit 2; }

@@ -266,3 +266,26 @@ def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> No
     assert "Traceback" not in text
     saved = json.loads(record_path(own_course, "calc").read_text())
     assert saved["score"] == 10.0
+
+
+def test_watch_grades_a_save_made_during_its_first_grade(
+    own_course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file watcher starts after the first grade; a save made while that grade ran used to
+    wait for the next save. Now the files' stamps are compared, and it is graded at once."""
+    from labkit.grading import watch as watch_module
+
+    calc = own_course / "labs" / "calc" / "calc.py"
+    calls: list[list[str]] = []
+
+    def grade_once(*_args: object, changed: list[str], **_kwargs: object) -> list[object]:
+        calls.append(changed)
+        if len(calls) == 1:  # the learner saves while the first grade runs
+            calc.write_text(calc.read_text() + "\n# saved mid-grade\n")
+        return []
+
+    monkeypatch.setattr(watch_module, "grade_once", grade_once)
+    lab = load_manifest(own_course / "graders" / "calc" / "lab.toml")
+    console = Console(file=StringIO(), width=100)
+    assert watch_module.watch(own_course, lab, console, max_rounds=2) == 0
+    assert calls == [[], ["calc.py"]]

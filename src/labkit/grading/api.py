@@ -170,7 +170,7 @@ def _mismatch(actual: object, expected: object, path: str, rel: float, absol: fl
         seq_a, seq_e = actual, expected
         if _len(seq_a) != _len(seq_e):  # type: ignore[arg-type]
             n_a, n_e = _len(seq_a), _len(seq_e)  # type: ignore[arg-type]
-            return f"{where} has {n_a} items, expected {n_e} ({_show(expected)})"
+            return f"{where} has {n_a} item{'' if n_a == 1 else 's'}, expected {n_e} ({_show(expected)})"
         for i, (x, y) in enumerate(zip(seq_a, seq_e, strict=True)):  # type: ignore[call-overload]
             problem = _mismatch(x, y, f"{path}[{i}]", rel, absol)
             if problem is not None:

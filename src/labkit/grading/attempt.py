@@ -295,12 +295,15 @@ class Attempt:
         if not isinstance(raw, list):
             raise GradingError("the grading process sent a malformed test list")
         announced = [TestMeta.from_dict(t) for t in raw]
+        ids = [m.id for m in announced]
+        if self.s.announced is None:
+            self.s.announced = ids
+        elif ids != self.s.announced:
+            self.s.notes.append("the grader announced a different test list on a restart")
         if self.s.expected is None:
             if not announced:
                 raise GradingError(f"the grader for {self.s.manifest.id} has no tests")
             self.s.expected = announced
-        elif [m.id for m in announced] != [m.id for m in self.s.expected]:
-            self.s.notes.append("the grader announced a different test list on a restart")
         wanted = {m.id for m in self.s.to_run()} - set(self.s.outcomes)
         if self.select is not None:
             wanted &= set(self.select)

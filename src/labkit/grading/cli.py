@@ -139,6 +139,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             saved_note=f"only test {only} was graded: your record is unchanged",
             problems=problems,
             hints=hints_used(root, manifest.id),
+            only=only,
         )
         return 0
     # Only labs/<id> is the learner's record; any other folder is kept apart (see records.py).

@@ -39,11 +39,13 @@ def render(
     saved_note: str | None = None,
     problems: Sequence[CompileProblem] = (),
     hints: int = 0,
+    only: str | None = None,
 ) -> None:
     """Print the report for one graded folder (``hints``: extra hint tiers the learner revealed).
 
     ``saved_note`` is said after where the result was saved; ``problems`` (files that do not
-    compile) are said once, at the top, and the tests they break point back to them.
+    compile) are said once, at the top, and the tests they break point back to them. ``only``
+    names the one test graded (``--test``): its passing is not the lab's.
     """
     console.print()
     header = Text.assemble(
@@ -101,7 +103,7 @@ def render(
     for note in result.notes:
         console.print(Padding(Text(f"⚠ {note}", style="yellow"), (0, 2)))
     console.print()
-    console.print(Padding(_summary(result, saved_to, saved_note, problems, hints), (0, 2)))
+    console.print(Padding(_summary(result, saved_to, saved_note, problems, hints, only), (0, 2)))
     console.print()
 
 
@@ -144,6 +146,7 @@ def _summary(
     saved_note: str | None = None,
     problems: Sequence[CompileProblem] = (),
     hints: int = 0,
+    only: str | None = None,
 ) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -164,6 +167,10 @@ def _summary(
         grid.add_row(
             "Next",
             f"Fix {problems[0].file}{where} first: it does not compile, so nothing in it runs.",
+        )
+    elif first is None and only:
+        grid.add_row(
+            "Next", f"Test {only} passes. `make grade LAB={result.lab_id}` grades the whole lab."
         )
     elif first is None:
         grid.add_row("Next", "Everything passes. Well done! `make list` shows the next lab.")

@@ -186,6 +186,9 @@ class Session:
         self.seed = seed
         self.limits = manifest.limits
         self.expected: list[TestMeta] | None = opts.expected
+        # The test ids the first grading child announced; a later child (after a timeout or a
+        # crash) must announce the same, or the notes say so.
+        self.announced: list[str] | None = None
         self.outcomes: dict[str, TestOutcome] = {}
         self.attempts = 0
         self.stray = 0

@@ -75,17 +75,32 @@ def watch(
     # importing the SDKs (ft-01: torch) again each save. Only this learner's code runs from it.
     zygotes = ZygotePool()
     try:
+        # The watcher starts with the loop below: a save made during this first grade is caught
+        # by comparing the files' stamps afterwards, and graded at once.
+        before = _stamps(manifest, folder)
         failing = grade_once(root, manifest, console, changed=[], zygotes=zygotes)
         rounds += 1
-        for changes in watch_changes(
-            folder,
-            watch_filter=relevant,
-            step=debounce_ms,  # quiet time that ends a burst of changes
-            debounce=max(1600, 4 * debounce_ms),  # the longest a burst is collected
-            raise_interrupt=True,
+        after = _stamps(manifest, folder)
+        if after != before and (max_rounds is None or rounds < max_rounds):
+            names = sorted(
+                rel for rel in after.keys() | before.keys() if after.get(rel) != before.get(rel)
+            )
+            failing = grade_once(
+                root, manifest, console, changed=names, focus=failing, zygotes=zygotes
+            )
+            rounds += 1
+        done = max_rounds is not None and rounds >= max_rounds
+        for changes in (
+            ()
+            if done
+            else watch_changes(
+                folder,
+                watch_filter=relevant,
+                step=debounce_ms,  # quiet time that ends a burst of changes
+                debounce=max(1600, 4 * debounce_ms),  # the longest a burst is collected
+                raise_interrupt=True,
+            )
         ):
-            if max_rounds is not None and rounds >= max_rounds:
-                break
             names = sorted({os.path.relpath(path, folder) for _, path in changes})
             failing = grade_once(
                 root, manifest, console, changed=names, focus=failing, zygotes=zygotes
@@ -100,6 +115,18 @@ def watch(
     finally:
         zygotes.close()
     return 0
+
+
+def _stamps(manifest: LabManifest, folder: Path) -> dict[str, tuple[int, int]]:
+    """``{file: (size, mtime in ns)}`` of the learner files: enough to tell that one was saved."""
+    stamps: dict[str, tuple[int, int]] = {}
+    for path, rel in manifest.learner_files(folder):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamps[rel] = (info.st_size, info.st_mtime_ns)
+    return stamps
 
 
 def grade_once(
