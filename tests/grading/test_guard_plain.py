@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,40 +21,21 @@ class _Trap(Exception):
     """Raised by any learner method the reader calls: it must call none."""
 
 
-class _Str(str):
-    def __getitem__(self, key: object) -> str:
-        raise _Trap
-
-    def __str__(self) -> str:
-        raise _Trap
-
-    def __eq__(self, other: object) -> bool:
-        raise _Trap
-
-    __hash__ = str.__hash__
+def _trap(*_args: object, **_kwargs: object) -> Any:
+    raise _Trap
 
 
-class _Int(int):
-    def __eq__(self, other: object) -> bool:
-        raise _Trap
-
-    def __int__(self) -> int:
-        raise _Trap
-
-    __hash__ = int.__hash__
+def _trapping(base: type, *names: str) -> Any:
+    """A subclass of ``base`` whose methods ``names`` all raise: the reader must call none."""
+    body: dict[str, object] = {name: _trap for name in names}
+    body["__hash__"] = base.__hash__
+    return type(f"Trapping{base.__name__}", (base,), body)
 
 
-class _Tuple(tuple[object, ...]):
-    def __iter__(self) -> Iterator[object]:
-        raise _Trap
-
-    def __len__(self) -> int:
-        raise _Trap
-
-
-class _Dict(dict[object, object]):
-    def items(self) -> Any:
-        raise _Trap
+_Str = _trapping(str, "__getitem__", "__str__", "__eq__", "strip")
+_Int = _trapping(int, "__eq__", "__int__", "__index__")
+_Tuple = _trapping(tuple, "__iter__", "__len__", "__getitem__")
+_Dict = _trapping(dict, "items", "__iter__", "keys")
 
 
 class _Lying:
