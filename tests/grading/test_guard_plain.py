@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from labkit.grading import guard_hook
+from labkit.grading import guard_events, guard_hook
 from labkit.grading.guard_freeze import guard_namespace
 from labkit.grading.guard_plain import Opaque, plain
 
@@ -69,11 +69,20 @@ def test_paths_are_read_from_their_own_slots() -> None:
         assert plain(entry) == entry.path
 
 
-def test_the_frozen_hook_does_not_see_rebound_module_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_frozen_hook_does_not_see_rebound_or_emptied_module_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     namespace = guard_namespace()
-    monkeypatch.setattr(guard_hook, "_IGNORED", frozenset({"open"}))
+    monkeypatch.setattr(guard_hook, "IGNORED", frozenset({"open"}))
     monkeypatch.setattr(os, "lstat", lambda *a, **k: (_ for _ in ()).throw(_Trap()))
-    assert "open" not in namespace["_IGNORED"]
+    table = guard_events.PROCESS_EVENTS
+    saved = dict(table)
+    table.clear()  # what an attack does to the module's own dict
+    try:
+        assert "open" not in namespace["IGNORED"]
+        assert namespace["PROCESS_EVENTS"]["os.system"] == saved["os.system"]
+    finally:
+        table.update(saved)
     assert namespace["_install"].__globals__ is namespace
     realpath = namespace["os"].path.realpath
     assert realpath("/tmp/../tmp") == "/tmp"  # the frozen realpath kept the real os.lstat

@@ -1,12 +1,13 @@
 """The guard's code, detached from every name learner code can rebind.
 
 A Python function finds its globals (and, through them, its builtins) in its module's dictionary
-at every call. Learner code can import ``labkit.grading.guard_hook`` and rebind ``_IGNORED``, or
+at every call. Learner code can import ``labkit.grading.guard_hook`` and rebind ``IGNORED``, or
 set ``builtins.issubclass``, or ``os.lstat`` (which ``os.path.realpath`` calls): the hook would
 then read the learner's values. :func:`frozen` copies a module's namespace once, when the guard is
 installed (before any learner code runs), and rebuilds each of its functions over the copy, with
 a copy of the builtins; module references the caller names (``os``, ``socket``, ``stat``) become
-snapshots of their attributes at that moment. Only the hook's closure reaches the copies.
+snapshots of their attributes at that moment, and module-level tables (dicts, lists, sets) become
+immutable copies. Only the hook's closure reaches the copies.
 
 This keeps the hook's *own* decisions out of learner code's reach; it does not make the process a
 sandbox (docs/THREAT-MODEL.md, "Not defended").
@@ -19,7 +20,7 @@ import os
 import posixpath
 import socket
 import stat
-from types import FunctionType, ModuleType, SimpleNamespace
+from types import FunctionType, MappingProxyType, ModuleType, SimpleNamespace
 from typing import Any
 
 
@@ -32,7 +33,9 @@ def frozen(module: ModuleType, replace: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``module``'s namespace with ``replace`` applied, a copy of the builtins, and
     every function defined in the module rebuilt to read its globals from that copy."""
     source = vars(module)
-    namespace: dict[str, Any] = {**source, **replace, "__builtins__": dict(vars(builtins))}
+    namespace: dict[str, Any] = {name: _immutable(value) for name, value in source.items()}
+    namespace.update(replace)
+    namespace["__builtins__"] = dict(vars(builtins))
     for name, value in source.items():
         if type(value) is FunctionType and value.__globals__ is source:
             copy = FunctionType(
@@ -41,6 +44,18 @@ def frozen(module: ModuleType, replace: dict[str, Any]) -> dict[str, Any]:
             copy.__kwdefaults__ = dict(value.__kwdefaults__ or {}) or None
             namespace[name] = copy
     return namespace
+
+
+def _immutable(value: object) -> object:
+    """A module-level table as a copy nobody can change: learner code reaches the original
+    (``guard_events.PROCESS_EVENTS.clear()``), never the copy."""
+    if type(value) is dict:
+        return MappingProxyType({k: _immutable(v) for k, v in value.items()})
+    if type(value) is list:
+        return tuple(_immutable(v) for v in value)
+    if type(value) is set:
+        return frozenset(value)
+    return value
 
 
 def guard_namespace() -> dict[str, Any]:

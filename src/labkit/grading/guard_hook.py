@@ -30,48 +30,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import FunctionType
 from typing import Any
 
+from labkit.grading.guard_events import (
+    GRADER_MODULES,
+    IGNORED,
+    LOOPBACK_NAMES,
+    PATH_MUTATIONS,
+    PROCESS_EVENTS,
+    REFUSED_IMPORTS,
+    SELF_DEFENCE,
+    WRITE_FLAGS,
+)
 from labkit.grading.guard_patches import patch_unaudited
 from labkit.grading.guard_plain import Opaque, plain
 from labkit.grading.guard_policy import SANDBOX_ENV, SANDBOX_MODULE, GuardConfig, GuardViolation
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-_PROCESS_EVENTS = {
-    "os.fork": "starting a process (os.fork)",
-    "os.forkpty": "starting a process (os.forkpty)",
-    "os.posix_spawn": "starting a process (os.posix_spawn)",
-    "os.spawn": "starting a process (os.spawn*)",
-    "os.exec": "replacing the process (os.exec*)",
-    "os.system": "running a shell command (os.system)",
-    "os.startfile": "starting a program (os.startfile)",
-    "pty.spawn": "starting a process (pty.spawn)",
-}
-_SELF_DEFENCE = {
-    "sys.addaudithook": "adding an audit hook",
-    "sys.settrace": "installing a trace function",
-    "sys.setprofile": "installing a profile function",
-    "gc.get_objects": "walking the garbage collector (gc.get_objects)",
-    "gc.get_referrers": "walking the garbage collector (gc.get_referrers)",
-    "gc.get_referents": "walking the garbage collector (gc.get_referents)",
-    "resource.setrlimit": "changing resource limits",
-    "resource.prlimit": "changing resource limits",
-}
-_PATH_MUTATIONS = {
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.mkdir": (0,),
-    "os.rename": (0, 1),
-    "os.truncate": (0,),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.utime": (0,),
-    "os.chflags": (0,),
-    "os.lchflags": (0,),
-    "os.setxattr": (0,),
-    "os.removexattr": (0,),
-    "shutil.rmtree": (0,),
-}
-_GRADER_MODULES = ("labkit.", "_pytest", "pytest", "pluggy")
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 # What the hook itself opens while checking a signal (``_signal_rule``): the only event it lets
 # through while it is already at work on a thread.
 _OWN_READ = re.compile(r"/proc/\d+/stat")
@@ -106,11 +78,18 @@ def _install(config: GuardConfig, record: Callable[[str], None], children: Itera
     )
     busy: set[int] = set()
     get_ident = _thread.get_ident
-    ignored = _IGNORED
+    ignored = IGNORED
     own_read = _OWN_READ.fullmatch
+
+    refused_imports = REFUSED_IMPORTS
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event in ignored:
+            return
+        if event == "import":  # only a module's first load raises it: cheap to look at
+            name = plain(args[0]) if args else None
+            if name in refused_imports:
+                raise deny(refused_imports[name])
             return
         ident = get_ident()
         if ident in busy:  # an event raised by the check itself
@@ -236,7 +215,7 @@ def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
     socket_type = _socket.socket
     fileno, sockname = _socket.socket.fileno, _socket.socket.getsockname
     inet_pton, af_inet, af_inet6 = _socket.inet_pton, _socket.AF_INET, _socket.AF_INET6
-    names = _LOOPBACK_NAMES
+    names = LOOPBACK_NAMES
 
     def loopback_ip(packed: bytes) -> bool:
         if len(packed) == 16:
@@ -303,7 +282,7 @@ def _code_rule(config: GuardConfig) -> Callable[[object], bool]:
         if type(function) is not FunctionType:
             return False
         module = getattr(function, "__module__", None) or ""
-        if module.startswith(_GRADER_MODULES):
+        if module.startswith(GRADER_MODULES):
             return True
         filename = getattr(getattr(function, "__code__", None), "co_filename", "") or ""
         inside_work = filename.startswith(work + sep)
@@ -354,6 +333,24 @@ def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], 
     return approved_launch
 
 
+def _link_rule(resolve: _Resolve, writable: _PathTest) -> Callable[[str, Any], bool]:
+    """``link_allowed(event, args)``: links only inside writable space (pytest's ``tmp_path``
+    makes a "-current" symlink); reading through one is still checked on its real path by the
+    "open" rule. A relative symlink target is read from the link's folder, as the kernel will."""
+    isabs, join, dirname, fsdecode = os.path.isabs, os.path.join, os.path.dirname, os.fsdecode
+
+    def link_allowed(event: str, args: Any) -> bool:
+        link = resolve(args[1]) if len(args) > 1 else None
+        source = args[0]
+        if event == "os.symlink" and link is not None and type(source) in (str, bytes):
+            if not isabs(fsdecode(source)):
+                source = join(dirname(link), fsdecode(source))
+        target = resolve(source)
+        return target is not None and link is not None and writable(target) and writable(link)
+
+    return link_allowed
+
+
 def _checker(
     paths: tuple[_Resolve, _PathTest, _PathTest],
     deny: _Deny,
@@ -365,6 +362,7 @@ def _checker(
     """The hook's decision table: one audit event in, nothing out, or a :class:`GuardViolation`."""
     resolve, readable, writable = paths
     loopback, note_bound, check_address = network
+    link_allowed = _link_rule(resolve, writable)
 
     def _check(event: str, raw: tuple[Any, ...]) -> None:
         args: Any = plain(raw)  # learner objects as plain values; only two rules read ``raw``
@@ -374,7 +372,7 @@ def _checker(
                 return
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
             mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-            wants_write = bool(flags & _WRITE_FLAGS) or any(c in mode for c in "wax+")
+            wants_write = bool(flags & WRITE_FLAGS) or any(c in mode for c in "wax+")
             if wants_write and not writable(path):
                 raise deny(f"writing {path} (write inside your lab folder or a temp folder)")
             if not readable(path):
@@ -383,16 +381,13 @@ def _checker(
             path = resolve(args[0] if args else ".")
             if path is not None and not readable(path):
                 raise deny(f"listing {path}")
-        elif event in _PATH_MUTATIONS:
-            for index in _PATH_MUTATIONS[event]:
+        elif event in PATH_MUTATIONS:
+            for index in PATH_MUTATIONS[event]:
                 path = resolve(args[index]) if len(args) > index else None
                 if path is not None and not writable(path):
                     raise deny(f"changing {path} (only files in the grading folder may change)")
         elif event in ("os.symlink", "os.link"):
-            # Links only inside writable space (pytest's tmp_path makes a "-current" symlink);
-            # reading through a link is still checked on its real path by the "open" rule.
-            target, link = resolve(args[0]), resolve(args[1]) if len(args) > 1 else None
-            if target is None or link is None or not (writable(target) and writable(link)):
+            if not link_allowed(event, args):
                 raise deny("creating links outside the grading or temp folder")
         elif event == "socket.connect":
             check_address(args[1], "connecting to")
@@ -422,8 +417,8 @@ def _checker(
         elif event == "subprocess.Popen":
             if not approved_launch(args[1], args[3] if len(args) > 3 else None):
                 raise deny(f"starting a process {_short(args[1])} (use learner.run in tests)")
-        elif event in _PROCESS_EVENTS:
-            raise deny(_PROCESS_EVENTS[event])
+        elif event in PROCESS_EVENTS:
+            raise deny(PROCESS_EVENTS[event])
         elif event == "os.kill":
             pid, sig = args[0], args[1]
             if not may_signal(int(pid), int(sig)):
@@ -432,10 +427,10 @@ def _checker(
                 )
         elif event == "os.killpg":
             raise deny("signalling a process group")
-        elif event in _SELF_DEFENCE:
+        elif event in SELF_DEFENCE:
             if event == "sys.addaudithook":
-                raise _HookRefused(_SELF_DEFENCE[event])
-            raise deny(_SELF_DEFENCE[event])
+                raise _HookRefused(SELF_DEFENCE[event])
+            raise deny(SELF_DEFENCE[event])
         elif event == "object.__setattr__":
             if len(args) > 1 and args[1] == "__code__" and graders_function(raw[0]):
                 raise deny("replacing the code of a grader function")
@@ -447,64 +442,6 @@ def _checker(
 
 class _HookRefused(RuntimeError):
     """A RuntimeError from a hook makes CPython silently refuse a new audit hook."""
-
-
-_IGNORED = frozenset(
-    {
-        "import",
-        "compile",
-        "exec",
-        "marshal.loads",
-        "marshal.load",
-        "marshal.dumps",
-        "builtins.id",
-        "sys._getframe",
-        "object.__getattr__",
-        "object.__delattr__",
-        "code.__new__",
-        "function.__new__",
-        "os.chdir",
-        "os.putenv",
-        "os.unsetenv",
-        "os.getxattr",
-        "os.listxattr",
-        "time.sleep",
-        "sys._current_frames",
-        "builtins.input",
-        "builtins.input/result",
-        "array.__new__",
-        "cpython.run_module",
-        "cpython.run_file",
-        "cpython.run_command",
-        "ctypes.dlsym",
-        "ctypes.cdata",
-        "ctypes.addressof",
-        "ctypes.call_function",
-        "ctypes.get_errno",
-        "ctypes.set_errno",
-        "pickle.find_class",
-        "sqlite3.connect",
-        "sqlite3.connect/handle",
-        "urllib.Request",
-        "http.client.connect",
-        "http.client.send",
-        "glob.glob",
-        "glob.glob/2",
-        "os.walk",
-        "os.fwalk",
-        "fcntl.fcntl",
-        "fcntl.ioctl",
-        "fcntl.flock",
-        "fcntl.lockf",
-        "select.epoll",
-        "select.kqueue",
-        "select.devpoll",
-        "select.poll",
-        "mmap.__new__",
-        "tempfile.mkstemp",
-        "tempfile.mkdtemp",
-    }
-)
 
 
 def _short(argv: object) -> str:
