@@ -56,6 +56,8 @@ REFUSED_IMPORTS = {
     "_posixsubprocess": "re-importing _posixsubprocess (start processes through learner.run)",
     "_signal": "re-importing _signal",
     "posix": "re-importing posix",
+    "_tkinter": "importing tkinter (Tcl opens files and runs programs the grader cannot see)",
+    "tkinter": "importing tkinter (Tcl opens files and runs programs the grader cannot see)",
 }
 
 
@@ -92,7 +94,6 @@ IGNORED = frozenset(
         "ctypes.get_errno",
         "ctypes.set_errno",
         "pickle.find_class",
-        "sqlite3.connect",
         "sqlite3.connect/handle",
         "urllib.Request",
         "http.client.connect",

@@ -351,6 +351,47 @@ def _link_rule(resolve: _Resolve, writable: _PathTest) -> Callable[[str, Any], b
     return link_allowed
 
 
+def _sqlite_rule(
+    resolve: _Resolve, readable: _PathTest, writable: _PathTest, deny: _Deny
+) -> Callable[[object], None]:
+    """``check_database(name)``: ``sqlite3.connect`` reads and writes its file in C, so its path
+    is checked here as an ``open`` would be: a read-only URI (``?mode=ro``) must be readable,
+    anything else writable; ``:memory:`` is free. (``ATTACH`` raises no event: THREAT-MODEL.)"""
+    fsdecode, fromhex = os.fsdecode, bytes.fromhex
+
+    def unquote(text: str) -> str:
+        parts = text.split("%")
+        out = bytearray(parts[0].encode())
+        for part in parts[1:]:
+            try:
+                out += fromhex(part[:2]) + part[2:].encode()
+            except ValueError:
+                out += ("%" + part).encode()
+        return out.decode("utf-8", "replace")
+
+    def check_database(name: object) -> None:
+        if type(name) is bytes:
+            name = fsdecode(name)
+        if type(name) is not str:
+            resolve(name)  # an Opaque name is refused there
+            return
+        path, query = name, ""
+        if name.startswith("file:"):
+            path, _, query = name[5:].partition("?")
+            path = unquote(path[2:] if path.startswith("//") else path)
+        if path in ("", ":memory:") or "mode=memory" in query:
+            return
+        real = resolve(path)
+        if real is None:
+            return
+        read_only = "mode=ro" in query or "immutable=1" in query
+        if not (readable(real) if read_only else writable(real)):
+            verb = "reading" if read_only else "opening for writing"
+            raise deny(f"{verb} the database {real} (use one in your lab or a temp folder)")
+
+    return check_database
+
+
 def _checker(
     paths: tuple[_Resolve, _PathTest, _PathTest],
     deny: _Deny,
@@ -363,6 +404,7 @@ def _checker(
     resolve, readable, writable = paths
     loopback, note_bound, check_address = network
     link_allowed = _link_rule(resolve, writable)
+    check_database = _sqlite_rule(resolve, readable, writable, deny)
 
     def _check(event: str, raw: tuple[Any, ...]) -> None:
         args: Any = plain(raw)  # learner objects as plain values; only two rules read ``raw``
@@ -389,6 +431,8 @@ def _checker(
         elif event in ("os.symlink", "os.link"):
             if not link_allowed(event, args):
                 raise deny("creating links outside the grading or temp folder")
+        elif event == "sqlite3.connect":
+            check_database(args[0] if args else None)
         elif event == "socket.connect":
             check_address(args[1], "connecting to")
         elif event in ("socket.sendto", "socket.sendmsg"):
