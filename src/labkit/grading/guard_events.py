@@ -29,6 +29,8 @@ SELF_DEFENCE = {
     "gc.get_referents": "walking the garbage collector (gc.get_referents)",
     "resource.setrlimit": "changing resource limits",
     "resource.prlimit": "changing resource limits",
+    # audit hooks belong to one interpreter: code in a sub-interpreter would run unguarded
+    "cpython.PyInterpreterState_New": "starting a sub-interpreter (the grader's checks do not run there)",
 }
 PATH_MUTATIONS = {
     "os.remove": (0,),
