@@ -29,6 +29,8 @@ SELF_DEFENCE = {
     "gc.get_referents": "walking the garbage collector (gc.get_referents)",
     "resource.setrlimit": "changing resource limits",
     "resource.prlimit": "changing resource limits",
+    # native code by another door (like ctypes, but no lab needs it)
+    "sqlite3.enable_load_extension": "letting sqlite load native extensions",
     # audit hooks belong to one interpreter: code in a sub-interpreter would run unguarded
     "cpython.PyInterpreterState_New": "starting a sub-interpreter (the grader's checks do not run there)",
 }
