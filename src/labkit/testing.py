@@ -21,6 +21,7 @@ loads it itself). Fixtures:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -50,10 +51,16 @@ def _register_with_guard(port: int) -> None:
 
 @pytest.fixture(scope="session")
 def fake_llm_server() -> Iterator[FakeLLM]:
-    """The session's fake provider (started lazily, stopped at the end of the session)."""
+    """The session's fake provider (started lazily, stopped at the end of the session).
+
+    While grading (``LABKIT_GRADING``), its ``/__labkit/*`` control endpoints are left out:
+    the judge drives it in-process, and learner code, which can reach the provider's port, must
+    not rewrite the journal the wire checks read or queue replies.
+    """
     from labkit.fakellm import FakeLLM
 
-    fake = FakeLLM().start(on_bound=_register_with_guard)
+    grading = bool(os.environ.get("LABKIT_GRADING"))
+    fake = FakeLLM(control=not grading).start(on_bound=_register_with_guard)
     try:
         yield fake
     finally:

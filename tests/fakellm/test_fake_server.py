@@ -198,3 +198,14 @@ def test_labkit_serve_runs_until_ctrl_c() -> None:
         assert proc.stdout is not None
         assert "stopping" in proc.stdout.read()
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_without_control_the_labkit_endpoints_are_gone() -> None:
+    """While grading, the fixture starts the provider with control=False: learner code can reach
+    the port, but must not reset the journal the wire checks read, or queue replies."""
+    from labkit.fakellm import FakeLLM
+
+    with FakeLLM(control=False).start() as fake:
+        assert httpx.post(fake.url + "/__labkit/reset").status_code == 404
+        assert httpx.get(fake.url + "/__labkit/journal").status_code == 404
+        assert httpx.get(fake.url + "/v1/models").status_code != 404  # the API itself is there

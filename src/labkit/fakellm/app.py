@@ -34,23 +34,29 @@ def create_app(
     behaviours: Iterable[Behaviour] | None = None,
     stream_delay: float = 0.0,
     embed: Callable[[list[str]], np.ndarray] | None = None,
+    control: bool = True,
 ) -> Starlette:
     """The fake provider as an ASGI app (serve it with uvicorn, or use :class:`FakeLLM`).
 
     Pass ``state`` to share it with a controller, or ``behaviours`` (e.g. a local-model
     behaviour first) and ``stream_delay`` to build a fresh one. ``embed`` replaces the packaged
     MiniLM for ``/v1/embeddings`` (a function from texts to an (n, d) float32 array).
+    ``control=False`` leaves out the ``/__labkit/*`` endpoints: while grading, the judge drives
+    the provider in-process, and learner code must not reset or script it over HTTP.
     """
     st = state if state is not None else ProviderState(behaviours, stream_delay)
     r = Routes(st, embed)
     routes = [
-        Route("/__labkit/journal", r.journal, methods=["GET"]),
-        Route("/__labkit/reset", r.reset, methods=["POST"]),
-        Route("/__labkit/script", r.script, methods=["POST"]),
-        Route("/__labkit/status", r.status, methods=["GET"]),
         Route("/v1/messages", r.messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", r.count_tokens, methods=["POST"]),
     ]
+    if control:
+        routes += [
+            Route("/__labkit/journal", r.journal, methods=["GET"]),
+            Route("/__labkit/reset", r.reset, methods=["POST"]),
+            Route("/__labkit/script", r.script, methods=["POST"]),
+            Route("/__labkit/status", r.status, methods=["GET"]),
+        ]
     for prefix in ("/v1", ""):
         routes += [
             Route(f"{prefix}/chat/completions", r.chat_completions, methods=["POST"]),

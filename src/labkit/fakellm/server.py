@@ -48,10 +48,11 @@ class FakeLLM(Served):
         stream_delay: float = 0.0,
         *,
         embed: Callable[[list[str]], np.ndarray] | None = None,
+        control: bool = True,
     ) -> None:
         super().__init__()
         self.state = ProviderState(behaviours, stream_delay)
-        self.app = create_app(self.state, embed=embed)
+        self.app = create_app(self.state, embed=embed, control=control)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

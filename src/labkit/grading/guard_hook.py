@@ -214,6 +214,8 @@ def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
     ref = weakref.ref
     socket_type = _socket.socket
     fileno, sockname = _socket.socket.fileno, _socket.socket.getsockname
+    getsockopt, sol_socket = _socket.socket.getsockopt, _socket.SOL_SOCKET
+    so_type, so_listening, stream = _socket.SO_TYPE, _socket.SO_ACCEPTCONN, _socket.SOCK_STREAM
     inet_pton, af_inet, af_inet6 = _socket.inet_pton, _socket.AF_INET, _socket.AF_INET6
     names = LOOPBACK_NAMES
 
@@ -250,8 +252,13 @@ def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
             if sock is None:
                 bound.pop(key, None)
                 continue
-            try:
-                if fileno(sock) != -1 and sockname(sock)[1] == port:
+            try:  # a TCP socket of ours, listening: a UDP bind to the port proves nothing
+                if (
+                    fileno(sock) != -1
+                    and getsockopt(sock, sol_socket, so_type) == stream
+                    and getsockopt(sock, sol_socket, so_listening)
+                    and sockname(sock)[1] == port
+                ):
                     return True
             except (OSError, IndexError, TypeError):
                 continue
