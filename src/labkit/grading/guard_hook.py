@@ -126,6 +126,7 @@ def _path_rules(
     protected = tuple(os.path.realpath(p) for p in config.protected_roots)
     realpath = os.path.realpath
     fsdecode = os.fsdecode
+    dirname = os.path.dirname
 
     def under(path: str, roots: Iterable[str]) -> bool:
         return any(path == r or path.startswith(r + sep) for r in roots)
@@ -138,9 +139,26 @@ def _path_rules(
         if type(raw) is Opaque:
             raise deny(f"using a path given as {raw!r} (pass a str or a pathlib.Path)")
         try:
-            return realpath(fsdecode(raw))  # type: ignore[arg-type]
+            name = fsdecode(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return None
+        # Strictly first: a lenient realpath treats a name it cannot lstat (past the kernel's
+        # length limit, a loop) as a plain name, and ".." after it then climbs in text while the
+        # kernel climbs through the real symlinks. Only "does not exist" may be passed over (a
+        # file being created, a dangling link, which the lenient answer follows in text), after
+        # the folder on the way is checked strictly for any other failure.
+        for candidate in (name, dirname(name) or "."):
+            try:
+                found = realpath(candidate, strict=True)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                why = f"{exc.strerror} (a path the grader cannot follow)"
+                raise deny(f"using {name[:80]!r}: {why}") from None
+            if candidate is name:
+                return found
+            break
+        return realpath(name)
 
     def other_proc(path: str) -> bool:
         if not path.startswith("/proc/"):

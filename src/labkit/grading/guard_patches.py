@@ -67,6 +67,8 @@ def patch_unaudited(
         if module is not None and hasattr(module, "pidfd_send_signal"):
             module.pidfd_send_signal = no_pidfd_signal
 
+    _refuse_special_files(deny)
+
     def learner_exit(status: int = 0) -> None:
         raise LearnerExit(status)
 
@@ -74,6 +76,20 @@ def patch_unaudited(
     posix = sys.modules.get("posix")
     if posix is not None:
         posix._exit = learner_exit  # type: ignore[attr-defined]
+
+
+def _refuse_special_files(deny: Callable[[str], GuardViolation]) -> None:
+    """``os.mkfifo`` and ``os.mknod`` raise no audit event: without this, learner code could
+    plant a pipe or an empty file in a folder the guard protects (a pipe where the grader reads
+    would hang it)."""
+
+    def no_special_file(*_args: object, **_kwargs: object) -> None:
+        raise deny("creating a FIFO or device node (os.mkfifo / os.mknod)")
+
+    for module in (os, sys.modules.get("posix")):
+        for name in ("mkfifo", "mknod"):
+            if module is not None and hasattr(module, name):
+                setattr(module, name, no_special_file)
 
 
 class LearnerExit(SystemExit):
