@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from labkit.grading import guard_events, guard_hook
+from labkit.grading import guard_events, guard_hook, guard_rules
 from labkit.grading.guard_freeze import guard_namespace
 from labkit.grading.guard_plain import Opaque, plain
 
@@ -84,5 +84,8 @@ def test_the_frozen_hook_does_not_see_rebound_or_emptied_module_names(
     finally:
         table.update(saved)
     assert namespace["_install"].__globals__ is namespace
+    # the path rules live in guard_rules and are frozen with the hook, not read from there
+    monkeypatch.setattr(guard_rules, "Opaque", object)
+    assert namespace["path_rules"].__globals__["Opaque"] is not object
     realpath = namespace["os"].path.realpath
     assert realpath("/tmp/../tmp") == "/tmp"  # the frozen realpath kept the real os.lstat

@@ -61,12 +61,13 @@ def _immutable(value: object) -> object:
 def guard_namespace() -> dict[str, Any]:
     """``guard_hook``'s namespace, frozen, with ``os`` (and ``os.path``), ``socket`` and the
     value reader of ``guard_plain`` frozen with it."""
-    from labkit.grading import guard_hook, guard_plain
+    from labkit.grading import guard_hook, guard_plain, guard_rules
 
     os_now = snapshot(os)
     path = frozen(posixpath, {"os": os_now, "stat": snapshot(stat)})
     os_now.path = SimpleNamespace(**path)
     plain = frozen(guard_plain, {"os": os_now})
+    rules = frozen(guard_rules, {"os": os_now, "Opaque": plain["Opaque"]})
     return frozen(
         guard_hook,
         {
@@ -74,5 +75,6 @@ def guard_namespace() -> dict[str, Any]:
             "socket": snapshot(socket),
             "plain": plain["plain"],
             "Opaque": plain["Opaque"],
+            **{name: rules[name] for name in ("path_rules", "link_rule", "sqlite_rule")},
         },
     )

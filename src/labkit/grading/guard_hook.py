@@ -41,8 +41,22 @@ from labkit.grading.guard_events import (
     WRITE_FLAGS,
 )
 from labkit.grading.guard_patches import patch_unaudited
-from labkit.grading.guard_plain import Opaque, plain
+from labkit.grading.guard_plain import plain
 from labkit.grading.guard_policy import SANDBOX_ENV, SANDBOX_MODULE, GuardConfig, GuardViolation
+from labkit.grading.guard_rules import (
+    Deny as _Deny,
+)
+from labkit.grading.guard_rules import (
+    PathTest as _PathTest,
+)
+from labkit.grading.guard_rules import (
+    Resolve as _Resolve,
+)
+from labkit.grading.guard_rules import (
+    link_rule,
+    path_rules,
+    sqlite_rule,
+)
 
 # What the hook itself opens while checking a signal (``_signal_rule``): the only event it lets
 # through while it is already at work on a thread.
@@ -66,7 +80,7 @@ def _install(config: GuardConfig, record: Callable[[str], None], children: Itera
     own_pid = os.getpid()
     python = sys.executable
     deny = _denier(record)
-    resolve, readable, writable = _path_rules(config, own_pid, deny)
+    resolve, readable, writable = path_rules(config, own_pid, deny)
     approved_launch = _launch_rule(python, config.to_json())
     check = _checker(
         (resolve, readable, writable),
@@ -107,76 +121,8 @@ def _install(config: GuardConfig, record: Callable[[str], None], children: Itera
     del hook
 
 
-_Resolve = Callable[[object], str | None]
-_PathTest = Callable[[str], bool]
-_Deny = Callable[[str], GuardViolation]
 _Network = tuple[Callable[[object], bool], Callable[[object], None], Callable[[object, str], None]]
 _Check = Callable[[str, tuple[Any, ...]], None]
-
-
-def _path_rules(
-    config: GuardConfig, own_pid: int, deny: _Deny
-) -> tuple[_Resolve, _PathTest, _PathTest]:
-    """(resolve, readable, writable): what a path really is, and whether it may be read or
-    written (inside the work folder or the temp roots, never a protected root or another
-    process's /proc entry)."""
-    sep = os.sep
-    work = os.path.realpath(config.work_dir)
-    write_roots = tuple(os.path.realpath(p) for p in (config.work_dir, *config.write_roots))
-    protected = tuple(os.path.realpath(p) for p in config.protected_roots)
-    realpath = os.path.realpath
-    fsdecode = os.fsdecode
-    dirname = os.path.dirname
-
-    def under(path: str, roots: Iterable[str]) -> bool:
-        return any(path == r or path.startswith(r + sep) for r in roots)
-
-    def resolve(raw: object) -> str | None:
-        """``raw`` is already plain: a str or bytes path, an int (a descriptor), None, or an
-        Opaque object nobody can read safely, which is refused."""
-        if type(raw) is int or raw is None:
-            return None
-        if type(raw) is Opaque:
-            raise deny(f"using a path given as {raw!r} (pass a str or a pathlib.Path)")
-        try:
-            name = fsdecode(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None
-        # Strictly first: a lenient realpath treats a name it cannot lstat (past the kernel's
-        # length limit, a loop) as a plain name, and ".." after it then climbs in text while the
-        # kernel climbs through the real symlinks. Only "does not exist" may be passed over (a
-        # file being created, a dangling link, which the lenient answer follows in text), after
-        # the folder on the way is checked strictly for any other failure.
-        for candidate in (name, dirname(name) or "."):
-            try:
-                found = realpath(candidate, strict=True)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                why = f"{exc.strerror} (a path the grader cannot follow)"
-                raise deny(f"using {name[:80]!r}: {why}") from None
-            if candidate is name:
-                return found
-            break
-        return realpath(name)
-
-    def other_proc(path: str) -> bool:
-        if not path.startswith("/proc/"):
-            return False
-        head = path[6:].split("/", 1)[0]
-        return head.isdigit() and int(head) != own_pid
-
-    def readable(path: str) -> bool:
-        if other_proc(path):
-            return False
-        return not under(path, protected) or under(path, (work,))
-
-    def writable(path: str) -> bool:
-        if path.startswith("/dev/") and not path.startswith(("/dev/fd", "/dev/shm")):
-            return path in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
-        return under(path, write_roots) and readable(path)
-
-    return resolve, readable, writable
 
 
 def _denier(record: Callable[[str], None]) -> _Deny:
@@ -358,65 +304,6 @@ def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], 
     return approved_launch
 
 
-def _link_rule(resolve: _Resolve, writable: _PathTest) -> Callable[[str, Any], bool]:
-    """``link_allowed(event, args)``: links only inside writable space (pytest's ``tmp_path``
-    makes a "-current" symlink); reading through one is still checked on its real path by the
-    "open" rule. A relative symlink target is read from the link's folder, as the kernel will."""
-    isabs, join, dirname, fsdecode = os.path.isabs, os.path.join, os.path.dirname, os.fsdecode
-
-    def link_allowed(event: str, args: Any) -> bool:
-        link = resolve(args[1]) if len(args) > 1 else None
-        source = args[0]
-        if event == "os.symlink" and link is not None and type(source) in (str, bytes):
-            if not isabs(fsdecode(source)):
-                source = join(dirname(link), fsdecode(source))
-        target = resolve(source)
-        return target is not None and link is not None and writable(target) and writable(link)
-
-    return link_allowed
-
-
-def _sqlite_rule(
-    resolve: _Resolve, readable: _PathTest, writable: _PathTest, deny: _Deny
-) -> Callable[[object], None]:
-    """``check_database(name)``: ``sqlite3.connect`` reads and writes its file in C, so its path
-    is checked here as an ``open`` would be: a read-only URI (``?mode=ro``) must be readable,
-    anything else writable; ``:memory:`` is free. (``ATTACH`` raises no event: THREAT-MODEL.)"""
-    fsdecode, fromhex = os.fsdecode, bytes.fromhex
-
-    def unquote(text: str) -> str:
-        parts = text.split("%")
-        out = bytearray(parts[0].encode())
-        for part in parts[1:]:
-            try:
-                out += fromhex(part[:2]) + part[2:].encode()
-            except ValueError:
-                out += ("%" + part).encode()
-        return out.decode("utf-8", "replace")
-
-    def check_database(name: object) -> None:
-        if type(name) is bytes:
-            name = fsdecode(name)
-        if type(name) is not str:
-            resolve(name)  # an Opaque name is refused there
-            return
-        path, query = name, ""
-        if name.startswith("file:"):
-            path, _, query = name[5:].partition("?")
-            path = unquote(path[2:] if path.startswith("//") else path)
-        if path in ("", ":memory:") or "mode=memory" in query:
-            return
-        real = resolve(path)
-        if real is None:
-            return
-        read_only = "mode=ro" in query or "immutable=1" in query
-        if not (readable(real) if read_only else writable(real)):
-            verb = "reading" if read_only else "opening for writing"
-            raise deny(f"{verb} the database {real} (use one in your lab or a temp folder)")
-
-    return check_database
-
-
 def _checker(
     paths: tuple[_Resolve, _PathTest, _PathTest],
     deny: _Deny,
@@ -428,8 +315,8 @@ def _checker(
     """The hook's decision table: one audit event in, nothing out, or a :class:`GuardViolation`."""
     resolve, readable, writable = paths
     loopback, note_bound, check_address = network
-    link_allowed = _link_rule(resolve, writable)
-    check_database = _sqlite_rule(resolve, readable, writable, deny)
+    link_allowed = link_rule(resolve, writable)
+    check_database = sqlite_rule(resolve, readable, writable, deny)
 
     def _check(event: str, raw: tuple[Any, ...]) -> None:
         args: Any = plain(raw)  # learner objects as plain values; only two rules read ``raw``
@@ -467,6 +354,12 @@ def _checker(
         elif event == "socket.bind":
             note_bound(raw[0])
             address = args[1]
+            if type(address) in (str, bytes) and address and address[:1] not in ("\0", b"\0"):
+                path = resolve(address)  # an AF_UNIX socket file: created like any file
+                if path is not None and not writable(path):
+                    raise deny(
+                        f"creating the socket file {path} (only in your lab or a temp folder)"
+                    )
             if type(address) is tuple and address and not loopback(address[0]):
                 if address[0] not in ("", "0.0.0.0", "::"):
                     raise deny(f"listening on {address[0]} (listen on 127.0.0.1 only)")
