@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,13 @@ from labkit.grading.manifest import LabManifest, load_manifest
 @pytest.fixture(scope="session")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of tests/fixtures/labroot (graders/, labs/, solutions/), so grading never writes
-    .labkit/ into the repository."""
+    .labkit/ into the repository; committed to a git repository of its own, as a course checkout
+    is (its object store holds the reference too: the ``git_objects`` attack reads it)."""
     root = tmp_path_factory.mktemp("course") / "labroot"
     shutil.copytree(LABROOT, root, ignore=shutil.ignore_patterns("__pycache__", ".labkit"))
+    git = ["git", "-C", str(root), "-c", "user.name=labkit", "-c", "user.email=labkit@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "course"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
     return root
 
 

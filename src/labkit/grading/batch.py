@@ -39,7 +39,12 @@ from labkit.errors import LabkitError
 from labkit.grading import GRADER_VERSION, identity
 from labkit.grading.classreport import build_report
 from labkit.grading.gradebook import compute_stats, row_from_results, write_gradebook
-from labkit.grading.manifest import LabManifest, compute_tests_hash, content_hash
+from labkit.grading.manifest import (
+    LabManifest,
+    compute_tests_hash,
+    content_hash,
+    protected_folders,
+)
 from labkit.grading.results import read_json, to_gradescope, write_json, write_text
 from labkit.grading.runner import (
     GradeOptions,
@@ -199,7 +204,7 @@ def grade_all(
     root = options.repo_root
     protected = [submissions_dir.resolve(), out_dir.resolve()]
     if root is not None:
-        protected += [root / "graders", root / "solutions", root / ".labkit"]
+        protected += protected_folders(root)
     base = Path(tempfile.mkdtemp(prefix="batch-", dir=grading_root()))
     try:
         common = GradeOptions(

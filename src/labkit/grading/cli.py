@@ -18,7 +18,7 @@ from rich.console import Console
 from labkit.datasets.paths import relative_path
 from labkit.errors import LabkitError
 from labkit.grading.hints import hints_used
-from labkit.grading.manifest import LabManifest, find_lab, repo_root
+from labkit.grading.manifest import LabManifest, find_lab, protected_folders, repo_root
 from labkit.grading.records import (
     dir_option,
     is_own_folder,
@@ -116,7 +116,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     options = GradeOptions(
         mode="learner",
         repo_root=root,
-        protected=[root / "graders", root / "solutions", root / ".labkit"],
+        protected=protected_folders(root),
     )
     only = getattr(args, "test", None)
     if only:

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from labkit.errors import LabkitError
 from labkit.grading.cli import lab_command
-from labkit.grading.manifest import find_lab, repo_root
+from labkit.grading.manifest import find_lab, protected_folders, repo_root
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,7 +149,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         seed_file = Path(args.seed_file) if args.seed_file else None
         raw = seed_file.read_text("utf-8").strip() if seed_file and seed_file.is_file() else ""
         hidden = Path(args.hidden_tests) if args.hidden_tests else None
-        protected = [root / "graders", root / ".labkit"]
+        protected = protected_folders(root)
         protected += [p for p in (hidden, seed_file) if p is not None]
         options = GradeOptions(
             mode="instructor",

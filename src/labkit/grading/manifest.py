@@ -258,6 +258,17 @@ def _load_limits(path: Path, raw: object) -> Limits:
 # --- discovery -----------------------------------------------------------------------------------
 
 
+# What learner code may never read in a course checkout: the tests, the reference solutions,
+# every learner's records, and git's object store, which holds every committed version of the
+# first two (a zlib blob is one read away).
+COURSE_PROTECTED = ("graders", "solutions", ".labkit", ".git")
+
+
+def protected_folders(root: Path) -> list[Path]:
+    """The folders of the course at ``root`` that the grading guard refuses to learner code."""
+    return [root / name for name in COURSE_PROTECTED]
+
+
 def repo_root(start: Path | None = None) -> Path:
     """The course repository being graded: ``LABKIT_ROOT``, or the nearest folder above ``start``
     (default: the working directory) holding both ``graders/`` and ``pyproject.toml``.

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from labkit.grading.compiles import compile_problems
 from labkit.grading.hints import hints_used
-from labkit.grading.manifest import LabManifest, is_reserved
+from labkit.grading.manifest import LabManifest, is_reserved, protected_folders
 from labkit.grading.records import own_folder, record_path, stamp_record
 from labkit.grading.report import render_first_failure
 from labkit.grading.results import to_gradescope, write_json
@@ -211,6 +211,6 @@ def _options(root: Path, zygotes: ZygotePool | None = None) -> GradeOptions:
     return GradeOptions(
         mode="learner",
         repo_root=root,
-        protected=[root / "graders", root / "solutions", root / ".labkit"],
+        protected=protected_folders(root),
         zygotes=zygotes,
     )
