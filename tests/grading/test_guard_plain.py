@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from labkit.grading import guard_events, guard_hook, guard_rules
 from labkit.grading.guard_freeze import guard_namespace
 from labkit.grading.guard_plain import Opaque, plain
+from labkit.grading.guard_policy import GuardConfig, GuardViolation
+from labkit.grading.guard_rules import path_rules
 
 
 class _Trap(Exception):
@@ -89,3 +93,19 @@ def test_the_frozen_hook_does_not_see_rebound_or_emptied_module_names(
     assert namespace["path_rules"].__globals__["Opaque"] is not object
     realpath = namespace["os"].path.realpath
     assert realpath("/tmp/../tmp") == "/tmp"  # the frozen realpath kept the real os.lstat
+
+
+def test_import_folders_are_never_writable_even_inside_a_write_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout and its venv under /tmp (a write root) must not take a planted .pth file."""
+    site = tmp_path / "venv" / "site-packages"
+    site.mkdir(parents=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site), str(work)])
+    config = GuardConfig(work_dir=str(work), write_roots=(str(tmp_path),))
+    _, _, writable = path_rules(config, os.getpid(), GuardViolation)
+    assert not writable(str(site / "evil.pth"))
+    assert writable(str(work / "answer.txt"))  # the learner's own folder, on sys.path too
+    assert writable(str(tmp_path / "scratch.txt"))

@@ -9,6 +9,7 @@ a name learner code can rebind.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -91,6 +92,19 @@ def path_rules(config: GuardConfig, own_pid: int, deny: Deny) -> tuple[Resolve, 
     sep = os.sep
     work = os.path.realpath(config.work_dir)
     write_roots = tuple(os.path.realpath(p) for p in (config.work_dir, *config.write_roots))
+    # Never written, even inside a write root (a checkout and its venv under /tmp, as in CI):
+    # the interpreter's prefix and every import folder, where a planted ``.pth`` file or module
+    # would run in every later judge, zygote and worker started from them.
+    code = tuple(
+        real
+        for real in {
+            os.path.realpath(p)
+            for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path)
+            if p and os.path.isdir(p)
+        }
+        # not the work folder, inside it or above it: the learner's own files stay writable
+        if not (real == work or real.startswith(work + sep) or work.startswith(real + sep))
+    )
     protected = tuple(os.path.realpath(p) for p in config.protected_roots)
     resolve = resolver(deny)
 
@@ -111,7 +125,7 @@ def path_rules(config: GuardConfig, own_pid: int, deny: Deny) -> tuple[Resolve, 
     def writable(path: str) -> bool:
         if path.startswith("/dev/") and not path.startswith(("/dev/fd", "/dev/shm")):
             return path in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
-        return under(path, write_roots) and readable(path)
+        return under(path, write_roots) and not under(path, code) and readable(path)
 
     return resolve, readable, writable
 
