@@ -39,7 +39,10 @@ def build_attack(dest: Path, name: str, placeholders: dict[str, str] | None = No
     code = STARTER.read_text()
     attack = source / "attack.py"
     if attack.exists():
-        code += "\n\n# --- attack ---\n" + _fill(attack.read_text(), placeholders)
+        text = attack.read_text()
+        code += "\n\n# --- attack ---\n" + _fill(text, placeholders)
+        if "def _reference(" in text and "def add(" not in text:
+            code += "\n\n" + (ADVERSARIAL / "uses_reference.py").read_text()
     (dest / "calc.py").write_text(code)
     return dest
 
