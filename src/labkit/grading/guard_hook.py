@@ -304,6 +304,24 @@ def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], 
     return approved_launch
 
 
+def _bind_rule(
+    resolve: _Resolve, writable: _PathTest, loopback: Callable[[object], bool], deny: _Deny
+) -> Callable[[object], None]:
+    """``check_bind(address)``: listen on loopback only; an AF_UNIX path is a file being
+    created, so it must be writable (an abstract name, ``\\0…``, makes no file)."""
+
+    def check_bind(address: object) -> None:
+        if type(address) in (str, bytes) and address and address[:1] not in ("\0", b"\0"):  # type: ignore[index]
+            path = resolve(address)
+            if path is not None and not writable(path):
+                raise deny(f"creating the socket file {path} (only in your lab or a temp folder)")
+        if type(address) is tuple and address and not loopback(address[0]):
+            if address[0] not in ("", "0.0.0.0", "::"):
+                raise deny(f"listening on {address[0]} (listen on 127.0.0.1 only)")
+
+    return check_bind
+
+
 def _checker(
     paths: tuple[_Resolve, _PathTest, _PathTest],
     deny: _Deny,
@@ -317,6 +335,7 @@ def _checker(
     loopback, note_bound, check_address = network
     link_allowed = link_rule(resolve, writable)
     check_database = sqlite_rule(resolve, readable, writable, deny)
+    check_bind = _bind_rule(resolve, writable, loopback, deny)
 
     def _check(event: str, raw: tuple[Any, ...]) -> None:
         args: Any = plain(raw)  # learner objects as plain values; only two rules read ``raw``
@@ -353,16 +372,7 @@ def _checker(
                 check_address(address, "sending to")
         elif event == "socket.bind":
             note_bound(raw[0])
-            address = args[1]
-            if type(address) in (str, bytes) and address and address[:1] not in ("\0", b"\0"):
-                path = resolve(address)  # an AF_UNIX socket file: created like any file
-                if path is not None and not writable(path):
-                    raise deny(
-                        f"creating the socket file {path} (only in your lab or a temp folder)"
-                    )
-            if type(address) is tuple and address and not loopback(address[0]):
-                if address[0] not in ("", "0.0.0.0", "::"):
-                    raise deny(f"listening on {address[0]} (listen on 127.0.0.1 only)")
+            check_bind(args[1])
         elif event == "socket.__new__":
             family = args[1] if len(args) > 1 else None
             kind = args[2] if len(args) > 2 else None
