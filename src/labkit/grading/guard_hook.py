@@ -43,20 +43,7 @@ from labkit.grading.guard_events import (
 from labkit.grading.guard_patches import patch_unaudited
 from labkit.grading.guard_plain import plain
 from labkit.grading.guard_policy import SANDBOX_ENV, SANDBOX_MODULE, GuardConfig, GuardViolation
-from labkit.grading.guard_rules import (
-    Deny as _Deny,
-)
-from labkit.grading.guard_rules import (
-    PathTest as _PathTest,
-)
-from labkit.grading.guard_rules import (
-    Resolve as _Resolve,
-)
-from labkit.grading.guard_rules import (
-    link_rule,
-    path_rules,
-    sqlite_rule,
-)
+from labkit.grading.guard_rules import Deny, PathTest, Resolve, link_rule, path_rules, sqlite_rule
 
 # What the hook itself opens while checking a signal (``_signal_rule``): the only event it lets
 # through while it is already at work on a thread.
@@ -125,7 +112,7 @@ _Network = tuple[Callable[[object], bool], Callable[[object], None], Callable[[o
 _Check = Callable[[str, tuple[Any, ...]], None]
 
 
-def _denier(record: Callable[[str], None]) -> _Deny:
+def _denier(record: Callable[[str], None]) -> Deny:
     """``deny(what)``: record the violation (informational) and return the error to raise."""
 
     def deny(what: str) -> GuardViolation:
@@ -170,7 +157,7 @@ def _signal_rule(own_pid: int, children: Iterable[int]) -> Callable[[int, int], 
     return may_signal
 
 
-def _network_rules(ports: frozenset[int], deny: _Deny) -> _Network:
+def _network_rules(ports: frozenset[int], deny: Deny) -> _Network:
     """(loopback, note_bound, check_address): loopback names and addresses, noting a socket this
     process bound (its port is then reachable), and the check of a destination address. Every
     value here is plain (str, int, tuple); sockets are read through ``_socket``'s own C methods."""
@@ -305,7 +292,7 @@ def _launch_rule(python: str, expected_env: str) -> Callable[[Sequence[object], 
 
 
 def _bind_rule(
-    resolve: _Resolve, writable: _PathTest, loopback: Callable[[object], bool], deny: _Deny
+    resolve: Resolve, writable: PathTest, loopback: Callable[[object], bool], deny: Deny
 ) -> Callable[[object], None]:
     """``check_bind(address)``: listen on loopback only; an AF_UNIX path is a file being
     created, so it must be writable (an abstract name, ``\\0…``, makes no file)."""
@@ -323,8 +310,8 @@ def _bind_rule(
 
 
 def _checker(
-    paths: tuple[_Resolve, _PathTest, _PathTest],
-    deny: _Deny,
+    paths: tuple[Resolve, PathTest, PathTest],
+    deny: Deny,
     network: _Network,
     may_signal: Callable[[int, int], bool],
     graders_function: Callable[[object], bool],

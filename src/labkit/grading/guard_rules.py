@@ -65,7 +65,7 @@ def resolver(deny: Deny) -> Resolve:
         # Then the kernel is asked where the name leads (stat follows /proc's magic links, such
         # as /proc/self/cwd of a deleted folder, which realpath can only read as text): the
         # answer must be the very file the guard is about to judge.
-        for candidate in (name, dirname(name) or "."):
+        for step, candidate in enumerate((name, dirname(name) or ".")):
             try:
                 found = realpath(candidate, strict=True)
             except FileNotFoundError:
@@ -77,7 +77,7 @@ def resolver(deny: Deny) -> Resolve:
                 raise deny(f"using {name[:80]!r}: {why}") from None
             if not _same_file(candidate, found):
                 raise deny(f"using {name[:80]!r}: it leads elsewhere than it reads")
-            if candidate is name:
+            if step == 0:
                 return found
             break
         return realpath(name)

@@ -89,17 +89,14 @@ def watch(
                 root, manifest, console, changed=names, focus=failing, zygotes=zygotes
             )
             rounds += 1
-        done = max_rounds is not None and rounds >= max_rounds
-        for changes in (
-            ()
-            if done
-            else watch_changes(
-                folder,
-                watch_filter=relevant,
-                step=debounce_ms,  # quiet time that ends a burst of changes
-                debounce=max(1600, 4 * debounce_ms),  # the longest a burst is collected
-                raise_interrupt=True,
-            )
+        if max_rounds is not None and rounds >= max_rounds:
+            return 0
+        for changes in watch_changes(
+            folder,
+            watch_filter=relevant,
+            step=debounce_ms,  # quiet time that ends a burst of changes
+            debounce=max(1600, 4 * debounce_ms),  # the longest a burst is collected
+            raise_interrupt=True,
         ):
             names = sorted({os.path.relpath(path, folder) for _, path in changes})
             failing = grade_once(
