@@ -268,6 +268,7 @@ def test_watch_regrades_after_a_change_and_stops_cleanly(own_course: Path) -> No
     assert saved["score"] == 10.0
 
 
+@pytest.mark.timeout(60)  # without the fix, watch would wait for a save that never comes
 def test_watch_grades_a_save_made_during_its_first_grade(
     own_course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
